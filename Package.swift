@@ -1,0 +1,121 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Shoal",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ShoalNode", targets: ["ShoalNode"]),
+        .executable(name: "shoal", targets: ["shoal"]),
+        .executable(name: "shoal-bench", targets: ["shoal-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // Pure cores: no sockets, no clocks, no Dispatch.
+        .target(name: "ShoalCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ShoalDHT", dependencies: ["ShoalCore"]),
+        .target(name: "ShoalMembership", dependencies: ["ShoalCore"]),
+        .target(name: "ShoalRepair", dependencies: ["ShoalCore"]),
+
+        // The one codec target.
+        .target(
+            name: "ShoalWire",
+            dependencies: [
+                "ShoalCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "ShoalStore",
+            dependencies: [
+                "ShoalCore", "ShoalWire",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ShoalTransport",
+            dependencies: [
+                "ShoalCore", "ShoalWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ShoalNode",
+            dependencies: [
+                "ShoalCore", "ShoalDHT", "ShoalMembership", "ShoalRepair", "ShoalWire", "ShoalStore",
+                "ShoalTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "shoal",
+            dependencies: [
+                "ShoalNode", "ShoalCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "shoal-bench",
+            dependencies: [
+                "ShoalNode", "ShoalCore", "ShoalStore", "ShoalDHT", "ShoalTestKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "ShoalTestKit", dependencies: ["ShoalCore", "ShoalDHT", "ShoalMembership"]),
+
+        .testTarget(name: "ShoalCoreTests", dependencies: ["ShoalCore", "ShoalTestKit"]),
+        .testTarget(name: "ShoalDHTTests", dependencies: ["ShoalDHT", "ShoalCore", "ShoalTestKit"]),
+        .testTarget(name: "ShoalMembershipTests", dependencies: ["ShoalMembership", "ShoalCore", "ShoalTestKit"]),
+        .testTarget(name: "ShoalRepairTests", dependencies: ["ShoalRepair", "ShoalCore", "ShoalTestKit"]),
+        .testTarget(
+            name: "ShoalWireTests",
+            dependencies: [
+                "ShoalWire", "ShoalCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore", "ShoalCore", "ShoalWire"]),
+        .testTarget(
+            name: "ShoalTransportTests",
+            dependencies: [
+                "ShoalTransport", "ShoalWire", "ShoalCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "ShoalNodeTests",
+            dependencies: ["ShoalNode", "ShoalCore", "ShoalStore", "ShoalTransport", "ShoalDHT"]
+        ),
+    ]
+)

@@ -1,0 +1,34 @@
+/// A member's liveness as SWIM gossips it.
+public enum MemberStatus: Int, Sendable, Hashable, Comparable, CustomStringConvertible {
+    case alive = 0
+    case suspect = 1
+    case dead = 2
+    /// Left on purpose (graceful leave); treated like dead, but never suspected first.
+    case left = 3
+
+    public static func < (a: MemberStatus, b: MemberStatus) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .alive: return "alive"
+        case .suspect: return "suspect"
+        case .dead: return "dead"
+        case .left: return "left"
+        }
+    }
+}
+
+/// One piggybacked membership update: "member is `status` at `incarnation`".
+public struct MemberUpdate: Hashable, Sendable, CustomStringConvertible {
+    public var member: Contact
+    public var status: MemberStatus
+    public var incarnation: UInt64
+
+    public init(member: Contact, status: MemberStatus, incarnation: UInt64) {
+        self.member = member
+        self.status = status
+        self.incarnation = incarnation
+    }
+
+    public var description: String { "\(member) \(status)@\(incarnation)" }
+}

@@ -1,0 +1,131 @@
+import NIOCore
+import ShoalCore
+import SwiftProtobuf
+
+/// Why a frame could not be read. Any of these closes the one connection it came from.
+public enum FrameError: Error, Equatable, CustomStringConvertible {
+    /// The length prefix announces more than the limit; nothing of the frame is buffered.
+    case frameTooLarge(length: UInt64, limit: Int)
+    /// The length prefix is not a valid varint (more than 10 bytes, or over 64 bits).
+    case malformedLength
+    /// The bytes are not a protobuf `Frame`.
+    case malformedFrame(String)
+    /// A `Frame` with no body, or a body this version does not know.
+    case unknownBody
+    /// A body whose fields are out of range.
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .frameTooLarge(let length, let limit): return "frame of \(length) bytes exceeds the \(limit)-byte limit"
+        case .malformedLength: return "malformed frame length prefix"
+        case .malformedFrame(let why): return "malformed frame: \(why)"
+        case .unknownBody: return "frame has no body or an unknown body type"
+        case .invalid(let why): return "invalid frame: \(why)"
+        }
+    }
+
+    /// The wire error code a peer is told before the connection closes.
+    public var code: WireError.Code {
+        switch self {
+        case .frameTooLarge: return .frameTooLarge
+        case .malformedLength, .malformedFrame, .unknownBody: return .protocolViolation
+        case .invalid: return .badRequest
+        }
+    }
+}
+
+extension WireLimits {
+    /// The largest frame accepted or sent: an 8 MiB chunk plus room for its headers.
+    public static let maximumFrameSize = 9 << 20
+}
+
+/// Decodes varint-length-delimited `Frame`s. Bytes are never buffered beyond one frame's length,
+/// and a length over `maximumFrameSize` throws before any of the body is read.
+public struct FrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = WireFrame
+    public let maximumFrameSize: Int
+
+    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize) {
+        self.maximumFrameSize = maximumFrameSize
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try Self.readFrame(from: &buffer, maximumFrameSize: maximumFrameSize) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+
+    /// Reads one frame if the buffer holds all of it; leaves the buffer untouched otherwise.
+    public static func readFrame(from buffer: inout ByteBuffer, maximumFrameSize: Int) throws -> WireFrame? {
+        var view = buffer
+        guard let length = try readVarint(from: &view) else { return nil }
+        guard length <= UInt64(maximumFrameSize) else {
+            throw FrameError.frameTooLarge(length: length, limit: maximumFrameSize)
+        }
+        guard let body = view.readSlice(length: Int(length)) else { return nil }
+        buffer = view
+        let proto: Shoal_V1_Frame
+        do {
+            proto = try Shoal_V1_Frame(serializedBytes: Array(body.readableBytesView))
+        } catch {
+            throw FrameError.malformedFrame("\(error)")
+        }
+        return try WireFrame(proto: proto)
+    }
+
+    /// Reads an unsigned LEB128 varint; `nil` if more bytes are needed.
+    static func readVarint(from buffer: inout ByteBuffer) throws -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        for i in 0..<10 {
+            guard let byte: UInt8 = buffer.readInteger() else { return nil }
+            if i == 9 && byte > 1 { throw FrameError.malformedLength }
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        throw FrameError.malformedLength
+    }
+}
+
+/// Encodes `WireFrame`s with a varint length prefix.
+public struct FrameEncoder: MessageToByteEncoder {
+    public typealias OutboundIn = WireFrame
+    public let maximumFrameSize: Int
+
+    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize) {
+        self.maximumFrameSize = maximumFrameSize
+    }
+
+    public func encode(data: WireFrame, out: inout ByteBuffer) throws {
+        try Self.write(data, to: &out, maximumFrameSize: maximumFrameSize)
+    }
+
+    /// Appends one encoded frame to `out`.
+    /// - Throws: `FrameError.frameTooLarge` when the encoding exceeds the limit (nothing is written).
+    public static func write(_ frame: WireFrame, to out: inout ByteBuffer, maximumFrameSize: Int = WireLimits.maximumFrameSize) throws {
+        let bytes: [UInt8] = try frame.proto.serializedBytes()
+        guard bytes.count <= maximumFrameSize else {
+            throw FrameError.frameTooLarge(length: UInt64(bytes.count), limit: maximumFrameSize)
+        }
+        var length = UInt64(bytes.count)
+        while length >= 0x80 {
+            out.writeInteger(UInt8(truncatingIfNeeded: length) | 0x80)
+            length >>= 7
+        }
+        out.writeInteger(UInt8(length))
+        out.writeBytes(bytes)
+    }
+
+    /// One frame's encoding, for tests and tools.
+    public static func encode(_ frame: WireFrame) throws -> [UInt8] {
+        var buffer = ByteBuffer()
+        try write(frame, to: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import ShoalCore
+import SwiftProtobuf
+
+// Conversions between the generated protobuf types (internal to this target) and domain values.
+// Every conversion from the wire validates sizes and rejects unknown enum values.
+
+extension WireFrame {
+    init(proto: Shoal_V1_Frame) throws {
+        guard let body = proto.body else {
+            throw FrameError.unknownBody
+        }
+        let message: WireMessage
+        switch body {
+        case .hello(let h):
+            message = .hello(try Hello(proto: h))
+        case .ping(let p):
+            guard p.payload.count <= 64 else { throw FrameError.invalid("Ping payload over 64 bytes") }
+            message = .ping(payload: p.payload)
+        case .pong(let p):
+            message = .pong(payload: p.payload)
+        case .findNode(let f):
+            message = .findNode(target: try Key256(wire: f.target, field: "FindNode.target"))
+        case .nodes(let n):
+            message = .nodes(try n.contacts.prefix(WireLimits.maximumContacts).map(Contact.init(proto:)))
+        case .findValue(let f):
+            message = .findValue(key: try Key256(wire: f.key, field: "FindValue.key"))
+        case .valueResult(let v):
+            message = .valueResult(ValueResult(held: v.held, size: v.size,
+                                               closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
+        case .storeChunk(let s):
+            let kind: ObjectKind
+            switch s.kind {
+            case .chunk: kind = .chunk
+            case .manifest: kind = .manifest
+            case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown ObjectKind \(v)")
+            }
+            message = .storeChunk(StoreChunk(id: try Key256(wire: s.id, field: "StoreChunk.id"), data: s.data, kind: kind,
+                                             root: try Key256(wire: s.root, field: "StoreChunk.root"),
+                                             ownerKey: s.ownerKey, force: s.force))
+        case .storeAck(let a):
+            message = .storeAck(StoreAck(stored: a.stored, reason: a.reason,
+                                         closer: try a.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
+        case .getChunk(let g):
+            message = .getChunk(GetChunk(id: try Key256(wire: g.id, field: "GetChunk.id"), offset: g.offset, length: g.length))
+        case .chunkData(let c):
+            message = .chunkData(ChunkData(id: try Key256(wire: c.id, field: "ChunkData.id"), offset: c.offset,
+                                           totalSize: c.totalSize, data: c.data))
+        case .delete(let d):
+            guard d.objects.count <= DeleteRequest.maximumObjects else {
+                throw FrameError.invalid("Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
+            }
+            message = .delete(DeleteRequest(root: try Key256(wire: d.root, field: "Delete.root"),
+                                            objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
+                                            issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature))
+        case .deleteAck(let a):
+            message = .deleteAck(removed: a.removed, absent: a.absent)
+        case .gossip(let g):
+            message = .gossip(try GossipMessage(proto: g))
+        case .error(let e):
+            let code = WireError.Code(rawValue: e.code.rawValue) ?? .unspecified
+            message = .error(WireError(code, String(e.message.prefix(1024))))
+        }
+        self.init(id: proto.id, message)
+    }
+
+    var proto: Shoal_V1_Frame {
+        var frame = Shoal_V1_Frame()
+        frame.id = id
+        switch message {
+        case .hello(let h):
+            frame.hello = h.proto
+        case .ping(let payload):
+            frame.ping = .with { $0.payload = payload }
+        case .pong(let payload):
+            frame.pong = .with { $0.payload = payload }
+        case .findNode(let target):
+            frame.findNode = .with { $0.target = Data(target.bytes) }
+        case .nodes(let contacts):
+            frame.nodes = .with { $0.contacts = contacts.map(\.proto) }
+        case .findValue(let key):
+            frame.findValue = .with { $0.key = Data(key.bytes) }
+        case .valueResult(let v):
+            frame.valueResult = .with {
+                $0.held = v.held
+                $0.size = v.size
+                $0.closer = v.closer.map(\.proto)
+            }
+        case .storeChunk(let s):
+            frame.storeChunk = .with {
+                $0.id = Data(s.id.bytes)
+                $0.data = s.data
+                $0.kind = s.kind == .chunk ? .chunk : .manifest
+                $0.root = Data(s.root.bytes)
+                $0.ownerKey = s.ownerKey
+                $0.force = s.force
+            }
+        case .storeAck(let a):
+            frame.storeAck = .with {
+                $0.stored = a.stored
+                $0.reason = a.reason
+                $0.closer = a.closer.map(\.proto)
+            }
+        case .getChunk(let g):
+            frame.getChunk = .with {
+                $0.id = Data(g.id.bytes)
+                $0.offset = g.offset
+                $0.length = g.length
+            }
+        case .chunkData(let c):
+            frame.chunkData = .with {
+                $0.id = Data(c.id.bytes)
+                $0.offset = c.offset
+                $0.totalSize = c.totalSize
+                $0.data = c.data
+            }
+        case .delete(let d):
+            frame.delete = .with {
+                $0.root = Data(d.root.bytes)
+                $0.objects = d.objects.map { Data($0.bytes) }
+                $0.issuedAt = d.issuedAt
+                $0.ownerKey = d.ownerKey
+                $0.signature = d.signature
+            }
+        case .deleteAck(let removed, let absent):
+            frame.deleteAck = .with {
+                $0.removed = removed
+                $0.absent = absent
+            }
+        case .gossip(let g):
+            frame.gossip = g.proto
+        case .error(let e):
+            frame.error = .with {
+                $0.code = Shoal_V1_ErrorCode(rawValue: e.code.rawValue) ?? .unspecified
+                $0.message = e.message
+            }
+        }
+        return frame
+    }
+}
+
+/// Bounds applied while decoding, whatever a peer sends.
+public enum WireLimits {
+    /// Contacts accepted from one Nodes / ValueResult / StoreAck; the rest are dropped.
+    public static let maximumContacts = 20
+    /// Longest address string accepted in a Contact or Hello.
+    public static let maximumAddressLength = 262
+}
+
+extension Key256 {
+    init(wire: Data, field: String) throws {
+        guard let key = Key256(bytes: wire) else {
+            throw FrameError.invalid("\(field) is \(wire.count) bytes, expected 32")
+        }
+        self = key
+    }
+}
+
+extension Contact {
+    init(proto: Shoal_V1_Contact) throws {
+        guard proto.address.utf8.count <= WireLimits.maximumAddressLength else {
+            throw FrameError.invalid("contact address over \(WireLimits.maximumAddressLength) bytes")
+        }
+        let address: PeerAddress
+        do {
+            address = try PeerAddress(parsing: proto.address)
+        } catch {
+            throw FrameError.invalid("contact address: \(error)")
+        }
+        self.init(id: try Key256(wire: proto.nodeID, field: "Contact.node_id"), address: address)
+    }
+
+    var proto: Shoal_V1_Contact {
+        .with {
+            $0.nodeID = Data(id.bytes)
+            $0.address = address.description
+        }
+    }
+}
+
+extension Hello {
+    init(proto: Shoal_V1_Hello) throws {
+        var listen: PeerAddress?
+        if !proto.listenAddress.isEmpty {
+            guard proto.listenAddress.utf8.count <= WireLimits.maximumAddressLength else {
+                throw FrameError.invalid("Hello.listen_address is too long")
+            }
+            do { listen = try PeerAddress(parsing: proto.listenAddress) } catch { throw FrameError.invalid("Hello.listen_address: \(error)") }
+        }
+        self.init(protocolVersion: proto.protocolVersion, nodeID: try Key256(wire: proto.nodeID, field: "Hello.node_id"),
+                  listenAddress: listen, capabilities: Array(proto.capabilities.prefix(32)), agent: String(proto.agent.prefix(128)))
+    }
+
+    var proto: Shoal_V1_Hello {
+        .with {
+            $0.protocolVersion = protocolVersion
+            $0.nodeID = Data(nodeID.bytes)
+            $0.listenAddress = listenAddress?.description ?? ""
+            $0.capabilities = capabilities
+            $0.agent = agent
+        }
+    }
+}
+
+extension GossipMessage {
+    init(proto: Shoal_V1_Gossip) throws {
+        let kind: Kind
+        switch proto.kind {
+        case .probe: kind = .probe
+        case .probeRequest: kind = .probeRequest
+        case .ack: kind = .ack
+        case .nack: kind = .nack
+        case .leave: kind = .leave
+        case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown GossipKind \(v)")
+        }
+        guard proto.updates.count <= GossipMessage.maximumUpdates else {
+            throw FrameError.invalid("Gossip carries \(proto.updates.count) updates, at most \(GossipMessage.maximumUpdates) allowed")
+        }
+        let updates = try proto.updates.map { u -> MemberUpdate in
+            let status: MemberStatus
+            switch u.status {
+            case .alive: status = .alive
+            case .suspect: status = .suspect
+            case .dead: status = .dead
+            case .left: status = .left
+            case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown MemberStatus \(v)")
+            }
+            return MemberUpdate(member: try Contact(proto: u.member), status: status, incarnation: u.incarnation)
+        }
+        self.init(kind: kind, target: proto.hasTarget ? try Contact(proto: proto.target) : nil, updates: updates)
+    }
+
+    var proto: Shoal_V1_Gossip {
+        .with {
+            switch kind {
+            case .probe: $0.kind = .probe
+            case .probeRequest: $0.kind = .probeRequest
+            case .ack: $0.kind = .ack
+            case .nack: $0.kind = .nack
+            case .leave: $0.kind = .leave
+            }
+            if let target { $0.target = target.proto }
+            $0.updates = updates.map { u in
+                .with {
+                    $0.member = u.member.proto
+                    $0.incarnation = u.incarnation
+                    switch u.status {
+                    case .alive: $0.status = .alive
+                    case .suspect: $0.status = .suspect
+                    case .dead: $0.status = .dead
+                    case .left: $0.status = .left
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension DeleteRequest {
+    /// The bytes the owner signs: the deterministic encoding of `DeleteStatement`.
+    public static func statementBytes(root: ContentID, objects: [ContentID], issuedAt: Int64) -> [UInt8] {
+        let statement = Shoal_V1_DeleteStatement.with {
+            $0.domain = "shoal-delete-v1"
+            $0.root = Data(root.bytes)
+            $0.objects = objects.map { Data($0.bytes) }
+            $0.issuedAt = issuedAt
+        }
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return (try? statement.serializedBytes(options: options)) ?? []
+    }
+
+    /// The statement this request claims to be signed over.
+    public var statementBytes: [UInt8] { Self.statementBytes(root: root, objects: objects, issuedAt: issuedAt) }
+}

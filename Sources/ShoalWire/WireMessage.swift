@@ -1,0 +1,222 @@
+import Foundation
+import ShoalCore
+
+/// The protocol version this build speaks (`Hello.protocol_version`).
+public let shoalProtocolVersion: UInt32 = 1
+
+/// One frame on a peer connection: a correlation id and a body.
+public struct WireFrame: Sendable, Equatable {
+    /// Request id; responses echo it. 0 for Hello and for connection-level errors.
+    public var id: UInt64
+    public var message: WireMessage
+
+    public init(id: UInt64, _ message: WireMessage) {
+        self.id = id
+        self.message = message
+    }
+}
+
+/// Every body a frame can carry, as domain values. See `Protocol/README.md` for their meaning.
+public enum WireMessage: Sendable, Equatable {
+    case hello(Hello)
+    case ping(payload: Data)
+    case pong(payload: Data)
+    case findNode(target: Key256)
+    case nodes([Contact])
+    case findValue(key: ContentID)
+    case valueResult(ValueResult)
+    case storeChunk(StoreChunk)
+    case storeAck(StoreAck)
+    case getChunk(GetChunk)
+    case chunkData(ChunkData)
+    case delete(DeleteRequest)
+    case deleteAck(removed: UInt32, absent: UInt32)
+    case gossip(GossipMessage)
+    case error(WireError)
+
+    /// `true` for the bodies that answer a request.
+    public var isResponse: Bool {
+        switch self {
+        case .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error: return true
+        case .gossip(let g): return g.kind == .ack || g.kind == .nack
+        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete: return false
+        }
+    }
+
+    /// A short name for logs and errors.
+    public var name: String {
+        switch self {
+        case .hello: return "Hello"
+        case .ping: return "Ping"
+        case .pong: return "Pong"
+        case .findNode: return "FindNode"
+        case .nodes: return "Nodes"
+        case .findValue: return "FindValue"
+        case .valueResult: return "ValueResult"
+        case .storeChunk: return "StoreChunk"
+        case .storeAck: return "StoreAck"
+        case .getChunk: return "GetChunk"
+        case .chunkData: return "ChunkData"
+        case .delete: return "Delete"
+        case .deleteAck: return "DeleteAck"
+        case .gossip(let g): return "Gossip.\(g.kind)"
+        case .error: return "Error"
+        }
+    }
+}
+
+public struct Hello: Sendable, Equatable {
+    public var protocolVersion: UInt32
+    public var nodeID: NodeID
+    /// Where the sender accepts connections; `nil` for a client-only peer.
+    public var listenAddress: PeerAddress?
+    public var capabilities: [String]
+    public var agent: String
+
+    public init(protocolVersion: UInt32 = shoalProtocolVersion, nodeID: NodeID, listenAddress: PeerAddress?,
+                capabilities: [String] = ["store", "gossip"], agent: String = "shoal/0.1.0") {
+        self.protocolVersion = protocolVersion
+        self.nodeID = nodeID
+        self.listenAddress = listenAddress
+        self.capabilities = capabilities
+        self.agent = agent
+    }
+}
+
+public struct ValueResult: Sendable, Equatable {
+    public var held: Bool
+    public var size: UInt64
+    public var closer: [Contact]
+    public init(held: Bool, size: UInt64 = 0, closer: [Contact] = []) {
+        self.held = held
+        self.size = size
+        self.closer = closer
+    }
+}
+
+public enum ObjectKind: Sendable, Equatable {
+    case chunk
+    case manifest
+}
+
+public struct StoreChunk: Sendable, Equatable {
+    public var id: ContentID
+    public var data: Data
+    public var kind: ObjectKind
+    public var root: ContentID
+    public var ownerKey: Data
+    /// A repair or hand-off push: accept even if not among the r closest known.
+    public var force: Bool
+
+    public init(id: ContentID, data: Data, kind: ObjectKind, root: ContentID, ownerKey: Data, force: Bool = false) {
+        self.id = id
+        self.data = data
+        self.kind = kind
+        self.root = root
+        self.ownerKey = ownerKey
+        self.force = force
+    }
+}
+
+public struct StoreAck: Sendable, Equatable {
+    public var stored: Bool
+    public var reason: String
+    public var closer: [Contact]
+    public init(stored: Bool, reason: String = "", closer: [Contact] = []) {
+        self.stored = stored
+        self.reason = reason
+        self.closer = closer
+    }
+}
+
+public struct GetChunk: Sendable, Equatable {
+    public var id: ContentID
+    public var offset: UInt64
+    /// 0 means to the end.
+    public var length: UInt64
+    public init(id: ContentID, offset: UInt64 = 0, length: UInt64 = 0) {
+        self.id = id
+        self.offset = offset
+        self.length = length
+    }
+}
+
+public struct ChunkData: Sendable, Equatable {
+    public var id: ContentID
+    public var offset: UInt64
+    public var totalSize: UInt64
+    public var data: Data
+    public init(id: ContentID, offset: UInt64, totalSize: UInt64, data: Data) {
+        self.id = id
+        self.offset = offset
+        self.totalSize = totalSize
+        self.data = data
+    }
+}
+
+public struct DeleteRequest: Sendable, Equatable {
+    public var root: ContentID
+    public var objects: [ContentID]
+    public var issuedAt: Int64
+    public var ownerKey: Data
+    public var signature: Data
+
+    public static let maximumObjects = 4096
+
+    public init(root: ContentID, objects: [ContentID], issuedAt: Int64, ownerKey: Data, signature: Data) {
+        self.root = root
+        self.objects = objects
+        self.issuedAt = issuedAt
+        self.ownerKey = ownerKey
+        self.signature = signature
+    }
+}
+
+public struct GossipMessage: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case probe
+        case probeRequest
+        case ack
+        case nack
+        case leave
+    }
+    public var kind: Kind
+    public var target: Contact?
+    public var updates: [MemberUpdate]
+
+    public static let maximumUpdates = 32
+
+    public init(kind: Kind, target: Contact? = nil, updates: [MemberUpdate] = []) {
+        self.kind = kind
+        self.target = target
+        self.updates = updates
+    }
+}
+
+/// An `Error` frame: a machine-readable code and a human-readable message.
+public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: Int, Sendable, Equatable {
+        case unspecified = 0
+        case badRequest = 1
+        case unsupportedVersion = 2
+        case identityMismatch = 3
+        case notFound = 4
+        case capacity = 5
+        case forbidden = 6
+        case gone = 7
+        case hashMismatch = 8
+        case overloaded = 9
+        case frameTooLarge = 10
+        case protocolViolation = 11
+        case `internal` = 12
+    }
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

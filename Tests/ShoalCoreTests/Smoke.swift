@@ -1,0 +1,2 @@
+import XCTest
+final class ShoalCoreTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class ShoalDHTTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class ShoalRepairTestsSmoke: XCTestCase { func testNothing() {} }

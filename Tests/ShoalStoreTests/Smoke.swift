@@ -1,0 +1,2 @@
+import XCTest
+final class ShoalStoreTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class ShoalTransportTestsSmoke: XCTestCase { func testNothing() {} }
