@@ -41,6 +41,8 @@ let package = Package(
             name: "ShoalStore",
             dependencies: [
                 "ShoalCore", "ShoalWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,7 +91,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ShoalTestKit", dependencies: ["ShoalCore", "ShoalDHT", "ShoalMembership"]),
+        .target(name: "ShoalTestKit", dependencies: ["ShoalCore"]),
 
         .testTarget(name: "ShoalCoreTests", dependencies: ["ShoalCore", "ShoalTestKit"]),
         .testTarget(name: "ShoalDHTTests", dependencies: ["ShoalDHT", "ShoalCore", "ShoalTestKit"]),
@@ -103,7 +105,10 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore", "ShoalCore", "ShoalWire"]),
+        .testTarget(
+            name: "ShoalStoreTests",
+            dependencies: ["ShoalStore", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "ShoalTransportTests",
             dependencies: [
