@@ -1,0 +1,270 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ShoalCore
+import ShoalWire
+
+/// The peer-to-peer transport: TCP + mutually authenticated TLS 1.3, length-delimited protobuf
+/// frames, one reusable connection per peer, requests correlated by id.
+///
+/// Each side derives the other's NodeID from its certificate and checks it against the Hello and,
+/// when dialling a known contact, against the ID it meant to reach.
+public final class Transport: Sendable {
+    public let identity: NodeIdentity
+    public let configuration: TransportConfiguration
+    private let group: any EventLoopGroup
+    private let handler: any PeerRequestHandler
+    private let logger: Logger
+    private let serverContext: NIOSSLContext
+    private let clientContext: NIOSSLContext
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var listenAddress: PeerAddress?
+        var connections: [NodeID: PeerConnection] = [:]
+        var dials: [PeerAddress: EventLoopFuture<PeerConnection>] = [:]
+        var openChannels = 0
+        var shutDown = false
+    }
+    private let state = NIOLockedValueBox(State())
+
+    /// - Parameters:
+    ///   - identity: this node's key and certificate.
+    ///   - handler: answers requests arriving from peers.
+    ///   - group: the event loops to run on (defaults to the shared multi-threaded group).
+    public init(identity: NodeIdentity, configuration: TransportConfiguration = .init(), handler: any PeerRequestHandler,
+                logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        self.identity = identity
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+        self.group = group
+        let certificate = try NIOSSLCertificate(bytes: identity.certificateDER, format: .der)
+        let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem)
+
+        var server = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
+        server.minimumTLSVersion = .tlsv13
+        server.certificateVerification = .noHostnameVerification
+        server.applicationProtocols = ["shoal/1"]
+        self.serverContext = try NIOSSLContext(configuration: server)
+
+        var client = TLSConfiguration.makeClientConfiguration()
+        client.minimumTLSVersion = .tlsv13
+        client.certificateChain = [.certificate(certificate)]
+        client.privateKey = .privateKey(key)
+        client.certificateVerification = .noHostnameVerification
+        client.applicationProtocols = ["shoal/1"]
+        self.clientContext = try NIOSSLContext(configuration: client)
+    }
+
+    public var nodeID: NodeID { identity.nodeID }
+
+    /// The address peers are told to dial, once listening.
+    public var listenAddress: PeerAddress? { state.withLockedValue { $0.listenAddress } }
+
+    /// Peers with an open, handshaken connection.
+    public var connectedPeers: [PeerInfo] {
+        state.withLockedValue { $0.connections.values.filter(\.isActive).map(\.peer) }
+    }
+
+    // MARK: Listening
+
+    /// Starts accepting connections.
+    /// - Returns: the bound address (port 0 becomes the actual port).
+    @discardableResult
+    public func listen(on address: PeerAddress) async throws -> PeerAddress {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 4 << 20))
+            .childChannelInitializer { [self] channel in
+                let admitted = state.withLockedValue { s -> Bool in
+                    guard !s.shutDown, s.openChannels < configuration.maximumConnections else { return false }
+                    s.openChannels += 1
+                    return true
+                }
+                guard admitted else {
+                    logger.info("connection refused: at the connection limit", metadata: ["peer.remote": "\(channel.remoteAddress?.description ?? "?")"])
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { [self] _ in state.withLockedValue { $0.openChannels -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    let tls = NIOSSLServerHandler(context: serverContext, customVerificationCallback: { certificates, promise in
+                        // Any self-signed certificate is acceptable; the NodeID it proves is checked
+                        // against the Hello once the handshake completes.
+                        promise.succeed(certificates.isEmpty ? .failed : .certificateVerified)
+                    })
+                    try channel.pipeline.syncOperations.addHandler(tls)
+                    _ = try self.addFrameHandlers(to: channel, expectedID: nil, inbound: true)
+                }
+            }
+        let channel = try await bootstrap.bind(host: address.host, port: address.port).get()
+        let port = channel.localAddress?.port ?? address.port
+        let bound = PeerAddress(host: address.host, port: port)
+        let advertised = configuration.advertisedAddress ?? bound
+        state.withLockedValue {
+            $0.serverChannel = channel
+            $0.listenAddress = advertised
+        }
+        logger.info("listening", metadata: ["node.id": "\(nodeID.hex)", "listen.address": "\(advertised)"])
+        return bound
+    }
+
+    private func localHello() -> Hello {
+        Hello(nodeID: nodeID, listenAddress: configuration.announcesListenAddress ? listenAddress : nil,
+              capabilities: configuration.capabilities)
+    }
+
+    private func addFrameHandlers(to channel: any Channel, expectedID: NodeID?, inbound: Bool) throws -> (EventLoopFuture<PeerInfo>, NIOLoopBound<PeerConnectionHandler>) {
+        let ready = channel.eventLoop.makePromise(of: PeerInfo.self)
+        let connectionHandler = PeerConnectionHandler(
+            localHello: localHello(), expectedID: expectedID, inbound: inbound, handler: handler,
+            configuration: configuration, logger: logger, ready: ready,
+            onClose: { [weak self] info in self?.connectionClosed(info, channel: channel) })
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
+        try sync.addHandler(MessageToByteHandler(FrameEncoder(maximumFrameSize: configuration.maximumFrameSize)))
+        try sync.addHandler(connectionHandler)
+        let bound = NIOLoopBound(connectionHandler, eventLoop: channel.eventLoop)
+        if inbound {
+            ready.futureResult.whenSuccess { [weak self] info in
+                self?.register(PeerConnection(peer: info, channel: channel, handler: bound))
+            }
+        }
+        return (ready.futureResult, bound)
+    }
+
+    private func register(_ connection: PeerConnection) {
+        state.withLockedValue { s in
+            if let existing = s.connections[connection.peer.nodeID], existing.isActive {
+                // Both sides dialled at once: keep the connection dialled by the smaller NodeID,
+                // so both ends agree on one; the other stays usable for its in-flight requests.
+                let existingDialer = existing.peer.inbound ? existing.peer.nodeID : nodeID
+                let newDialer = connection.peer.inbound ? connection.peer.nodeID : nodeID
+                if newDialer < existingDialer { s.connections[connection.peer.nodeID] = connection }
+            } else {
+                s.connections[connection.peer.nodeID] = connection
+            }
+        }
+    }
+
+    private func connectionClosed(_ info: PeerInfo?, channel: any Channel) {
+        guard let info else { return }
+        state.withLockedValue { s in
+            if let existing = s.connections[info.nodeID], existing.channel === channel {
+                s.connections[info.nodeID] = nil
+            }
+        }
+    }
+
+    // MARK: Dialling
+
+    /// Returns the open connection to `contact`, dialling it if needed.
+    /// - Throws: ``TransportError`` when it cannot connect or the peer is not `contact.id`.
+    public func connection(to contact: Contact) async throws -> PeerConnection {
+        if let existing = state.withLockedValue({ $0.connections[contact.id] }), existing.isActive {
+            return existing
+        }
+        let connection = try await dial(contact.address, expecting: contact.id)
+        return connection
+    }
+
+    /// Dials an address whose NodeID may be unknown (bootstrap peers); concurrent dials of one
+    /// address share a connection attempt.
+    public func dial(_ address: PeerAddress, expecting expectedID: NodeID?) async throws -> PeerConnection {
+        let future: EventLoopFuture<PeerConnection> = try state.withLockedValue { s in
+            if s.shutDown { throw TransportError.shutDown }
+            if let inProgress = s.dials[address] { return inProgress }
+            let f = makeDial(address, expecting: expectedID)
+            s.dials[address] = f
+            return f
+        }
+        defer {
+            state.withLockedValue { s in
+                if s.dials[address] === future { s.dials[address] = nil }
+            }
+        }
+        let connection = try await future.get()
+        if let expectedID, connection.peer.nodeID != expectedID {
+            throw TransportError.identityMismatch(expected: expectedID, actual: connection.peer.nodeID)
+        }
+        return connection
+    }
+
+    private func makeDial(_ address: PeerAddress, expecting expectedID: NodeID?) -> EventLoopFuture<PeerConnection> {
+        let loop = group.next()
+        let bound = loop.makePromise(of: NIOLoopBound<PeerConnectionHandler>.self)
+        let clientContext = self.clientContext
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(configuration.connectTimeout.timeAmount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 4 << 20))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = try NIOSSLClientHandler(context: clientContext, serverHostname: nil, customVerificationCallback: { certificates, promise in
+                        guard let leaf = certificates.first, let id = try? NodeIdentity.nodeID(of: leaf) else {
+                            promise.succeed(.failed)
+                            return
+                        }
+                        promise.succeed(expectedID == nil || expectedID == id ? .certificateVerified : .failed)
+                    })
+                    try channel.pipeline.syncOperations.addHandler(tls)
+                    let (_, handler) = try addFrameHandlers(to: channel, expectedID: expectedID, inbound: false)
+                    bound.succeed(handler)
+                }
+            }
+        return bootstrap.connect(host: address.host, port: address.port)
+            .flatMapErrorThrowing { error in
+                bound.fail(error)
+                throw TransportError.connectFailed(address: address, reason: "\(error)")
+            }
+            .flatMap { channel in
+                bound.futureResult.flatMap { handler in
+                    channel.eventLoop.submit { handler.value.peerFuture }.flatMap { $0 }
+                        .map { info in PeerConnection(peer: info, channel: channel, handler: handler) }
+                        .flatMapErrorThrowing { error in
+                            channel.close(promise: nil)
+                            throw error
+                        }
+                }
+            }
+            .map { [weak self] connection in
+                self?.register(connection)
+                return connection
+            }
+    }
+
+    // MARK: Requests
+
+    /// Sends a request to `contact` (dialling if needed) and returns the response body.
+    /// - Throws: `WireError` if the peer answers with an Error frame, ``TransportError`` otherwise.
+    public func request(_ message: WireMessage, to contact: Contact, timeout: Duration? = nil) async throws -> WireMessage {
+        let connection = try await connection(to: contact)
+        return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
+    }
+
+    /// Sends a one-way message to every connected peer (e.g. Gossip LEAVE).
+    public func broadcast(oneWay message: WireMessage) {
+        for c in state.withLockedValue({ Array($0.connections.values) }) where c.isActive {
+            c.send(oneWay: message)
+        }
+    }
+
+    /// Stops listening and closes every connection.
+    public func shutdown() async {
+        let (server, connections) = state.withLockedValue { s -> ((any Channel)?, [PeerConnection]) in
+            s.shutDown = true
+            return (s.serverChannel, Array(s.connections.values))
+        }
+        try? await server?.close()
+        for c in connections { try? await c.channel.close() }
+    }
+}
+
+extension PeerConnectionHandler {
+    /// Resolves when the Hello exchange completes.
+    var peerFuture: EventLoopFuture<PeerInfo> { readyFuture }
+}

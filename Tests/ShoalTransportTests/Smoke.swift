@@ -1,2 +1,0 @@
-import XCTest
-final class ShoalTransportTestsSmoke: XCTestCase { func testNothing() {} }

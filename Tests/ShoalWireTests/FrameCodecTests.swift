@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import NIOTestUtils
+import ShoalCore
+@testable import ShoalWire
+import XCTest
+
+final class FrameCodecTests: XCTestCase {
+    private let id = Key256(hex: String(repeating: "ab", count: 32))!
+    private let contact = Contact(id: Key256(hex: String(repeating: "01", count: 32))!, address: PeerAddress(host: "127.0.0.2", port: 4000))
+
+    private func sampleFrames() -> [WireFrame] {
+        [
+            WireFrame(id: 0, .hello(Hello(nodeID: id, listenAddress: PeerAddress(host: "127.0.0.1", port: 3000)))),
+            WireFrame(id: 1, .ping(payload: Data("hi".utf8))),
+            WireFrame(id: 1, .pong(payload: Data("hi".utf8))),
+            WireFrame(id: 2, .findNode(target: id)),
+            WireFrame(id: 2, .nodes([contact, contact])),
+            WireFrame(id: 3, .findValue(key: id)),
+            WireFrame(id: 3, .valueResult(ValueResult(held: false, closer: [contact]))),
+            WireFrame(id: 4, .storeChunk(StoreChunk(id: id, data: Data(repeating: 7, count: 300), kind: .chunk, root: id, ownerKey: Data([4, 5])))),
+            WireFrame(id: 4, .storeAck(StoreAck(stored: false, reason: "not among the 3 closest", closer: [contact]))),
+            WireFrame(id: 5, .getChunk(GetChunk(id: id, offset: 10, length: 20))),
+            WireFrame(id: 5, .chunkData(ChunkData(id: id, offset: 10, totalSize: 30, data: Data(repeating: 1, count: 20)))),
+            WireFrame(id: 6, .delete(DeleteRequest(root: id, objects: [id, id], issuedAt: 1_700_000_000, ownerKey: Data([1]), signature: Data([2])))),
+            WireFrame(id: 6, .deleteAck(removed: 2, absent: 0)),
+            WireFrame(id: 7, .gossip(GossipMessage(kind: .probeRequest, target: contact,
+                                                   updates: [MemberUpdate(member: contact, status: .suspect, incarnation: 3)]))),
+            WireFrame(id: 7, .gossip(GossipMessage(kind: .ack))),
+            WireFrame(id: 8, .error(WireError(.notFound, "no such object"))),
+        ]
+    }
+
+    func testEveryBodyRoundTrips() throws {
+        for frame in sampleFrames() {
+            var buffer = ByteBuffer()
+            try FrameEncoder.write(frame, to: &buffer)
+            let decoded = try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize)
+            XCTAssertEqual(decoded, frame)
+            XCTAssertEqual(buffer.readableBytes, 0)
+        }
+    }
+
+    func testDripFedBytesDecodeIdentically() throws {
+        let pairs = try sampleFrames().map { frame -> (ByteBuffer, [WireFrame]) in
+            var buffer = ByteBuffer()
+            try FrameEncoder.write(frame, to: &buffer)
+            return (buffer, [frame])
+        }
+        // Byte by byte, in pairs, and all at once: the verifier tries every split.
+        XCTAssertNoThrow(try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) { FrameDecoder() })
+    }
+
+    func testGoldenBytes() throws {
+        // Frame{id: 1, ping{payload: "hi"}}: length 8, then field 1 varint 1, field 3 (ping) length 4,
+        // containing field 1 (payload) length 2 "hi".
+        let bytes = try FrameEncoder.encode(WireFrame(id: 1, .ping(payload: Data("hi".utf8))))
+        XCTAssertEqual(bytes, [0x08, 0x08, 0x01, 0x1a, 0x04, 0x0a, 0x02, 0x68, 0x69])
+        // A length over 127 takes a two-byte varint.
+        let big = try FrameEncoder.encode(WireFrame(id: 1, .pong(payload: Data(repeating: 0, count: 200))))
+        XCTAssertEqual(Array(big.prefix(2)), [0xd0, 0x01]) // 208 = 0x50 | 0x80, 0x01
+    }
+
+    func testOversizeLengthIsRefusedBeforeBuffering() throws {
+        var buffer = ByteBuffer()
+        // varint for 10 MiB, no body.
+        var length = UInt64(10 << 20)
+        while length >= 0x80 { buffer.writeInteger(UInt8(truncatingIfNeeded: length) | 0x80); length >>= 7 }
+        buffer.writeInteger(UInt8(length))
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize)) { error in
+            XCTAssertEqual(error as? FrameError, .frameTooLarge(length: 10 << 20, limit: WireLimits.maximumFrameSize))
+        }
+    }
+
+    func testEncoderRefusesOversizeFrame() {
+        let frame = WireFrame(id: 1, .pong(payload: Data(repeating: 0, count: 2000)))
+        var buffer = ByteBuffer()
+        XCTAssertThrowsError(try FrameEncoder.write(frame, to: &buffer, maximumFrameSize: 1000)) { error in
+            guard case .frameTooLarge = error as? FrameError else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(buffer.readableBytes, 0)
+    }
+
+    func testGarbageIsATypedError() {
+        var buffer = ByteBuffer(bytes: [0x05, 0xff, 0xff, 0xff, 0xff, 0xff])
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
+            guard case .malformedFrame = error as? FrameError else { return XCTFail("\(error)") }
+        }
+        var overlong = ByteBuffer(bytes: [UInt8](repeating: 0xff, count: 11))
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &overlong, maximumFrameSize: 1 << 20)) { error in
+            XCTAssertEqual(error as? FrameError, .malformedLength)
+        }
+    }
+
+    func testFrameWithoutBodyIsUnknown() {
+        var buffer = ByteBuffer(bytes: [0x02, 0x08, 0x01]) // Frame{id: 1}, no body
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
+            XCTAssertEqual(error as? FrameError, .unknownBody)
+        }
+    }
+
+    func testBadFieldsAreInvalid() {
+        // FindNode with a 3-byte target.
+        var proto = Shoal_V1_Frame()
+        proto.id = 9
+        proto.findNode = .with { $0.target = Data([1, 2, 3]) }
+        let bytes: [UInt8] = try! proto.serializedBytes()
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt8(bytes.count))
+        buffer.writeBytes(bytes)
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
+            XCTAssertEqual(error as? FrameError, .invalid("FindNode.target is 3 bytes, expected 32"))
+        }
+    }
+
+    func testHostileContactListsAreTruncated() throws {
+        let many = Array(repeating: contact, count: 1000)
+        var buffer = ByteBuffer()
+        try FrameEncoder.write(WireFrame(id: 1, .nodes(many)), to: &buffer)
+        let decoded = try XCTUnwrap(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize))
+        guard case .nodes(let contacts) = decoded.message else { return XCTFail() }
+        XCTAssertEqual(contacts.count, WireLimits.maximumContacts)
+    }
+
+    func testManifestRoundTripAndUnknownCipher() throws {
+        let manifest = Manifest(totalSize: 70_000, chunkSize: 65_536, cipher: .aes256GCM,
+                                entries: [.init(id: id, size: 65_536), .init(id: id, size: 4_464)])
+        XCTAssertEqual(try Manifest(serialized: manifest.serialized()), manifest)
+        var proto = Shoal_V1_Manifest()
+        proto.formatVersion = 1
+        proto.chunkSize = 65_536
+        proto.cipher = .UNRECOGNIZED(9)
+        XCTAssertThrowsError(try Manifest(serialized: try proto.serializedBytes() as [UInt8]))
+    }
+
+    func testDeleteStatementIsDeterministic() {
+        let a = DeleteRequest.statementBytes(root: id, objects: [id], issuedAt: 5)
+        let b = DeleteRequest.statementBytes(root: id, objects: [id], issuedAt: 5)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, DeleteRequest.statementBytes(root: id, objects: [id], issuedAt: 6))
+    }
+}
