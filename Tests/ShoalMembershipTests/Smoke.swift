@@ -1,2 +1,0 @@
-import XCTest
-final class ShoalMembershipTestsSmoke: XCTestCase { func testNothing() {} }
