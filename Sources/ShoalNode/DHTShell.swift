@@ -1,0 +1,214 @@
+import Logging
+import ShoalCore
+import ShoalDHT
+import ShoalTransport
+import ShoalWire
+
+/// Drives the pure Kademlia core over the transport: owns the routing table, runs iterative
+/// lookups, carries out the table's directives (verification pings, eviction pings, refreshes).
+actor DHTShell {
+    let localID: NodeID
+    private(set) var localContact: Contact?
+    private var table: RoutingTable
+    private var rng = SystemRandomNumberGenerator()
+    private let transport: Transport
+    private let clock: NodeClock
+    private let logger: Logger
+    let lookupConfiguration: LookupStateMachine.Configuration
+    private var lookupsRun = 0
+    private var hopsTotal = 0
+
+    init(transport: Transport, clock: NodeClock, logger: Logger) {
+        self.localID = transport.nodeID
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+        self.table = RoutingTable(localID: transport.nodeID, now: clock.now)
+        var config = LookupStateMachine.Configuration()
+        config.requestTimeout = .seconds(3)
+        self.lookupConfiguration = config
+    }
+
+    func setLocalContact(_ contact: Contact) { localContact = contact }
+
+    // MARK: Table maintenance
+
+    /// A peer answered a request of ours, or completed a handshake with us: it is live.
+    func peerResponded(_ contact: Contact) {
+        apply(table.onResponded(contact, now: clock.now))
+    }
+
+    /// A peer was mentioned by someone else, or contacted us: verify it before admitting it.
+    func heardOf(_ contact: Contact) {
+        guard contact.id != localID else { return }
+        apply(table.onHeardOf(contact, now: clock.now))
+    }
+
+    /// A request to a peer failed or timed out.
+    func peerFailed(_ id: NodeID) {
+        apply(table.onFailure(id, now: clock.now))
+    }
+
+    /// Membership declared a peer dead or gone.
+    func remove(_ id: NodeID) {
+        apply(table.remove(id, now: clock.now))
+    }
+
+    func closest(to target: Key256, count: Int) -> [Contact] {
+        table.closest(to: target, count: count)
+    }
+
+    func contains(_ id: NodeID) -> Bool { table.contains(id) }
+
+    /// Every contact in the table.
+    func allContacts() -> [Contact] {
+        (0..<Key256.bitCount).flatMap { table.contacts(inBucket: $0) }
+    }
+
+    var size: Int { table.count }
+
+    /// Runs due bucket refreshes.
+    func tick() {
+        apply(table.onTick(now: clock.now, using: &rng))
+    }
+
+    private func apply(_ directives: [RoutingDirective]) {
+        for directive in directives {
+            switch directive {
+            case .verify(let contact):
+                Task { await self.ping(contact, thenReport: true) }
+            case .pingToEvict(let old, _):
+                Task { await self.ping(old, thenReport: true) }
+            case .refresh(_, let target):
+                Task {
+                    _ = await self.lookup(target)
+                    await self.lookupCompleted(target)
+                }
+            }
+        }
+    }
+
+    private func lookupCompleted(_ target: Key256) {
+        table.onLookupCompleted(target: target, now: clock.now)
+    }
+
+    private func ping(_ contact: Contact, thenReport: Bool) async {
+        let alive: Bool
+        do {
+            _ = try await transport.request(.ping(payload: .init()), to: contact, timeout: .seconds(3))
+            alive = true
+        } catch {
+            alive = false
+        }
+        apply(table.onPingResult(contact, alive: alive, now: clock.now))
+    }
+
+    // MARK: Lookups
+
+    private enum Outcome: Sendable {
+        case contacts([Contact])
+        case held
+        case timedOut
+        case failed
+    }
+
+    /// An iterative Kademlia lookup of `target` over the network.
+    /// - Returns: the K closest live nodes found (and, for `.value`, who holds it).
+    func lookup(_ target: Key256, kind: LookupStateMachine.Kind = .node) async -> LookupResult {
+        var machine = LookupStateMachine(target: target, kind: kind, localID: localID,
+                                         seeds: table.closest(to: target, count: lookupConfiguration.k),
+                                         configuration: lookupConfiguration)
+        let (events, continuation) = AsyncStream.makeStream(of: (Contact, Outcome).self)
+        var directives = machine.start(now: clock.now)
+        var iterator = events.makeAsyncIterator()
+        // Bounded: the machine caps its requests (maxRequests); each yields exactly one event.
+        while true {
+            for directive in directives {
+                switch directive {
+                case .finished(let result):
+                    continuation.finish()
+                    lookupsRun += 1
+                    hopsTotal += result.stats.hops
+                    return result
+                case .send(let request, let contact, let deadline):
+                    let timeout = max(deadline - clock.now, .milliseconds(50))
+                    let message: WireMessage
+                    switch request {
+                    case .findNode(let t): message = .findNode(target: t)
+                    case .findValue(let k): message = .findValue(key: k)
+                    }
+                    let transport = self.transport
+                    Task {
+                        let outcome: Outcome
+                        do {
+                            let response = try await transport.request(message, to: contact, timeout: timeout)
+                            switch response {
+                            case .nodes(let contacts): outcome = .contacts(contacts)
+                            case .valueResult(let v): outcome = v.held ? .held : .contacts(v.closer)
+                            default: outcome = .failed
+                            }
+                        } catch let error as TransportError {
+                            if case .timeout = error { outcome = .timedOut } else { outcome = .failed }
+                        } catch {
+                            outcome = .failed
+                        }
+                        continuation.yield((contact, outcome))
+                    }
+                }
+            }
+            guard let (contact, outcome) = await iterator.next() else {
+                return LookupResult(target: target, kind: kind, ending: .exhausted, closest: [], holders: [], stats: LookupStats())
+            }
+            let now = clock.now
+            switch outcome {
+            case .contacts(let contacts):
+                apply(table.onResponded(contact, now: now))
+                for c in contacts.prefix(lookupConfiguration.k) where c.id != localID { apply(table.onHeardOf(c, now: now)) }
+                directives = machine.onResponse(from: contact.id, contacts: contacts, now: now)
+            case .held:
+                apply(table.onResponded(contact, now: now))
+                directives = machine.onValueHeld(from: contact.id, now: now)
+            case .timedOut:
+                apply(table.onFailure(contact.id, now: now))
+                directives = machine.onTimeout(of: contact.id, now: now)
+            case .failed:
+                apply(table.onFailure(contact.id, now: now))
+                directives = machine.onFailure(of: contact.id, now: now)
+            }
+        }
+    }
+
+    /// Average hops per lookup so far.
+    var averageHops: Double { lookupsRun == 0 ? 0 : Double(hopsTotal) / Double(lookupsRun) }
+
+    // MARK: Join
+
+    /// Contacts each bootstrap address, adds those that answer, then looks up our own ID and
+    /// refreshes buckets farther away.
+    /// - Returns: how many bootstrap peers answered.
+    @discardableResult
+    func join(_ bootstrap: [PeerAddress]) async -> Int {
+        var answered = 0
+        for address in bootstrap {
+            do {
+                let connection = try await transport.dial(address, expecting: nil)
+                _ = try await connection.request(.ping(payload: .init()), timeout: .seconds(5))
+                if let contact = connection.peer.contact, contact.id != localID {
+                    apply(table.onResponded(contact, now: clock.now))
+                    answered += 1
+                }
+            } catch {
+                logger.debug("bootstrap peer unreachable", metadata: ["peer.address": "\(address)", "error": "\(error)"])
+            }
+        }
+        if answered > 0 {
+            _ = await lookup(localID)
+            // Refresh one random key in each of a few buckets beyond our closest neighbours.
+            for bucket in stride(from: 0, to: 16, by: 1) {
+                let target = table.randomKey(inBucket: bucket, using: &rng)
+                _ = await lookup(target)
+            }
+        }
+        return answered
+    }
+}

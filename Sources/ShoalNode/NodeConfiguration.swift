@@ -1,0 +1,44 @@
+import Foundation
+import ShoalCore
+import ShoalTransport
+
+/// Everything a node needs to start. The defaults are those documented in README.md.
+public struct NodeConfiguration: Sendable {
+    /// Where to accept peer connections (TLS).
+    public var listen: PeerAddress
+    /// Data directory: identity key, chunks, metadata database.
+    public var dataDirectory: URL
+    /// Peers to join through; empty starts a new network.
+    public var bootstrap: [PeerAddress] = []
+    /// Where to serve the HTTP API; `nil` for none.
+    public var api: PeerAddress?
+    /// Bearer token the API requires; mandatory when the API is not on loopback.
+    public var apiToken: String?
+    /// Replication factor r.
+    public var replicas = 3
+    /// Bytes of chunks fetched for readers kept in the local LRU cache.
+    public var cacheSize: UInt64 = 1 << 30
+    /// Most bytes of objects this node stores; `nil` for no limit.
+    public var maxStorage: UInt64?
+    /// Chunk size for files put through this node.
+    public var chunkSize = Chunker.defaultChunkSize
+    /// Objects in flight per put, and chunks fetched in parallel per get.
+    public var transferWindow = 8
+    /// Peer transport limits and timeouts.
+    public var transport = TransportConfiguration()
+    /// SWIM protocol period.
+    public var protocolPeriod: Duration = .seconds(1)
+    /// How often bootstrap peers are contacted again (heals partitions), and join retried.
+    public var bootstrapInterval: Duration = .seconds(30)
+    /// Repair planner period.
+    public var repairInterval: Duration = .seconds(30)
+    /// Bytes per second repair may push.
+    public var repairBandwidth: UInt64 = 64 << 20
+    /// How often routing-table buckets are checked for refresh.
+    public var refreshCheckInterval: Duration = .seconds(60)
+
+    public init(listen: PeerAddress, dataDirectory: URL) {
+        self.listen = listen
+        self.dataDirectory = dataDirectory
+    }
+}

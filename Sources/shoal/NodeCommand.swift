@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import ShoalCore
+import ShoalNode
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a node until SIGINT or SIGTERM.",
+        discussion: "On SIGTERM/SIGINT the node announces it is leaving, hands its data to the next closest nodes, and exits."
+    )
+    static let apiFileName = "api"
+
+    @Option(help: "Where to accept peer connections (TLS).")
+    var listen: String = "127.0.0.1:3000"
+
+    @Option(help: "Data directory: identity key, chunks, metadata (default: SHOAL_DATA or ~/.shoal).")
+    var data: String?
+
+    @Option(help: "A peer to join through; repeat for several. None starts a new network.")
+    var bootstrap: [String] = []
+
+    @Option(help: "Where to serve the HTTP API (loopback unless --api-token is set). Port 0 picks a free port.")
+    var api: String = "127.0.0.1:0"
+
+    @Option(help: "Bearer token required on every API request (mandatory when the API is not on loopback).")
+    var apiToken: String?
+
+    @Option(help: "Replication factor r: each object is kept on the r closest live nodes.")
+    var replicas: Int = 3
+
+    @Option(help: "Bytes of fetched chunks kept in the local cache (suffixes K, M, G).")
+    var cacheSize: String = "1G"
+
+    @Option(help: "Most bytes of objects this node stores (suffixes K, M, G); no limit by default.")
+    var maxStorage: String?
+
+    @Option(help: "Chunk size for files put through this node (64K to 8M).")
+    var chunkSize: String = "1M"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard replicas >= 1 && replicas <= 20 else { throw ValidationError("--replicas must be from 1 to 20") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "shoal")
+        let env = ProcessInfo.processInfo.environment
+        let dataDir = URL(fileURLWithPath: data ?? env["SHOAL_DATA"] ?? (NSHomeDirectory() + "/.shoal"))
+        var config = NodeConfiguration(listen: try PeerAddress(parsing: listen), dataDirectory: dataDir)
+        config.bootstrap = try bootstrap.map { try PeerAddress(parsing: $0) }
+        config.replicas = replicas
+        config.cacheSize = try ByteCount.parse(cacheSize)
+        config.maxStorage = try maxStorage.map(ByteCount.parse)
+        config.chunkSize = Int(try ByteCount.parse(chunkSize))
+        guard (Chunker.minimumChunkSize...Chunker.maximumChunkSize).contains(config.chunkSize) else {
+            throw ValidationError("--chunk-size must be from 64K to 8M")
+        }
+        let apiAddress = try PeerAddress(parsing: api)
+        config.api = apiAddress
+        config.apiToken = apiToken
+
+        let node = try await ShoalNode.start(configuration: config, logger: logger)
+        let apiFile = dataDir.appendingPathComponent(Self.apiFileName)
+        let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, logger: logger) { bound in
+            try? "\(bound)\n".write(to: apiFile, atomically: true, encoding: .utf8)
+            logger.info("API listening", metadata: ["api.address": "\(bound)"])
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: NodeService(node: node)), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try? FileManager.default.removeItem(at: apiFile)
+    }
+}
+
+/// Runs a node as a service: it lives until graceful shutdown, then leaves cleanly.
+struct NodeService: Service {
+    let node: ShoalNode
+    func run() async throws {
+        try? await gracefulShutdown()
+        await node.stop(handOff: true)
+    }
+}
+
+/// Parses sizes such as 512, 64K, 1M, 2G.
+enum ByteCount {
+    static func parse(_ text: String) throws -> UInt64 {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, UInt64)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            guard let n = UInt64(t.dropLast(suffix.count)) else { break }
+            return n * factor
+        }
+        guard let n = UInt64(t) else { throw ValidationError("'\(text)' is not a size (e.g. 512, 64K, 1M, 2G)") }
+        return n
+    }
+}
