@@ -151,7 +151,8 @@ static const char *short_id(const uint8_t *id, size_t len, char buf[17]) {
 
 static const char *error_code_name(int code) {
     const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&shoal__v1__error_code__descriptor, code);
-    return v ? v->name : "ERROR_CODE_(unknown)";
+    if (!v) return "(unknown code)";
+    return strncmp(v->name, "ERROR_CODE_", 11) == 0 ? v->name + 11 : v->name;
 }
 
 static const char *body_name(const Shoal__V1__Frame *f) {
@@ -225,11 +226,11 @@ static bool is_p256(EVP_PKEY *key) {
 #endif
 }
 
-static bool identity_create(Identity *me) {
+/* A fresh EC key on curve `nid` (P-256 for a real identity) and a self-signed certificate. */
+static bool identity_create_on(Identity *me, int nid) {
     memset(me, 0, sizeof *me);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-    bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 &&
-              EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, NID_X9_62_prime256v1) == 1 &&
+    bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, nid) == 1 &&
               EVP_PKEY_CTX_set_ec_param_enc(ctx, OPENSSL_EC_NAMED_CURVE) == 1 && EVP_PKEY_keygen(ctx, &me->key) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok || !node_id_of_key(me->key, me->id)) return false;
@@ -256,6 +257,8 @@ static bool identity_create(Identity *me) {
     me->cert = x;
     return true;
 }
+
+static bool identity_create(Identity *me) { return identity_create_on(me, NID_X9_62_prime256v1); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Connections */
@@ -958,6 +961,42 @@ static void check_ranged_get(Conn *c, uint64_t *next_id, const uint8_t id[ID_LEN
     } else {
         pass("ranged GetChunk id %llu (offset %llu, length %llu) -> exactly those bytes", (unsigned long long)req_id,
              (unsigned long long)offset, (unsigned long long)length);
+    }
+    shoal__v1__frame__free_unpacked(r, NULL);
+}
+
+/* offset == total_size: an empty answer; offset > total_size: Error(BAD_REQUEST), connection open. */
+static void check_get_bounds(Conn *c, uint64_t *next_id, const uint8_t id[ID_LEN], size_t total) {
+    char why[300], d[300];
+    uint64_t req_id = (*next_id)++;
+    Shoal__V1__Frame *r = get_chunk(c, req_id, id, ID_LEN, total, 0, why, sizeof why);
+    if (!r) {
+        fail("GetChunk at the end of the object: %s", why);
+        return;
+    }
+    if (r->body_case == SHOAL__V1__FRAME__BODY_CHUNK_DATA && r->chunk_data->data.len == 0 &&
+        r->chunk_data->total_size == total && r->chunk_data->offset == total) {
+        pass("GetChunk id %llu at offset == total_size (%zu) -> ChunkData with no data", (unsigned long long)req_id,
+             total);
+    } else {
+        fail("GetChunk id %llu at offset == total_size (%zu): answered by %s, expected an empty ChunkData",
+             (unsigned long long)req_id, total, describe_frame(r, d, sizeof d));
+    }
+    shoal__v1__frame__free_unpacked(r, NULL);
+
+    req_id = (*next_id)++;
+    r = get_chunk(c, req_id, id, ID_LEN, (uint64_t)total + 1, 0, why, sizeof why);
+    if (!r) {
+        fail("GetChunk beyond the end of the object: %s", why);
+        return;
+    }
+    if (r->body_case == SHOAL__V1__FRAME__BODY_ERROR && r->id == req_id &&
+        r->error->code == SHOAL__V1__ERROR_CODE__ERROR_CODE_BAD_REQUEST) {
+        pass("GetChunk id %llu at offset total_size + 1 -> Error(BAD_REQUEST), connection stays open",
+             (unsigned long long)req_id);
+    } else {
+        fail("GetChunk id %llu at offset total_size + 1: answered by %s, expected Error(BAD_REQUEST) with the same id",
+             (unsigned long long)req_id, describe_frame(r, d, sizeof d));
     }
     shoal__v1__frame__free_unpacked(r, NULL);
 }
@@ -1757,6 +1796,93 @@ static void check_violation(SSL_CTX *ctx, const char *host, const char *port, co
     conn_close(&c);
 }
 
+/* A client whose certificate key is P-384 (not P-256) must be refused: during TLS, with an Error,
+ * or by a close; it must never get answers. */
+static void check_wrong_curve(const char *host, const char *port, const uint8_t *expect_id, int timeout) {
+    Identity odd;
+    SSL_CTX *ctx = NULL;
+    if (!identity_create_on(&odd, NID_secp384r1) || !(ctx = make_tls_context(&odd))) {
+        fail("P-384 client certificate: cannot create the key or TLS context");
+        X509_free(odd.cert);
+        EVP_PKEY_free(odd.key);
+        return;
+    }
+    Conn c;
+    char why[400], d[300];
+    const char *label = "client certificate with a P-384 key";
+    if (!conn_open(&c, ctx, host, port, expect_id, timeout, why, sizeof why)) {
+        pass("%s -> refused during TLS", label);
+    } else if (!send_hello(&c, 1, odd.id, ID_LEN)) {
+        pass("%s -> connection closed", label);
+    } else {
+        static const char payload[] = "p384";
+        Shoal__V1__Ping ping = SHOAL__V1__PING__INIT;
+        ping.payload.data = (uint8_t *)payload;
+        ping.payload.len = 4;
+        Shoal__V1__Frame f = SHOAL__V1__FRAME__INIT;
+        f.id = 1;
+        f.body_case = SHOAL__V1__FRAME__BODY_PING;
+        f.ping = &ping;
+        send_frame(&c, &f);
+        Shoal__V1__Frame *r = NULL;
+        IoStatus st = IO_OK;
+        bool answered = false;
+        for (int i = 0; i < MAX_FRAMES_PER_WAIT && st == IO_OK && !answered; i++) {
+            st = recv_frame(&c, &r);
+            if (st != IO_OK) break;
+            if (r->body_case == SHOAL__V1__FRAME__BODY_ERROR) {
+                pass("%s -> %s, then refused", label, describe_frame(r, d, sizeof d));
+                shoal__v1__frame__free_unpacked(r, NULL);
+                r = NULL;
+                st = IO_BAD;
+                break;
+            }
+            answered = r->body_case == SHOAL__V1__FRAME__BODY_PONG;
+            shoal__v1__frame__free_unpacked(r, NULL);
+            r = NULL;
+        }
+        if (answered) fail("%s: the node accepted it and answered a Ping (only P-256 identities are valid)", label);
+        else if (st == IO_CLOSED) pass("%s -> connection closed without an answer", label);
+        else if (st == IO_TIMEOUT) fail("%s: the node neither answered nor closed within %d s", label, timeout);
+    }
+    conn_close(&c);
+    SSL_CTX_free(ctx);
+    X509_free(odd.cert);
+    EVP_PKEY_free(odd.key);
+}
+
+/* TLS completes but no Hello follows: the node must close the connection within the 10 s
+ * handshake timeout (counted from accept). */
+static void check_handshake_timeout(SSL_CTX *ctx, const char *host, const char *port, const uint8_t *expect_id,
+                                    int timeout) {
+    enum { HANDSHAKE_TIMEOUT = 10, GRACE = 5 };
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    Conn c;
+    char why[400], buf[300];
+    int wait = HANDSHAKE_TIMEOUT + GRACE > timeout ? HANDSHAKE_TIMEOUT + GRACE : timeout;
+    if (!conn_open(&c, ctx, host, port, expect_id, wait, why, sizeof why)) {
+        fail("handshake timeout: %s", why);
+        conn_close(&c);
+        return;
+    }
+    IoStatus st = IO_OK;
+    for (int i = 0; i < MAX_FRAMES_PER_WAIT && st == IO_OK; i++) {
+        Shoal__V1__Frame *f = NULL;
+        st = recv_frame(&c, &f); /* the node's Hello, then nothing */
+        if (f) shoal__v1__frame__free_unpacked(f, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double elapsed = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    if (st == IO_CLOSED && elapsed <= HANDSHAKE_TIMEOUT + GRACE) {
+        pass("no Hello after TLS -> the node closed the connection after %.1f s (handshake timeout 10 s)", elapsed);
+    } else {
+        fail("no Hello after TLS: after %.1f s: %s; expected a close within the 10 s handshake timeout", elapsed,
+             wait_failure(&c, st, buf, sizeof buf));
+    }
+    conn_close(&c);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1948,6 +2074,7 @@ int main(int argc, char **argv) {
             pass("GetChunk id 3 of %s -> ChunkData, %zu bytes in %d request(s), total_size matches, SHA-256 == id",
                  short_id(o.get_id, ID_LEN, s), len, requests);
             check_ranged_get(&c, &next_id, o.get_id, data, len);
+            check_get_bounds(&c, &next_id, o.get_id, len);
             check_find_value(&c, &next_id, o.get_id, len);
             if (o.walk) check_walk(&c, &next_id, data, len, o.have_expect_sha, o.expect_sha);
             free(data);
@@ -1964,6 +2091,8 @@ int main(int argc, char **argv) {
     if (o.negative) {
         for (int i = 0; i < (int)(sizeof VIOLATIONS / sizeof VIOLATIONS[0]); i++)
             check_violation(ctx, o.host, o.port, expect, o.timeout, &me, i);
+        check_wrong_curve(o.host, o.port, expect, o.timeout);
+        check_handshake_timeout(ctx, o.host, o.port, expect, o.timeout);
     }
 
     SSL_CTX_free(ctx);
