@@ -294,10 +294,22 @@ public final class FileService: Sendable {
                                     publicKey: [UInt8](delete.ownerKey)) else {
             throw WireError(.forbidden, "the Delete signature does not verify against the key it carries")
         }
+        let age = Int64(Date().timeIntervalSince1970) - delete.issuedAt
+        guard age <= DeleteRequest.maximumAge, age >= -DeleteRequest.maximumClockSkew else {
+            throw WireError(.badRequest, "the Delete was issued \(age) s ago; only Deletes issued within the last \(DeleteRequest.maximumAge) s (and at most \(DeleteRequest.maximumClockSkew) s in the future) are accepted, so an old one cannot be replayed — sign a new one")
+        }
         let owner = [UInt8](delete.ownerKey)
+        // All or nothing: refuse the whole Delete if any listed object belongs to someone else.
+        var refused: [ContentID] = []
+        for id in delete.objects {
+            let owners = try await metadata.owners(of: id)
+            if !owners.isEmpty && !owners.contains(owner) { refused.append(id) }
+        }
+        if !refused.isEmpty {
+            throw WireError(.forbidden, "not the owner of \(refused.count) of \(delete.objects.count) objects (first: \(refused[0].hex)); only the key that stored a file can delete it")
+        }
         var removed: UInt32 = 0
         var absent: UInt32 = 0
-        var refused: [ContentID] = []
         for id in delete.objects {
             let owners = try await metadata.owners(of: id)
             let present = try await chunks.contains(id)
@@ -312,10 +324,6 @@ public final class FileService: Sendable {
                 }
                 continue
             }
-            guard owners.contains(owner) else {
-                refused.append(id)
-                continue
-            }
             _ = try await metadata.removeOwner(owner, of: id)
             if try await metadata.owners(of: id).isEmpty {
                 try await metadata.addTombstone(id, deletedAt: Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)))
@@ -325,9 +333,6 @@ public final class FileService: Sendable {
             } else {
                 removed += 1
             }
-        }
-        if !refused.isEmpty {
-            throw WireError(.forbidden, "not the owner of \(refused.count) of \(delete.objects.count) objects (first: \(refused[0].hex)); only the key that stored a file can delete it")
         }
         return .deleteAck(removed: removed, absent: absent)
     }

@@ -76,6 +76,9 @@ public enum HTTPAPI {
             }
             do { return try json(.ok, peers.sorted { $0.nodeID < $1.nodeID }) } catch { return errorResponse(error) }
         }
+        router.get("/v1/members") { _, _ -> Response in
+            do { return try json(.ok, await node.membership.view) } catch { return errorResponse(error) }
+        }
         router.get("/v1/status") { _, _ -> Response in
             do { return try json(.ok, await node.status()) } catch { return errorResponse(error) }
         }

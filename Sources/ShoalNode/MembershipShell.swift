@@ -40,15 +40,21 @@ actor MembershipShell {
     }
 
     /// Alive and suspect members, this node included.
-    var aliveCount: Int { instance.members.filter { $0.status == .alive || $0.status == .suspect }.count + 1 }
+    var aliveCount: Int { instance.memberCount }
 
     /// The status SWIM currently assigns to `id`.
     func status(of id: NodeID) -> MemberStatus? { instance.status(of: id) }
 
-    /// Members currently believed alive or suspect.
-    var liveMembers: [Contact] {
-        instance.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.contact)
+    /// Every member SWIM knows of (this node excluded), with its status, and recent tombstones.
+    var view: [MemberView] {
+        instance.members.map { MemberView(nodeID: $0.contact.id.hex, address: $0.contact.address.description,
+                                          status: "\($0.status)", incarnation: $0.incarnation) }
+            + instance.tombstones.map { MemberView(nodeID: $0.contact.id.hex, address: $0.contact.address.description,
+                                                   status: "\($0.status)", incarnation: $0.incarnation) }
     }
+
+    /// Members currently believed alive or suspect.
+    var liveMembers: [Contact] { instance.members.map(\.contact) }
 
     /// A peer became known (handshake, bootstrap, routing table).
     func add(_ contact: Contact) {
@@ -242,4 +248,12 @@ actor MembershipShell {
         case .leave(let u): return GossipMessage(kind: .leave, updates: u)
         }
     }
+}
+
+/// One member as `/v1/members` reports it.
+public struct MemberView: Codable, Sendable {
+    public var nodeID: String
+    public var address: String
+    public var status: String
+    public var incarnation: UInt64
 }

@@ -36,7 +36,12 @@ extension ShoalNode {
         } catch let error as WireError {
             return .error(error)
         } catch let error as ChunkStoreError {
-            return .error(WireError(error.code == .capacityExceeded ? .capacity : .internal, error.description))
+            switch error.code {
+            case .capacityExceeded, .diskFull: return .error(WireError(.capacity, error.description))
+            case .rangeOutOfBounds, .objectTooLarge, .hashMismatch: return .error(WireError(.badRequest, error.description))
+            case .notFound, .corrupt: return .error(WireError(.notFound, error.description))
+            default: return .error(WireError(.internal, error.description))
+            }
         } catch {
             logger.warning("request failed", metadata: ["request": "\(request.name)", "peer.id": "\(peer.nodeID.short)", "error": "\(error)"])
             return .error(WireError(.internal, "\(error)"))

@@ -93,8 +93,12 @@ public struct NodeIdentity: Sendable {
     }
 
     /// NodeID of the key in a TLS certificate.
+    /// - Throws: ``IdentityError/unsupportedKey`` unless the key is ECDSA P-256, the only kind Shoal
+    ///   identities use.
     public static func nodeID(of certificate: NIOSSLCertificate) throws -> NodeID {
-        nodeID(ofSPKI: try certificate.extractPublicKey().toSPKIBytes())
+        let spki = try certificate.extractPublicKey().toSPKIBytes()
+        guard (try? P256.Signing.PublicKey(derRepresentation: spki)) != nil else { throw IdentityError.unsupportedKey }
+        return nodeID(ofSPKI: spki)
     }
 
     /// The public key as owners publish it (X9.63 uncompressed point).
@@ -105,6 +109,7 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
     case insecurePermissions(path: String, mode: mode_t)
     case unreadable(path: String, reason: String)
     case malformed(path: String, reason: String)
+    case unsupportedKey
 
     public var description: String {
         switch self {
@@ -112,6 +117,8 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
             return "refusing to start: the node key \(path) is readable by others (mode \(String(mode, radix: 8))); run 'chmod 600 \(path)' if it has not leaked, or delete it to create a new identity"
         case .unreadable(let path, let reason):
             return "cannot read or write the node key \(path): \(reason)"
+        case .unsupportedKey:
+            return "the peer's certificate key is not ECDSA P-256, which Shoal identities require"
         case .malformed(let path, let reason):
             return "the node key \(path) is not a PEM P-256 private key (\(reason)); restore it from a backup or delete it to create a new identity"
         }

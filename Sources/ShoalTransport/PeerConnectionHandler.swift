@@ -126,7 +126,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let frameError = error as? FrameError {
             logger.info("closing connection after a bad frame", metadata: ["peer.remote": "\(remoteDescription)", "error": "\(frameError)"])
-            sendErrorAndClose(id: 0, WireError(frameError.code, frameError.description))
+            sendErrorAndClose(id: frameError.requestID, WireError(frameError.code, frameError.description))
         } else {
             logger.debug("connection error", metadata: ["peer.remote": "\(remoteDescription)", "error": "\(error)"])
             close(error: error)

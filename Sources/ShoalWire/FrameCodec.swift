@@ -12,8 +12,8 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
     case malformedFrame(String)
     /// A `Frame` with no body, or a body this version does not know.
     case unknownBody
-    /// A body whose fields are out of range.
-    case invalid(String)
+    /// A body whose fields are out of range; `id` is the request's id, so the Error can echo it.
+    case invalid(String, id: UInt64 = 0)
 
     public var description: String {
         switch self {
@@ -21,8 +21,14 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
         case .malformedLength: return "malformed frame length prefix"
         case .malformedFrame(let why): return "malformed frame: \(why)"
         case .unknownBody: return "frame has no body or an unknown body type"
-        case .invalid(let why): return "invalid frame: \(why)"
+        case .invalid(let why, _): return "invalid frame: \(why)"
         }
+    }
+
+    /// The id of the request the error concerns (0 when unknown).
+    public var requestID: UInt64 {
+        if case .invalid(_, let id) = self { return id }
+        return 0
     }
 
     /// The wire error code a peer is told before the connection closes.
@@ -75,7 +81,11 @@ public struct FrameDecoder: ByteToMessageDecoder {
         } catch {
             throw FrameError.malformedFrame("\(error)")
         }
-        return try WireFrame(proto: proto)
+        do {
+            return try WireFrame(proto: proto)
+        } catch FrameError.invalid(let why, _) {
+            throw FrameError.invalid(why, id: proto.id)
+        }
     }
 
     /// Reads an unsigned LEB128 varint; `nil` if more bytes are needed.

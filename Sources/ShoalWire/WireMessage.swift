@@ -162,6 +162,10 @@ public struct DeleteRequest: Sendable, Equatable {
     public var signature: Data
 
     public static let maximumObjects = 4096
+    /// A Delete older than this (seconds) is refused, so a captured one cannot be replayed later.
+    public static let maximumAge: Int64 = 3600
+    /// How far in the future `issuedAt` may be (seconds), for clock skew.
+    public static let maximumClockSkew: Int64 = 300
 
     public init(root: ContentID, objects: [ContentID], issuedAt: Int64, ownerKey: Data, signature: Data) {
         self.root = root

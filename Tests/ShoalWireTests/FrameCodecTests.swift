@@ -109,7 +109,8 @@ final class FrameCodecTests: XCTestCase {
         buffer.writeInteger(UInt8(bytes.count))
         buffer.writeBytes(bytes)
         XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
-            XCTAssertEqual(error as? FrameError, .invalid("FindNode.target is 3 bytes, expected 32"))
+            XCTAssertEqual(error as? FrameError, .invalid("FindNode.target is 3 bytes, expected 32", id: 9))
+            XCTAssertEqual((error as? FrameError)?.requestID, 9)
         }
     }
 

@@ -1,0 +1,18 @@
+import Foundation
+
+/// A value guarded by a lock, for the little mutable state the thread-safe stores share between
+/// threads (byte accounting, counters). Critical sections must be short and never await.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

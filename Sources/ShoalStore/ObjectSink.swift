@@ -1,0 +1,31 @@
+import ShoalCore
+import ShoalWire
+
+/// Where ``FileIngest`` puts the objects of a file: the local chunk store, or the nodes that should
+/// hold each object.
+///
+/// Call contract: `put` is called concurrently (up to the ingest's `maxInFlight` at once), once per
+/// object, with `id == SHA-256(bytes)`; the root manifest is put last, after every other object of
+/// the file was put successfully. A throwing `put` aborts the ingest.
+public protocol ObjectSink: Sendable {
+    /// Stores one object durably before returning.
+    /// - Parameters:
+    ///   - id: SHA-256 of `bytes`.
+    ///   - bytes: the object as stored (sealed for private files).
+    ///   - kind: a data chunk or a manifest node.
+    func put(id: ContentID, bytes: [UInt8], kind: ObjectKind) async throws
+}
+
+/// Where ``FileReader`` gets the objects of a file from.
+///
+/// Call contract: `get` is called concurrently (up to the reader's window at once). It may return
+/// bytes it has not verified: the reader checks every object's SHA-256 against `id` itself.
+public protocol ObjectSource: Sendable {
+    /// Fetches one object.
+    /// - Parameters:
+    ///   - id: the object's content ID.
+    ///   - kind: a data chunk or a manifest node (a hint, e.g. for caching policy).
+    /// - Returns: the object's stored bytes.
+    /// - Throws: when the object cannot be found or fetched.
+    func get(id: ContentID, kind: ObjectKind) async throws -> [UInt8]
+}

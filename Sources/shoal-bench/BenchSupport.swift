@@ -1,0 +1,103 @@
+import Foundation
+
+/// Helpers shared by the benchmarks: sizes, formatting, memory and disk figures, child processes.
+enum BenchSupport {
+    /// Parses `256M`, `1G`, `4096K`, `123` (bytes); binary units.
+    static func parseSize(_ text: String) -> UInt64? {
+        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = text.uppercased()
+        if digits.hasSuffix("IB") { digits.removeLast(2) } else if digits.hasSuffix("B") { digits.removeLast() }
+        var multiplier: UInt64 = 1
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits.removeLast()
+        }
+        guard let value = UInt64(digits) else { return nil }
+        return value * multiplier
+    }
+
+    /// `256 MiB`, `1 GiB`, `1.5 GiB`.
+    static func formatSize(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return value == value.rounded() ? "\(Int(value)) \(units[unit])" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// Decimal megabytes per second.
+    static func megabytesPerSecond(_ bytes: UInt64, _ duration: Duration) -> Double {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(bytes) / 1e6 / seconds : 0
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// This process's peak resident set size in bytes (`VmHWM`), or `nil` where unavailable.
+    static func peakResidentBytes() -> UInt64? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+            #if canImport(Darwin)
+            var usage = rusage()
+            guard getrusage(RUSAGE_SELF, &usage) == 0 else { return nil }
+            return UInt64(usage.ru_maxrss)  // bytes on Darwin
+            #else
+            return nil
+            #endif
+        }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let number = line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+            return number.flatMap { UInt64($0) }.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// The system temp directory, without a trailing slash.
+    static func temporaryDirectory() -> String {
+        var path = NSTemporaryDirectory()
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    /// Bytes available to an unprivileged user on the file system holding `path`.
+    static func freeBytes(at path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    /// The path of this executable, for re-running it as a child.
+    static func executablePath() -> String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return CommandLine.arguments[0]
+    }
+
+    /// Runs this executable with `arguments` (and `environment` added to this process's) and
+    /// returns its exit status and standard output (standard error passes through).
+    static func runChild(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executablePath())
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    static func pad(_ text: String, _ width: Int, right: Bool = true) -> String {
+        guard text.count < width else { return text }
+        let padding = String(repeating: " ", count: width - text.count)
+        return right ? padding + text : text + padding
+    }
+}

@@ -1,0 +1,312 @@
+import Crypto
+import Foundation
+import NIOCore
+import ShoalCore
+import ShoalStore
+
+/// `shoal-bench ingest`: streams a generated file through chunk → seal → SHA-256 → ChunkStore
+/// (temp file, fsync, link, fsync of the directory: the real write path) and reads it back.
+///
+/// Each size runs in a fresh child process (this executable re-run with the hidden `--child`
+/// flag), so that the peak RSS printed is that size's alone. Baselines measured in the same run:
+/// SHA-256, AES-256-GCM and the byte generator, each on one core.
+enum IngestBenchmark {
+    struct Options {
+        var sizes: [UInt64] = [256 << 20, 1 << 30, 4 << 30]
+        var chunkSize = Chunker.defaultChunkSize
+        var inFlight = 8
+        var isPublic = false
+        var directory = BenchSupport.temporaryDirectory()
+        var child: UInt64?
+    }
+
+    /// The peak RSS every size must stay under.
+    static let residentLimit: UInt64 = 64 << 20
+
+    static func run(_ arguments: [String]) async -> Int32 {
+        guard let options = parse(arguments) else { return 2 }
+        do {
+            if let size = options.child { return try await child(size: size, options: options) }
+            return try await parent(options)
+        } catch {
+            BenchSupport.printError("shoal-bench ingest: \(error)")
+            return 1
+        }
+    }
+
+    private static func parse(_ arguments: [String]) -> Options? {
+        var options = Options()
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            func value() -> String? {
+                guard let next = iterator.next() else {
+                    BenchSupport.printError("shoal-bench ingest: \(argument) needs a value")
+                    return nil
+                }
+                return next
+            }
+            switch argument {
+            case "--sizes":
+                guard let text = value() else { return nil }
+                let sizes = text.split(separator: ",").map { BenchSupport.parseSize(String($0)) }
+                guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil }) else {
+                    BenchSupport.printError("shoal-bench ingest: --sizes takes sizes like 256M,1G,4G")
+                    return nil
+                }
+                options.sizes = sizes.map { $0! }
+            case "--chunk-size":
+                guard let text = value(), let size = BenchSupport.parseSize(text),
+                      (Chunker.minimumChunkSize...Chunker.maximumChunkSize).contains(Int(size)) else {
+                    BenchSupport.printError("shoal-bench ingest: --chunk-size takes 64K … 8M")
+                    return nil
+                }
+                options.chunkSize = Int(size)
+            case "--in-flight":
+                guard let text = value(), let count = Int(text), count >= 1 else {
+                    BenchSupport.printError("shoal-bench ingest: --in-flight takes a positive number")
+                    return nil
+                }
+                options.inFlight = count
+            case "--public":
+                options.isPublic = true
+            case "--dir":
+                guard let text = value() else { return nil }
+                options.directory = text
+            case "--child":
+                guard let text = value(), let size = UInt64(text) else { return nil }
+                options.child = size
+            default:
+                BenchSupport.printError("shoal-bench ingest: unknown option \(argument)\n\n\(usage)")
+                return nil
+            }
+        }
+        return options
+    }
+
+    // MARK: - Parent: baselines, one child per size, the table
+
+    private static func parent(_ options: Options) async throws -> Int32 {
+        let cipher = options.isPublic ? "none (public)" : "AES-256-GCM"
+        print("shoal-bench ingest: chunk → seal → SHA-256 → ChunkStore (temp file, fsync, link, fsync dir)")
+        print("chunk size \(BenchSupport.formatSize(UInt64(options.chunkSize))), cipher \(cipher), \(options.inFlight) objects in flight, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, store under \(options.directory)")
+        print("MB = 10^6 bytes. Each size runs in a fresh process (MALLOC_ARENA_MAX=1); peak RSS is that process's VmHWM.")
+        print("")
+
+        let baseline = measureBaselines(chunkSize: options.chunkSize)
+        let disk = try measureDisk(chunkSize: options.chunkSize, under: options.directory)
+        print("baselines (one core, \(BenchSupport.formatSize(UInt64(options.chunkSize))) blocks, \(BenchSupport.formatSize(baseline.bytes)) each):")
+        print("  SHA-256                   \(String(format: "%8.0f", baseline.sha256)) MB/s")
+        print("  AES-256-GCM seal          \(String(format: "%8.0f", baseline.aesGCM)) MB/s")
+        print("  byte generator            \(String(format: "%8.0f", baseline.generator)) MB/s")
+        print("  disk: write+fsync files   \(String(format: "%8.0f", disk)) MB/s (one file per block, one at a time)")
+        print("")
+        print("size        chunks   objects   ingest s   ingest MB/s   read-back MB/s   peak RSS")
+
+        var failed = false
+        for size in options.sizes {
+            if let free = BenchSupport.freeBytes(at: options.directory), free < size + size / 10 + (256 << 20) {
+                print("\(BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false))  skipped: \(BenchSupport.formatSize(free)) free under \(options.directory)")
+                continue
+            }
+            var childArguments = ["ingest", "--child", String(size), "--chunk-size", String(options.chunkSize),
+                                  "--in-flight", String(options.inFlight), "--dir", options.directory]
+            if options.isPublic { childArguments.append("--public") }
+            let (status, output) = try BenchSupport.runChild(childArguments, environment: ["MALLOC_ARENA_MAX": "1"])
+            guard status == 0, let line = output.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }) else {
+                print("\(BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false))  failed (exit status \(status))")
+                failed = true
+                continue
+            }
+            var fields: [String: String] = [:]
+            for pair in line.dropFirst(7).split(separator: " ") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+            }
+            let rss = UInt64(fields["rss"] ?? "") ?? 0
+            let overLimit = rss >= residentLimit
+            failed = failed || overLimit
+            print([
+                BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false),
+                BenchSupport.pad(fields["chunks"] ?? "?", 8),
+                BenchSupport.pad(fields["objects"] ?? "?", 9),
+                BenchSupport.pad(fields["ingest_s"] ?? "?", 10),
+                BenchSupport.pad(fields["ingest_mbps"] ?? "?", 13),
+                BenchSupport.pad(fields["read_mbps"] ?? "?", 16),
+                BenchSupport.pad(BenchSupport.formatSize(rss), 10) + (overLimit ? "  OVER \(BenchSupport.formatSize(residentLimit))" : ""),
+            ].joined(separator: " "))
+        }
+        print("")
+        print(failed ? "FAIL: a size failed or its peak RSS reached \(BenchSupport.formatSize(residentLimit))"
+                     : "ok: peak RSS stayed under \(BenchSupport.formatSize(residentLimit)) at every size")
+        return failed ? 1 : 0
+    }
+
+    private static func measureBaselines(chunkSize: Int) -> (bytes: UInt64, sha256: Double, aesGCM: Double, generator: Double) {
+        let total: UInt64 = 256 << 20
+        let blocks = Int(total) / chunkSize
+        var generator = GeneratedBytes.Generator(seed: 1)
+        var block = ByteBuffer()
+        generator.fill(&block, count: chunkSize)
+        let bytes = Array(block.readableBytesView)
+        let clock = ContinuousClock()
+
+        var digestSink: UInt8 = 0
+        let shaTime = clock.measure {
+            for _ in 0..<blocks { digestSink ^= SHA256.hash(data: bytes).withUnsafeBytes { $0[0] } }
+        }
+        let key = SymmetricKey(size: .bits256)
+        let aesTime = clock.measure {
+            for index in 0..<blocks {
+                var nonce = [UInt8](repeating: 0, count: 12)
+                nonce[11] = UInt8(truncatingIfNeeded: index)
+                let box = try! AES.GCM.seal(bytes, using: key, nonce: try! AES.GCM.Nonce(data: nonce))
+                digestSink ^= box.tag.first ?? 0
+            }
+        }
+        var scratch = ByteBuffer()
+        let generatorTime = clock.measure {
+            for _ in 0..<blocks {
+                scratch.clear()
+                generator.fill(&scratch, count: chunkSize)
+            }
+        }
+        if digestSink == 42 { print("", terminator: "") }  // keeps the work observable
+        let measured = UInt64(blocks * chunkSize)
+        return (measured, BenchSupport.megabytesPerSecond(measured, shaTime), BenchSupport.megabytesPerSecond(measured, aesTime),
+                BenchSupport.megabytesPerSecond(measured, generatorTime))
+    }
+
+    /// Writes 256 MiB as one file per block, each written and fsynced, one at a time: the disk's
+    /// share of the ingest's work without hashing, sealing or concurrency.
+    private static func measureDisk(chunkSize: Int, under parent: String) throws -> Double {
+        var template = Array((parent + "/shoal-bench-disk-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { return 0 }
+        let directory = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let blocks = (256 << 20) / chunkSize
+        var generator = GeneratedBytes.Generator(seed: 2)
+        var buffer = ByteBuffer()
+        generator.fill(&buffer, count: chunkSize)
+        let bytes = Array(buffer.readableBytesView)
+        let time = try ContinuousClock().measure {
+            for index in 0..<blocks {
+                let path = "\(directory)/\(index)"
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+                guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+                defer { close(fd) }
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                guard written == bytes.count, fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            }
+        }
+        return BenchSupport.megabytesPerSecond(UInt64(blocks * chunkSize), time)
+    }
+
+    // MARK: - Child: one ingest and read-back, then its figures on one line
+
+    private static func child(size: UInt64, options: Options) async throws -> Int32 {
+        var template = Array((options.directory + "/shoal-bench-ingest-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            BenchSupport.printError("shoal-bench ingest: cannot create a temp directory under \(options.directory)")
+            return 1
+        }
+        let directory = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let chunks = try await ChunkStore.open(directory: directory)
+        defer { chunks.close() }
+        let ingest = try FileIngest(chunkSize: options.chunkSize, maxInFlight: options.inFlight, recordObjectIDs: false)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try await ingest.ingest(GeneratedBytes(count: size, seed: 7), into: LocalObjectSink(chunks: chunks),
+                                             encryption: options.isPublic ? .public : .private())
+        let ingestTime = clock.now - start
+        guard result.size == size, chunks.bytesInUse == result.storedBytes, chunks.objectCount == result.objectCount else {
+            BenchSupport.printError("shoal-bench ingest: the store holds \(chunks.bytesInUse) bytes in \(chunks.objectCount) objects; the ingest wrote \(result.storedBytes) in \(result.objectCount)")
+            return 1
+        }
+
+        // Read it back and compare with the generator's bytes, so the figure is of a verified read.
+        let reader = FileReader(source: LocalObjectSource(chunks: chunks), maxInFlight: options.inFlight)
+        var expected = GeneratedBytes(count: size, seed: 7).makeAsyncIterator()
+        var pending = ByteBuffer()
+        var mismatch = false
+        let readStart = clock.now
+        let read = try await reader.read(result.address) { buffer in
+            var buffer = buffer
+            while buffer.readableBytes > 0 {
+                if pending.readableBytes == 0, let next = await expected.next() { pending = next }
+                let n = min(buffer.readableBytes, pending.readableBytes)
+                guard n > 0 else {
+                    mismatch = true
+                    return
+                }
+                if buffer.readSlice(length: n) != pending.readSlice(length: n) { mismatch = true }
+            }
+        }
+        let readTime = clock.now - readStart
+        guard read == size, !mismatch else {
+            BenchSupport.printError("shoal-bench ingest: read back \(read) bytes\(mismatch ? " that differ from what was written" : "")")
+            return 1
+        }
+
+        let rss = BenchSupport.peakResidentBytes() ?? 0
+        print("RESULT size=\(size) chunks=\(result.chunkCount) objects=\(result.objectCount)"
+              + " ingest_s=\(String(format: "%.2f", BenchSupport.seconds(ingestTime)))"
+              + " ingest_mbps=\(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, ingestTime)))"
+              + " read_mbps=\(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, readTime)))"
+              + " rss=\(rss)")
+        return 0
+    }
+}
+
+/// A deterministic pseudo-random byte stream of `count` bytes, yielded 256 KiB at a time and
+/// never held whole.
+struct GeneratedBytes: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    static let pieceSize = 256 << 10
+
+    let count: UInt64
+    let seed: UInt64
+
+    /// SplitMix64, written eight bytes at a time.
+    struct Generator {
+        var state: UInt64
+
+        init(seed: UInt64) { state = seed }
+
+        mutating func fill(_ buffer: inout ByteBuffer, count: Int) {
+            buffer.reserveCapacity(minimumWritableBytes: count)
+            var state = self.state
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                let words = count / 8
+                let out = raw.baseAddress!
+                for i in 0..<words {
+                    state &+= 0x9E37_79B9_7F4A_7C15
+                    var z = state
+                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                    out.storeBytes(of: z ^ (z >> 31), toByteOffset: i * 8, as: UInt64.self)
+                }
+                for i in (words * 8)..<count { out.storeBytes(of: UInt8(truncatingIfNeeded: state >> (i % 8)), toByteOffset: i, as: UInt8.self) }
+                return count
+            }
+            self.state = state
+        }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var remaining: UInt64
+        var generator: Generator
+
+        mutating func next() async -> ByteBuffer? {
+            guard remaining > 0 else { return nil }
+            let n = Int(Swift.min(remaining, UInt64(GeneratedBytes.pieceSize)))
+            var buffer = ByteBuffer()
+            generator.fill(&buffer, count: n)
+            remaining -= UInt64(n)
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: count, generator: Generator(seed: seed)) }
+}
