@@ -1,2 +1,0 @@
-import XCTest
-final class ShoalStoreTestsSmoke: XCTestCase { func testNothing() {} }
