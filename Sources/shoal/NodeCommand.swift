@@ -40,11 +40,22 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Chunk size for files put through this node (64K to 8M).")
     var chunkSize: String = "1M"
 
+    @Option(help: "SWIM protocol period in milliseconds.")
+    var protocolPeriodMs: Int = 1000
+
+    @Option(help: "Seconds between repair rounds (rounds also run soon after membership changes).")
+    var repairInterval: Int = 30
+
+    @Option(help: "Seconds between contacts of the bootstrap peers (joining, and healing partitions).")
+    var bootstrapInterval: Int = 30
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
     func validate() throws {
         guard replicas >= 1 && replicas <= 20 else { throw ValidationError("--replicas must be from 1 to 20") }
+        guard protocolPeriodMs >= 50 else { throw ValidationError("--protocol-period-ms must be at least 50") }
+        guard repairInterval >= 1, bootstrapInterval >= 1 else { throw ValidationError("intervals must be at least 1 second") }
     }
 
     func run() async throws {
@@ -60,6 +71,9 @@ struct NodeCommand: AsyncParsableCommand {
         var config = NodeConfiguration(listen: try PeerAddress(parsing: listen), dataDirectory: dataDir)
         config.bootstrap = try bootstrap.map { try PeerAddress(parsing: $0) }
         config.replicas = replicas
+        config.protocolPeriod = .milliseconds(protocolPeriodMs)
+        config.repairInterval = .seconds(repairInterval)
+        config.bootstrapInterval = .seconds(bootstrapInterval)
         config.cacheSize = try ByteCount.parse(cacheSize)
         config.maxStorage = try maxStorage.map(ByteCount.parse)
         config.chunkSize = Int(try ByteCount.parse(chunkSize))
