@@ -128,6 +128,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ShoalClusterTests",
+            dependencies: ["ShoalNode", "ShoalCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
+        .testTarget(
             name: "ShoalNodeTests",
             dependencies: ["ShoalNode", "ShoalCore", "ShoalStore", "ShoalTransport", "ShoalDHT"]
         ),
