@@ -129,11 +129,23 @@ let package = Package(
         ),
         .testTarget(
             name: "ShoalClusterTests",
-            dependencies: ["ShoalNode", "ShoalCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: [
+                "ShoalNode", "ShoalCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "ShoalNodeTests",
-            dependencies: ["ShoalNode", "ShoalCore", "ShoalStore", "ShoalTransport", "ShoalDHT"]
+            dependencies: [
+                "ShoalNode", "ShoalCore", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
     ]
 )

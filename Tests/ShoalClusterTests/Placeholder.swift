@@ -1,0 +1,1 @@
+// Cluster tests with real `shoal node` processes live in this target.
