@@ -72,7 +72,8 @@ public struct FileReader: Sendable {
         try await read(open(address), offset: offset, length: length, to: write)
     }
 
-    /// Reads a range of a file opened with ``open(_:)`` (see ``read(_:offset:length:to:)-(FileAddress,_,_,_)``).
+    /// Reads a range of a file opened with ``open(_:)``, as the address-taking `read` does, without
+    /// fetching the root manifest again.
     @discardableResult
     public func read(_ file: OpenFile, offset: UInt64 = 0, length: UInt64? = nil,
                      to write: (ByteBuffer) async throws -> Void) async throws -> UInt64 {
