@@ -100,7 +100,10 @@ let package = Package(
         ),
         .target(name: "ShoalTestKit", dependencies: ["ShoalCore"]),
 
-        .testTarget(name: "ShoalCoreTests", dependencies: ["ShoalCore", "ShoalTestKit"]),
+        .testTarget(
+            name: "ShoalCoreTests",
+            dependencies: ["ShoalCore", "ShoalTestKit", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ShoalDHTTests", dependencies: ["ShoalDHT", "ShoalCore", "ShoalTestKit"]),
         .testTarget(name: "ShoalMembershipTests", dependencies: ["ShoalMembership", "ShoalCore", "ShoalTestKit"]),
         .testTarget(name: "ShoalRepairTests", dependencies: ["ShoalRepair", "ShoalCore", "ShoalTestKit"]),

@@ -1595,8 +1595,8 @@ static void put_private_file(Conn *c, uint64_t *next_id, const Identity *me, con
         goto done;
     }
     shoal__v1__manifest__pack(&m, manifest);
-    /* The root leaf's seal index: depth << 56 | first_chunk = 0. */
-    if (!seal(&k, DOMAIN_MANIFEST, 0, manifest, manifest_len, sealed_manifest)) {
+    /* The root's seal index is fixed: 0xffffffffffffffff. */
+    if (!seal(&k, DOMAIN_MANIFEST, UINT64_MAX, manifest, manifest_len, sealed_manifest)) {
         fail("private file: sealing the manifest failed");
         goto done;
     }

@@ -44,8 +44,12 @@ public struct Manifest: Hashable, Sendable {
         return (totalSize + UInt64(chunkSize) - 1) / UInt64(chunkSize)
     }
 
-    /// The manifest node's serial, used as its sealing index: unique per (depth, first chunk).
+    /// The sealing index of an interior or leaf node below the root: unique per (depth, first chunk).
     public var sealIndex: UInt64 { (UInt64(depth) << 56) | firstChunk }
+
+    /// The sealing index of every file's root node, whatever its depth, so a reader can open the
+    /// root without knowing the tree's shape. No other node can have it (depths are below 8).
+    public static let rootSealIndex: UInt64 = .max
 
     /// Checks the node's internal consistency.
     /// - Throws: `ManifestError` describing the first inconsistency.

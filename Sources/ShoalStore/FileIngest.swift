@@ -186,7 +186,7 @@ struct IngestRun<Sink: ObjectSink> {
         }
         try await storeNodes(nodes)
         precondition(root.totalSize == consumed, "the manifest covers every byte read")
-        let sealedRoot = try sealer.seal(root.serialized(), index: root.sealIndex, domain: .manifest)
+        let sealedRoot = try sealer.seal(root.serialized(), index: Manifest.rootSealIndex, domain: .manifest)
         let rootID = Key256.sha256(of: sealedRoot)
         try await storeNodes([(rootID, sealedRoot)])
         return IngestResult(address: FileAddress(root: rootID, key: key), size: root.totalSize,

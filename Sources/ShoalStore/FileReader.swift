@@ -29,15 +29,12 @@ public struct FileReader: Sendable {
         if let key = address.key {
             for cipher in [Cipher.aes256GCM, .chaCha20Poly1305] {
                 let sealer = Sealer(key: key, cipher: cipher)
-                // The root's sealing index carries its depth, which is learnt only once it is open.
-                for depth in UInt64(0)..<8 {
-                    guard let plain = try? sealer.open(bytes, index: depth << 56, domain: .manifest) else { continue }
-                    let root = try decode(plain, id: address.root)
-                    guard root.cipher == cipher, UInt64(root.depth) == depth, root.firstChunk == 0 else {
-                        throw FileReaderError(.corrupt, id: address.root, "the root manifest \(address.root.short) contradicts how it was sealed; the file is damaged")
-                    }
-                    return OpenFile(address: address, root: root, sealer: sealer)
+                guard let plain = try? sealer.open(bytes, index: Manifest.rootSealIndex, domain: .manifest) else { continue }
+                let root = try decode(plain, id: address.root)
+                guard root.cipher == cipher, root.firstChunk == 0 else {
+                    throw FileReaderError(.corrupt, id: address.root, "the root manifest \(address.root.short) contradicts how it was sealed; the file is damaged")
                 }
+                return OpenFile(address: address, root: root, sealer: sealer)
             }
             if let root = try? Manifest(serialized: bytes), root.cipher == .none, root.firstChunk == 0 {
                 return OpenFile(address: address, root: root, sealer: .plaintext)

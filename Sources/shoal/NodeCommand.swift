@@ -59,6 +59,11 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        #if os(Linux)
+        // One malloc arena per thread lets RSS creep up with many threads moving 1 MiB buffers;
+        // two arenas keep the footprint flat at no measurable cost.
+        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
+        #endif
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -121,3 +126,9 @@ enum ByteCount {
         return n
     }
 }
+
+#if os(Linux)
+/// glibc's `mallopt(3)`, which the Glibc module does not export.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

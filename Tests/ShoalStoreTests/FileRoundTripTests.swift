@@ -134,9 +134,9 @@ final class FileRoundTripTests: XCTestCase {
         // A manifest (validly sealed, as only a key holder could) listing chunks 1 and 2 swapped:
         // each chunk is bound to its position, so opening fails.
         let sealer = Sealer(key: key)
-        var root = try Manifest(serialized: sealer.open(store.bytes(of: result.address.root)!, index: 0, domain: .manifest))
+        var root = try Manifest(serialized: sealer.open(store.bytes(of: result.address.root)!, index: Manifest.rootSealIndex, domain: .manifest))
         root.entries.swapAt(1, 2)
-        let forged = store.store(try sealer.seal(root.serialized(), index: root.sealIndex, domain: .manifest))
+        let forged = store.store(try sealer.seal(root.serialized(), index: Manifest.rootSealIndex, domain: .manifest))
         await assertThrows(FileReaderError.self, {
             _ = try await readAll(reader, FileAddress(root: forged, key: key))
         }) { $0.code == .corrupt && [chunkIDs[1], chunkIDs[2]].contains($0.id) && $0.description.contains("authentication") }

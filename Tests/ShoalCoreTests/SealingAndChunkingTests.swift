@@ -1,0 +1,159 @@
+import ShoalCore
+import ShoalTestKit
+import XCTest
+
+final class SealingAndChunkingTests: XCTestCase {
+    private func bytes(_ n: Int, seed: UInt64) -> [UInt8] {
+        var rng = SeededRandom(seed: seed)
+        return (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    }
+
+    func testSealOpenRoundTripBothCiphers() throws {
+        var rng = SeededRandom(seed: 5)
+        for cipher in [Cipher.aes256GCM, .chaCha20Poly1305] {
+            let sealer = Sealer(key: FileKey.generate(using: &rng), cipher: cipher)
+            let plain = bytes(1000, seed: 6)
+            let sealed = try sealer.seal(plain, index: 7, domain: .chunk)
+            XCTAssertEqual(sealed.count, plain.count + Sealer.overhead)
+            XCTAssertNotEqual(Array(sealed.prefix(plain.count)), plain)
+            XCTAssertEqual(try sealer.open(sealed, index: 7, domain: .chunk), plain)
+        }
+    }
+
+    func testEveryFlippedBitIsDetected() throws {
+        var rng = SeededRandom(seed: 8)
+        let sealer = Sealer(key: FileKey.generate(using: &rng))
+        let sealed = try sealer.seal(bytes(64, seed: 9), index: 0, domain: .chunk)
+        for bit in 0..<(sealed.count * 8) {
+            var damaged = sealed
+            damaged[bit / 8] ^= UInt8(1 << (bit % 8))
+            XCTAssertThrowsError(try sealer.open(damaged, index: 0, domain: .chunk), "bit \(bit) flipped went unnoticed")
+        }
+    }
+
+    func testMovedOrForeignChunksAreDetected() throws {
+        var rng = SeededRandom(seed: 10)
+        let key = FileKey.generate(using: &rng)
+        let sealer = Sealer(key: key)
+        let other = Sealer(key: FileKey.generate(using: &rng))
+        let sealed = try sealer.seal(bytes(100, seed: 11), index: 3, domain: .chunk)
+        // Swapped into another position.
+        XCTAssertThrowsError(try sealer.open(sealed, index: 4, domain: .chunk)) {
+            XCTAssertEqual($0 as? SealError, .authenticationFailed(domain: .chunk, index: 4))
+        }
+        // A chunk presented as a manifest node.
+        XCTAssertThrowsError(try sealer.open(sealed, index: 3, domain: .manifest))
+        // Into another file.
+        XCTAssertThrowsError(try other.open(sealed, index: 3, domain: .chunk))
+        // Deterministic for the same key, index and content (so IDs are stable).
+        XCTAssertEqual(try Sealer(key: key).seal(bytes(100, seed: 11), index: 3, domain: .chunk), sealed)
+    }
+
+    func testPublicSealerIsPlaintext() throws {
+        let plain = bytes(10, seed: 12)
+        XCTAssertEqual(try Sealer.plaintext.seal(plain, index: 0, domain: .chunk), plain)
+        XCTAssertEqual(Sealer.plaintext.sealedSize(ofPlaintext: 10), 10)
+    }
+
+    func testChunkerBoundaries() throws {
+        let size = Chunker.minimumChunkSize
+        for total in [0, 1, size - 1, size, size + 1, 10 * size + 7] {
+            var chunker = try Chunker(chunkSize: size)
+            var chunks: [[UInt8]] = []
+            let data = bytes(total, seed: UInt64(total))
+            // Feed in odd-sized pieces.
+            var offset = 0
+            var piece = 1
+            while offset < data.count {
+                let end = min(data.count, offset + piece)
+                chunks += chunker.append(data[offset..<end])
+                offset = end
+                piece = piece * 3 + 1
+            }
+            if let last = chunker.finish() { chunks.append(last) }
+            XCTAssertEqual(chunks.flatMap { $0 }, data, "total \(total)")
+            XCTAssertEqual(chunks.count, (total + size - 1) / size, "total \(total)")
+            XCTAssertTrue(chunks.dropLast().allSatisfy { $0.count == size })
+            XCTAssertEqual(chunker.bytesConsumed, UInt64(total))
+        }
+    }
+
+    func testChunkSizeLimits() {
+        XCTAssertThrowsError(try Chunker(chunkSize: 1000)) {
+            XCTAssertTrue("\($0)".contains("64 KiB"))
+        }
+        XCTAssertThrowsError(try Chunker(chunkSize: 9 << 20))
+        XCTAssertNoThrow(try Chunker(chunkSize: 8 << 20))
+    }
+
+    func testManifestTreeIsBoundedAndCoversTheFile() throws {
+        // A 100 GiB virtual file at 1 MiB chunks: 102,400 chunk IDs, never any data.
+        let chunkSize: UInt64 = 1 << 20
+        let total: UInt64 = 100 << 30
+        let count = total / chunkSize
+        var builder = ManifestTreeBuilder(chunkSize: UInt32(chunkSize), cipher: .aes256GCM, maxEntries: 16_384)
+        var emitted: [Key256: Manifest] = [:]
+        var serial = UInt64(0)
+        let emit: (Manifest) -> ContentID = { node in
+            serial += 1
+            let id = Key256(words: (serial, 0, 0, 0))
+            emitted[id] = node
+            return id
+        }
+        for i in 0..<count {
+            builder.add(Manifest.Entry(id: Key256(words: (0, 0, 0, i)), size: chunkSize), emit: emit)
+        }
+        let root = builder.finish(emit: emit)
+        XCTAssertEqual(root.totalSize, total)
+        XCTAssertEqual(root.depth, 1)
+        XCTAssertEqual(root.entries.count, 7) // ceil(102400 / 16384)
+        XCTAssertTrue(emitted.values.allSatisfy { $0.entries.count <= 16_384 })
+        XCTAssertNoThrow(try root.validate())
+        // Range lookup: the byte at 50 GiB lives in chunk 51,200, in leaf 3.
+        let offset: UInt64 = 50 << 30
+        let hit = root.entries(overlapping: offset..<(offset + 1))
+        XCTAssertEqual(hit.count, 1)
+        let leaf = try XCTUnwrap(emitted[hit[0].entry.id])
+        XCTAssertEqual(leaf.firstChunk, 3 * 16_384)
+        let chunk = leaf.entries(overlapping: offset..<(offset + 1))
+        XCTAssertEqual(chunk.map(\.entry.id), [Key256(words: (0, 0, 0, 51_200))])
+        XCTAssertEqual(chunk.first?.offset, offset)
+    }
+
+    func testSmallFilesHaveASingleLeafRoot() {
+        var builder = ManifestTreeBuilder(chunkSize: 65_536, cipher: .none, maxEntries: 4)
+        var emits = 0
+        for i in 0..<4 { builder.add(.init(id: Key256(words: (0, 0, 0, UInt64(i))), size: 65_536)) { _ in emits += 1; return .zero } }
+        let root = builder.finish { _ in emits += 1; return .zero }
+        XCTAssertEqual(emits, 0)
+        XCTAssertEqual(root.depth, 0)
+        XCTAssertEqual(root.entries.count, 4)
+        var empty = ManifestTreeBuilder(chunkSize: 65_536, cipher: .none)
+        let none = empty.finish { _ in .zero }
+        XCTAssertEqual(none.totalSize, 0)
+        XCTAssertTrue(none.entries.isEmpty)
+    }
+
+    func testManifestValidationCatchesInconsistency() {
+        let id = Key256(words: (1, 2, 3, 4))
+        let bad = Manifest(totalSize: 100, chunkSize: 65_536, cipher: .none, entries: [.init(id: id, size: 99)])
+        XCTAssertThrowsError(try bad.validate())
+        let shortMiddle = Manifest(totalSize: 65_537, chunkSize: 65_536, cipher: .none,
+                                   entries: [.init(id: id, size: 1), .init(id: id, size: 65_536)])
+        XCTAssertThrowsError(try shortMiddle.validate())
+        let future = Manifest(formatVersion: 9, totalSize: 0, chunkSize: 65_536, cipher: .none, entries: [])
+        XCTAssertThrowsError(try future.validate()) { XCTAssertEqual($0 as? ManifestError, .unsupportedVersion(9)) }
+    }
+
+    func testOwnerSignatures() throws {
+        let key = P256Key.make()
+        let message = Array("statement".utf8)
+        let signature = try OwnerSignature.sign(message: message, with: key)
+        let publicKey = Array(key.publicKey.x963Representation)
+        XCTAssertTrue(OwnerSignature.verify(signature: signature, message: message, publicKey: publicKey))
+        XCTAssertFalse(OwnerSignature.verify(signature: signature, message: message + [0], publicKey: publicKey))
+        XCTAssertFalse(OwnerSignature.verify(signature: signature, message: message,
+                                             publicKey: Array(P256Key.make().publicKey.x963Representation)))
+        XCTAssertFalse(OwnerSignature.verify(signature: [1, 2, 3], message: message, publicKey: publicKey))
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ShoalCoreTestsSmoke: XCTestCase { func testNothing() {} }
