@@ -56,6 +56,68 @@ enum BenchSupport {
         return nil
     }
 
+    /// Peak (`VmHWM`) and current (`VmRSS`) resident set size of process `pid`, in bytes; `nil`
+    /// where `/proc` is unavailable or the process is gone.
+    static func residentBytes(pid: Int32) -> (peak: UInt64, current: UInt64)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> UInt64? {
+            for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+                let number = line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+                return number.flatMap { UInt64($0) }.map { $0 * 1024 }
+            }
+            return nil
+        }
+        guard let peak = field("VmHWM"), let current = field("VmRSS") else { return nil }
+        return (peak, current)
+    }
+
+    /// The value at fraction `p` (0…1) of `sorted` (ascending), by nearest rank.
+    static func percentile<T>(_ sorted: [T], _ p: Double) -> T? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((p * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    /// `0.412 ms`, `12.3 ms`, `1.20 s`.
+    static func formatLatency(_ duration: Duration) -> String {
+        let seconds = seconds(duration)
+        if seconds >= 1 { return String(format: "%.2f s", seconds) }
+        if seconds >= 0.01 { return String(format: "%.1f ms", seconds * 1e3) }
+        return String(format: "%.3f ms", seconds * 1e3)
+    }
+
+    /// Raises this process's soft limit on open files to its hard limit.
+    /// - Returns: the limit now in force.
+    @discardableResult
+    static func raiseOpenFileLimit() -> UInt64 {
+        var limit = rlimit()
+        #if canImport(Glibc)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(resource, &limit)
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// Makes a fresh directory `<parent>/<prefix>-XXXXXX`.
+    static func makeTemporaryDirectory(under parent: String, prefix: String) -> String? {
+        var template = Array((parent + "/" + prefix + "-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { return nil }
+        return String(cString: made)
+    }
+
+    /// The 1-, 5- and 15-minute load averages as `/proc/loadavg` gives them, e.g. `1.52 0.98 0.40`:
+    /// on a shared machine, the context every figure needs.
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
     /// The system temp directory, without a trailing slash.
     static func temporaryDirectory() -> String {
         var path = NSTemporaryDirectory()

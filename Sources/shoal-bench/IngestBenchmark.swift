@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOCore
 import ShoalCore
+import ShoalNode
 import ShoalStore
 
 /// `shoal-bench ingest`: streams a generated file through chunk → seal → SHA-256 → ChunkStore
@@ -143,37 +144,9 @@ enum IngestBenchmark {
 
     private static func measureBaselines(chunkSize: Int) -> (bytes: UInt64, sha256: Double, aesGCM: Double, generator: Double) {
         let total: UInt64 = 256 << 20
-        let blocks = Int(total) / chunkSize
-        var generator = GeneratedBytes.Generator(seed: 1)
-        var block = ByteBuffer()
-        generator.fill(&block, count: chunkSize)
-        let bytes = Array(block.readableBytesView)
-        let clock = ContinuousClock()
-
-        var digestSink: UInt8 = 0
-        let shaTime = clock.measure {
-            for _ in 0..<blocks { digestSink ^= SHA256.hash(data: bytes).withUnsafeBytes { $0[0] } }
-        }
-        let key = SymmetricKey(size: .bits256)
-        let aesTime = clock.measure {
-            for index in 0..<blocks {
-                var nonce = [UInt8](repeating: 0, count: 12)
-                nonce[11] = UInt8(truncatingIfNeeded: index)
-                let box = try! AES.GCM.seal(bytes, using: key, nonce: try! AES.GCM.Nonce(data: nonce))
-                digestSink ^= box.tag.first ?? 0
-            }
-        }
-        var scratch = ByteBuffer()
-        let generatorTime = clock.measure {
-            for _ in 0..<blocks {
-                scratch.clear()
-                generator.fill(&scratch, count: chunkSize)
-            }
-        }
-        if digestSink == 42 { print("", terminator: "") }  // keeps the work observable
-        let measured = UInt64(blocks * chunkSize)
-        return (measured, BenchSupport.megabytesPerSecond(measured, shaTime), BenchSupport.megabytesPerSecond(measured, aesTime),
-                BenchSupport.megabytesPerSecond(measured, generatorTime))
+        let measured = UInt64((Int(total) / chunkSize) * chunkSize)
+        return (measured, Baselines.sha256(total: total, blockSize: chunkSize), Baselines.aesGCM(total: total, blockSize: chunkSize),
+                Baselines.generator(total: total, blockSize: chunkSize))
     }
 
     /// Writes 256 MiB as one file per block, each written and fsynced, one at a time: the disk's
@@ -184,10 +157,7 @@ enum IngestBenchmark {
         let directory = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let blocks = (256 << 20) / chunkSize
-        var generator = GeneratedBytes.Generator(seed: 2)
-        var buffer = ByteBuffer()
-        generator.fill(&buffer, count: chunkSize)
-        let bytes = Array(buffer.readableBytesView)
+        let bytes = ByteGenerator.block(count: chunkSize, seed: 2)
         let time = try ContinuousClock().measure {
             for index in 0..<blocks {
                 let path = "\(directory)/\(index)"
@@ -217,7 +187,7 @@ enum IngestBenchmark {
         let ingest = try FileIngest(chunkSize: options.chunkSize, maxInFlight: options.inFlight, recordObjectIDs: false)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try await ingest.ingest(GeneratedBytes(count: size, seed: 7), into: LocalObjectSink(chunks: chunks),
+        let result = try await ingest.ingest(GeneratedBytes(size: size, seed: 7), into: LocalObjectSink(chunks: chunks),
                                              encryption: options.isPublic ? .public : .private())
         let ingestTime = clock.now - start
         guard result.size == size, chunks.bytesInUse == result.storedBytes, chunks.objectCount == result.objectCount else {
@@ -227,7 +197,7 @@ enum IngestBenchmark {
 
         // Read it back and compare with the generator's bytes, so the figure is of a verified read.
         let reader = FileReader(source: LocalObjectSource(chunks: chunks), maxInFlight: options.inFlight)
-        var expected = GeneratedBytes(count: size, seed: 7).makeAsyncIterator()
+        var expected = GeneratedBytes(size: size, seed: 7).makeAsyncIterator()
         var pending = ByteBuffer()
         var mismatch = false
         let readStart = clock.now
@@ -257,56 +227,4 @@ enum IngestBenchmark {
               + " rss=\(rss)")
         return 0
     }
-}
-
-/// A deterministic pseudo-random byte stream of `count` bytes, yielded 256 KiB at a time and
-/// never held whole.
-struct GeneratedBytes: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    static let pieceSize = 256 << 10
-
-    let count: UInt64
-    let seed: UInt64
-
-    /// SplitMix64, written eight bytes at a time.
-    struct Generator {
-        var state: UInt64
-
-        init(seed: UInt64) { state = seed }
-
-        mutating func fill(_ buffer: inout ByteBuffer, count: Int) {
-            buffer.reserveCapacity(minimumWritableBytes: count)
-            var state = self.state
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                let words = count / 8
-                let out = raw.baseAddress!
-                for i in 0..<words {
-                    state &+= 0x9E37_79B9_7F4A_7C15
-                    var z = state
-                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                    out.storeBytes(of: z ^ (z >> 31), toByteOffset: i * 8, as: UInt64.self)
-                }
-                for i in (words * 8)..<count { out.storeBytes(of: UInt8(truncatingIfNeeded: state >> (i % 8)), toByteOffset: i, as: UInt8.self) }
-                return count
-            }
-            self.state = state
-        }
-    }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var remaining: UInt64
-        var generator: Generator
-
-        mutating func next() async -> ByteBuffer? {
-            guard remaining > 0 else { return nil }
-            let n = Int(Swift.min(remaining, UInt64(GeneratedBytes.pieceSize)))
-            var buffer = ByteBuffer()
-            generator.fill(&buffer, count: n)
-            remaining -= UInt64(n)
-            return buffer
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: count, generator: Generator(seed: seed)) }
 }
