@@ -26,7 +26,10 @@ final class CleanupRegistry: @unchecked Sendable {
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { [self] in
                     BenchSupport.printError("shoal-bench: interrupted; stopping the nodes it started and removing its temp dirs")
-                    cleanUpEverything()
+                    // Holds the cleanup lock through exit, so that the benchmark cannot exit (or
+                    // clean up) halfway through this.
+                    cleanupLock.lock()
+                    cleanUpLocked()
                     exit(128 + number)
                 }
                 source.resume()
@@ -38,15 +41,39 @@ final class CleanupRegistry: @unchecked Sendable {
     func add(_ process: Process) { lock.withLock { processes[process.processIdentifier] = process } }
     func remove(_ process: Process) { _ = lock.withLock { processes.removeValue(forKey: process.processIdentifier) } }
     func add(directory: String) { _ = lock.withLock { directories.insert(directory) } }
-    func remove(directory: String) { _ = lock.withLock { directories.remove(directory) } }
+
+    /// Removes a registered directory tree now, never at the same time as an interrupt's cleanup.
+    func removeDirectory(_ path: String) {
+        cleanupLock.lock()
+        defer { cleanupLock.unlock() }
+        Self.removeTree(path)
+        _ = lock.withLock { directories.remove(path) }
+    }
 
     /// Kills every registered process that still runs (SIGKILL, by PID) and removes every
-    /// registered directory.
+    /// registered directory. Call it before exiting; it waits for an interrupt's cleanup in
+    /// progress.
     func cleanUpEverything() {
+        cleanupLock.lock()
+        defer { cleanupLock.unlock() }
+        cleanUpLocked()
+    }
+
+    /// Removes a directory tree, tolerating files that vanish meanwhile.
+    private static func removeTree(_ path: String) {
+        // Bounded: a few passes; each removes what the previous one could not.
+        for _ in 0..<5 where FileManager.default.fileExists(atPath: path) {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    private let cleanupLock = NSLock()
+
+    private func cleanUpLocked() {
         let (running, dirs) = lock.withLock { (Array(processes.values), Array(directories)) }
         for process in running where process.isRunning { _ = kill(process.processIdentifier, SIGKILL) }
         for process in running { process.waitUntilExit() }
-        for directory in dirs { try? FileManager.default.removeItem(atPath: directory) }
+        for directory in dirs { Self.removeTree(directory) }
         lock.withLock {
             processes.removeAll()
             directories.removeAll()

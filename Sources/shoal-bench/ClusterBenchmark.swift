@@ -130,8 +130,7 @@ enum ClusterBenchmark {
         CleanupRegistry.shared.add(directory: root)
         var nodes: [NodeProcess] = []
         defer {
-            try? FileManager.default.removeItem(atPath: root)
-            CleanupRegistry.shared.remove(directory: root)
+            CleanupRegistry.shared.removeDirectory(root)
         }
         do {
             let failed = try await runSizes(replicas: replicas, shoal: shoal, root: root, nodes: &nodes, options: options)

@@ -79,8 +79,7 @@ enum LookupBenchmark {
         }
         CleanupRegistry.shared.add(directory: root)
         defer {
-            try? FileManager.default.removeItem(atPath: root)
-            CleanupRegistry.shared.remove(directory: root)
+            CleanupRegistry.shared.removeDirectory(root)
         }
         print("shoal-bench lookup: \(options.nodes) nodes in one process on 127.0.0.1 (TLS, K = 20, α = 3), each bootstrapping from 1–2 earlier nodes")
         print("\(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by every node (load average \(BenchSupport.loadAverage())); SWIM probes and repair keep running in the background; open-file limit \(fileLimit)")

@@ -64,4 +64,5 @@ case let other?:
     FileHandle.standardError.write(Data("shoal-bench: unknown benchmark '\(other)'\n\n\(usage)".utf8))
     status = 2
 }
+CleanupRegistry.shared.cleanUpEverything()
 exit(status)
