@@ -1,1 +1,0 @@
-// Cluster tests with real `shoal node` processes live in this target.
