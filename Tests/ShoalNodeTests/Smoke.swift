@@ -1,2 +1,0 @@
-import XCTest
-final class ShoalNodeTestsSmoke: XCTestCase { func testNothing() {} }
