@@ -9,10 +9,19 @@ public struct APIClient: Sendable {
     public let token: String?
     private let http: HTTPClient
 
+    /// A client that fails fast when nothing listens (no connection retries, 5 s connect timeout),
+    /// so a command pointed at a stopped node says so at once. Lives as long as the process.
+    public static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// - Parameters:
     ///   - address: the API's `host:port`.
     ///   - token: the bearer token, if the API requires one.
-    public init(address: String, token: String? = nil, http: HTTPClient = .shared) {
+    public init(address: String, token: String? = nil, http: HTTPClient = APIClient.sharedHTTP) {
         self.baseURL = address.hasPrefix("http") ? address : "http://\(address)"
         self.token = token
         self.http = http

@@ -181,7 +181,20 @@ public final class FileService: Sendable {
             (penalties[$0.element.id] ?? 0, $0.offset) < (penalties[$1.element.id] ?? 0, $1.offset)
         }.map(\.element)
         var errors: [String] = []
-        for holder in candidates.prefix(8) where holder.id != local.id {
+        var tried: Set<NodeID> = [local.id]
+        if let bytes = await fetch(id, from: candidates, tried: &tried, errors: &errors) { return bytes }
+        // A value lookup stops at the first holder; when that copy (and the others seen) failed,
+        // ask the object's r closest nodes, where the other replicas live.
+        let closest = await dht.lookup(id).closest.prefix(replicas + 2)
+        if let bytes = await fetch(id, from: Array(closest), tried: &tried, errors: &errors) { return bytes }
+        throw FetchError(id: id, attempts: errors)
+    }
+
+    /// Tries each untried candidate in turn (at most 8); returns the first copy that verifies.
+    private func fetch(_ id: ContentID, from candidates: [Contact], tried: inout Set<NodeID>, errors: inout [String]) async -> [UInt8]? {
+        for holder in candidates where !tried.contains(holder.id) {
+            guard tried.count <= 8 else { break }
+            tried.insert(holder.id)
             do {
                 let response = try await transport.request(.getChunk(GetChunk(id: id)), to: holder, timeout: .seconds(15))
                 guard case .chunkData(let data) = response else {
@@ -203,7 +216,7 @@ public final class FileService: Sendable {
                 if !(error is WireError) { await dht.peerFailed(holder.id) }
             }
         }
-        throw FetchError(id: id, attempts: errors)
+        return nil
     }
 
     private func cache(id: ContentID, bytes: [UInt8]) async {
@@ -234,16 +247,16 @@ public final class FileService: Sendable {
                           isPublic: resolved.isPublic, objects: objects)
     }
 
-    /// The nodes among an object's closest that say they hold it.
+    /// The nodes among an object's closest that keep it as a replica (cached copies do not count).
     func holders(of id: ContentID) async -> [Contact] {
         let closest = await placement(for: id)
         var out: [Contact] = []
         for c in closest {
             if c.id == local.id {
-                if (try? await chunks.contains(id)) == true { out.append(c) }
+                if (try? await chunks.contains(id)) == true, (try? await metadata.isCached(id)) != true { out.append(c) }
                 continue
             }
-            if case .valueResult(let v)? = try? await transport.request(.findValue(key: id), to: c, timeout: .seconds(5)), v.held {
+            if case .valueResult(let v)? = try? await transport.request(.findValue(key: id), to: c, timeout: .seconds(5)), v.held, v.replica {
                 out.append(c)
             }
         }
@@ -256,33 +269,49 @@ public final class FileService: Sendable {
     public func delete(_ address: FileAddress) async throws -> DeleteReport {
         let resolved = try await resolve(address)
         let stat = try await FileReader(source: NetworkObjectSource(service: self), maxInFlight: window).stat(resolved)
-        // Group objects by the nodes that should hold them.
-        var byHolder: [Contact: [ContentID]] = [:]
-        for id in stat.allObjectIDs {
-            var targets = await placement(for: id)
-            if try await chunks.contains(id), !targets.contains(local) { targets.append(local) }
-            for t in targets { byHolder[t, default: []].append(id) }
+        let objects = stat.allObjectIDs
+        // Every object's r closest nodes hold it; any other node may hold copies cached for readers.
+        // So the whole signed list goes to the replicas and to every other node this one knows.
+        var targets: [NodeID: Contact] = [local.id: local]
+        for id in objects {
+            for c in await placement(for: id) { targets[c.id] = c }
         }
-        var report = DeleteReport(address: resolved.root.hex, objects: stat.allObjectIDs.count)
-        for (holder, ids) in byHolder {
-            for batch in stride(from: 0, to: ids.count, by: DeleteRequest.maximumObjects).map({ Array(ids[$0..<min($0 + DeleteRequest.maximumObjects, ids.count)]) }) {
-                let request = try signedDelete(root: resolved.root, objects: batch)
-                do {
-                    let response: WireMessage
-                    if holder.id == local.id {
-                        response = try await applyDelete(request)
-                    } else {
-                        response = try await transport.request(.delete(request), to: holder, timeout: .seconds(30))
+        for c in await dht.allContacts() { targets[c.id] = c }
+        let batches = try stride(from: 0, to: objects.count, by: DeleteRequest.maximumObjects).map {
+            try signedDelete(root: resolved.root, objects: Array(objects[$0..<min($0 + DeleteRequest.maximumObjects, objects.count)]))
+        }
+        var report = DeleteReport(address: resolved.root.hex, objects: objects.count)
+        var forbidden: WireError?
+        await withTaskGroup(of: (Contact, Result<Int, Error>).self) { group in
+            for target in targets.values {
+                group.addTask { [self] in
+                    var removed = 0
+                    for request in batches {
+                        do {
+                            let response = target.id == local.id
+                                ? try await applyDelete(request)
+                                : try await transport.request(.delete(request), to: target, timeout: .seconds(30))
+                            if case .deleteAck(let n, _) = response { removed += Int(n) }
+                        } catch {
+                            return (target, .failure(error))
+                        }
                     }
-                    if case .deleteAck(let removed, _) = response { report.removed += Int(removed) }
-                    report.holders.insert(holder.id.hex)
-                } catch let error as WireError where error.code == .forbidden {
-                    throw error
-                } catch {
-                    report.unreachable.insert(holder.id.hex)
+                    return (target, .success(removed))
+                }
+            }
+            for await (target, result) in group {
+                switch result {
+                case .success(let removed):
+                    report.removed += removed
+                    if removed > 0 { report.holders.insert(target.id.hex) }
+                case .failure(let error as WireError) where error.code == .forbidden:
+                    forbidden = error
+                case .failure:
+                    report.unreachable.insert(target.id.hex)
                 }
             }
         }
+        if let forbidden { throw forbidden }
         _ = try await metadata.removeKeyringEntry(root: resolved.root)
         return report
     }

@@ -185,8 +185,25 @@ actor MembershipShell {
             let dht = self.dht
             Task { await dht.heardOf(new.member) }
         }
+        // Bad news, and the refutation of a suspicion, travel at once; joins ride on probes.
+        if new.status != .alive || old?.status == .suspect { fanOut(new) }
         let observers = self.observers
         Task { for o in observers { await o(new) } }
+    }
+
+    /// Sends a suspicion, death or departure at once to a few random members, as probes carrying
+    /// the update, instead of waiting for the next protocol period: each receiver that learns
+    /// something new does the same, so the news spreads in milliseconds rather than periods. Each
+    /// node fans out at most once per change it learns, so the traffic stays bounded.
+    private func fanOut(_ update: MemberUpdate) {
+        let targets = instance.members.map(\.contact).filter { $0.id != update.member.id }.shuffled(using: &rng).prefix(3)
+        for target in targets {
+            let transport = self.transport
+            let timeout = instance.settings.probeTimeout
+            Task {
+                _ = try? await transport.request(.gossip(GossipMessage(kind: .probe, updates: [update])), to: target, timeout: timeout)
+            }
+        }
     }
 
     private func probe(_ to: Contact, updates: [MemberUpdate], timeout: Duration) async -> [MemberUpdate]? {

@@ -28,6 +28,10 @@ actor RepairShell {
     private(set) var pushed = 0
     private(set) var dropped = 0
     private var wakeUp: CheckedContinuation<Void, Never>?
+    /// Holders confirmed per object, with the placement they were confirmed for: reused while that
+    /// placement is unchanged and fresh, so an idle round costs no network traffic.
+    private var confirmed: [ContentID: (closest: [NodeID], holders: Set<NodeID>, at: Timestamp)] = [:]
+    private let confirmationLifetime: Duration = .seconds(300)
     private var roundRequested = false
 
     init(local: Contact, replicas: Int, transport: Transport, dht: DHTShell, chunks: ChunkStore, metadata: MetadataStore,
@@ -118,16 +122,19 @@ actor RepairShell {
     // MARK: Gathering
 
     /// The objects this node keeps for placement (cached copies are not its responsibility).
+    /// Tombstoned objects are deleted from disk when their Delete arrives, and a node refuses to
+    /// store a tombstoned object (`GONE`), so nothing listed here can be resurrected by a push.
     private func currentInventory() async -> [InventoryEntry] {
         guard let ids = try? await chunks.allIDs() else { return [] }
+        let cached = Set((try? await metadata.cacheEntries(limit: Int.max)) ?? [])
         var out: [InventoryEntry] = []
         out.reserveCapacity(ids.count)
-        for id in ids {
-            if (try? await metadata.isCached(id)) == true { continue }
-            let tombstoned = (try? await metadata.isTombstoned(id)) ?? false
+        for id in ids where !cached.contains(id) {
             let size = (try? await chunks.size(of: id)).flatMap { $0 }.map(Int.init) ?? 0
-            out.append(InventoryEntry(id: id, size: size, isPinned: false, isTombstoned: tombstoned))
+            out.append(InventoryEntry(id: id, size: size, isPinned: false, isTombstoned: false))
         }
+        let held = Set(ids)
+        confirmed = confirmed.filter { held.contains($0.key) }
         return out
     }
 
@@ -141,11 +148,18 @@ actor RepairShell {
             var candidates = await dht.closest(to: id, count: count + 4).filter { liveSet.isEmpty || liveSet.contains($0.id) }
             if includeSelf { candidates.append(local) }
             let closest = Array(candidates.sorted { id.isCloser($0.id, than: $1.id) }.prefix(count))
+            let closestIDs = closest.map(\.id)
+            let now = clock.now
+            if let known = confirmed[id], known.closest == closestIDs, now - known.at < confirmationLifetime {
+                out[id] = ObjectPlacement(closest: closest, holders: known.holders)
+                continue
+            }
             var holders: Set<NodeID> = []
             await withTaskGroup(of: NodeID?.self) { group in
                 for c in closest where c.id != local.id {
                     group.addTask { [transport] in
-                        if case .valueResult(let v)? = try? await transport.request(.findValue(key: id), to: c, timeout: .seconds(3)), v.held {
+                        if case .valueResult(let v)? = try? await transport.request(.findValue(key: id), to: c, timeout: .seconds(3)),
+                           v.held, v.replica {
                             return c.id
                         }
                         return nil
@@ -153,6 +167,7 @@ actor RepairShell {
                 }
                 for await h in group { if let h { holders.insert(h) } }
             }
+            confirmed[id] = (closestIDs, holders, now)
             out[id] = ObjectPlacement(closest: closest, holders: holders)
         }
         return out
@@ -171,13 +186,17 @@ actor RepairShell {
                 let budget = Duration.nanoseconds(Int64(Double(bytes) / Double(bandwidth) * 1e9))
                 let elapsed = ContinuousClock.now - started
                 if budget > elapsed { try? await Task.sleep(for: budget - elapsed) }
-                if await push(id, to: target) { done += 1 }
+                if await push(id, to: target) {
+                    done += 1
+                    confirmed[id]?.holders.insert(target.id)
+                }
                 bytes += UInt64(sizes[id] ?? 0)
                 planner.onPushFinished(id, to: target.id)
             case .drop(let id):
                 do {
                     for root in try await metadata.roots(pinning: id) { _ = try await metadata.unpin(id, root: root) }
                     if try await chunks.delete(id) { dropped += 1 }
+                    confirmed[id] = nil
                 } catch {
                     logger.warning("could not drop a handed-off copy", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
                 }

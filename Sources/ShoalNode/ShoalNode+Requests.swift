@@ -19,7 +19,8 @@ extension ShoalNode {
                 return .nodes(await closest(to: target, excluding: peer.nodeID))
             case .findValue(let key):
                 if try await holds(key) {
-                    return .valueResult(ValueResult(held: true, size: try await chunks.size(of: key) ?? 0))
+                    return .valueResult(ValueResult(held: true, size: try await chunks.size(of: key) ?? 0,
+                                                    replica: try await !metadata.isCached(key)))
                 }
                 return .valueResult(ValueResult(held: false, closer: await closest(to: key, excluding: peer.nodeID)))
             case .storeChunk(let store):

@@ -138,16 +138,23 @@ public final class Transport: Sendable {
     }
 
     private func register(_ connection: PeerConnection) {
-        state.withLockedValue { s in
-            if let existing = s.connections[connection.peer.nodeID], existing.isActive {
-                // Both sides dialled at once: keep the connection dialled by the smaller NodeID,
-                // so both ends agree on one; the other stays usable for its in-flight requests.
-                let existingDialer = existing.peer.inbound ? existing.peer.nodeID : nodeID
-                let newDialer = connection.peer.inbound ? connection.peer.nodeID : nodeID
-                if newDialer < existingDialer { s.connections[connection.peer.nodeID] = connection }
-            } else {
+        let loser: PeerConnection? = state.withLockedValue { s in
+            guard let existing = s.connections[connection.peer.nodeID], existing.isActive, existing !== connection else {
                 s.connections[connection.peer.nodeID] = connection
+                return nil
             }
+            // Both sides dialled at once: keep the connection dialled by the smaller NodeID, so
+            // both ends agree on one; the other is closed once its in-flight requests had time.
+            let existingDialer = existing.peer.inbound ? existing.peer.nodeID : nodeID
+            let newDialer = connection.peer.inbound ? connection.peer.nodeID : nodeID
+            if newDialer < existingDialer {
+                s.connections[connection.peer.nodeID] = connection
+                return existing
+            }
+            return connection
+        }
+        if let loser {
+            loser.channel.eventLoop.scheduleTask(in: configuration.requestTimeout.timeAmount) { loser.close() }
         }
     }
 
@@ -175,6 +182,10 @@ public final class Transport: Sendable {
     /// Dials an address whose NodeID may be unknown (bootstrap peers); concurrent dials of one
     /// address share a connection attempt.
     public func dial(_ address: PeerAddress, expecting expectedID: NodeID?) async throws -> PeerConnection {
+        let reusable = state.withLockedValue { s in
+            s.connections.values.first { $0.isActive && $0.peer.listenAddress == address && (expectedID == nil || $0.peer.nodeID == expectedID) }
+        }
+        if let reusable { return reusable }
         let future: EventLoopFuture<PeerConnection> = try state.withLockedValue { s in
             if s.shutDown { throw TransportError.shutDown }
             if let inProgress = s.dials[address] { return inProgress }

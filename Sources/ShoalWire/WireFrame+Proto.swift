@@ -27,7 +27,8 @@ extension WireFrame {
             message = .findValue(key: try Key256(wire: f.key, field: "FindValue.key"))
         case .valueResult(let v):
             message = .valueResult(ValueResult(held: v.held, size: v.size,
-                                               closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
+                                               closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:)),
+                                               replica: v.replica))
         case .storeChunk(let s):
             let kind: ObjectKind
             switch s.kind {
@@ -85,6 +86,7 @@ extension WireFrame {
                 $0.held = v.held
                 $0.size = v.size
                 $0.closer = v.closer.map(\.proto)
+                $0.replica = v.replica
             }
         case .storeChunk(let s):
             frame.storeChunk = .with {

@@ -87,10 +87,13 @@ public struct ValueResult: Sendable, Equatable {
     public var held: Bool
     public var size: UInt64
     public var closer: [Contact]
-    public init(held: Bool, size: UInt64 = 0, closer: [Contact] = []) {
+    /// Held as one of the object's `r` replicas, not merely cached for a reader.
+    public var replica: Bool
+    public init(held: Bool, size: UInt64 = 0, closer: [Contact] = [], replica: Bool = false) {
         self.held = held
         self.size = size
         self.closer = closer
+        self.replica = replica
     }
 }
 

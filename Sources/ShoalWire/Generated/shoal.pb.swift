@@ -587,6 +587,9 @@ nonisolated struct Shoal_V1_ValueResult: Sendable {
   /// when not held: up to K contacts closer to key
   var closer: [Shoal_V1_Contact] = []
 
+  /// when held: kept as one of the object's r replicas (false for a
+  var replica: Bool = false
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -1406,7 +1409,7 @@ nonisolated extension Shoal_V1_FindValue: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Shoal_V1_ValueResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ValueResult"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}held\0\u{1}size\0\u{1}closer\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}held\0\u{1}size\0\u{1}closer\0\u{1}replica\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1417,6 +1420,7 @@ nonisolated extension Shoal_V1_ValueResult: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularBoolField(value: &self.held) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.size) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.closer) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.replica) }()
       default: break
       }
     }
@@ -1432,6 +1436,9 @@ nonisolated extension Shoal_V1_ValueResult: SwiftProtobuf.Message, SwiftProtobuf
     if !self.closer.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.closer, fieldNumber: 3)
     }
+    if self.replica != false {
+      try visitor.visitSingularBoolField(value: self.replica, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1439,6 +1446,7 @@ nonisolated extension Shoal_V1_ValueResult: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.held != rhs.held {return false}
     if lhs.size != rhs.size {return false}
     if lhs.closer != rhs.closer {return false}
+    if lhs.replica != rhs.replica {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
