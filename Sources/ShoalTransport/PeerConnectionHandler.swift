@@ -201,24 +201,31 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         }
         let handler = self.handler
         let message = frame.message
-        if frame.id == 0 {
-            Task { await handler.handleOneWay(message, from: info) }
-            return
-        }
+        // One-way messages count towards the in-flight bound too, so a flood of them stops reads
+        // like a flood of requests does.
         inFlight += 1
         let loopBound = NIOLoopBound(self, eventLoop: context!.eventLoop)
         let eventLoop = context!.eventLoop
         let id = frame.id
         Task {
-            let response = await handler.handle(message, from: info)
+            var response: WireMessage?
+            if id == 0 {
+                await handler.handleOneWay(message, from: info)
+            } else {
+                response = await handler.handle(message, from: info)
+            }
             eventLoop.execute {
                 loopBound.value.finishRequest(id: id, response: response)
             }
         }
     }
 
-    private func finishRequest(id: UInt64, response: WireMessage) {
+    private func finishRequest(id: UInt64, response: WireMessage?) {
         inFlight -= 1
+        guard let response else {
+            releaseReadIfPossible()
+            return
+        }
         guard let context, case .ready = state else { return }
         context.writeAndFlush(wrapOutboundOut(WireFrame(id: id, response)), promise: nil)
         releaseReadIfPossible()
