@@ -185,23 +185,22 @@ actor DHTShell {
 
     /// Contacts each bootstrap address, adds those that answer, then looks up our own ID and
     /// refreshes buckets farther away.
-    /// - Returns: how many bootstrap peers answered.
+    /// - Returns: the bootstrap peers that answered.
     @discardableResult
-    func join(_ bootstrap: [PeerAddress]) async -> Int {
-        var answered = 0
+    func join(_ bootstrap: [PeerAddress]) async -> [Contact] {
+        var answered: [Contact] = []
         for address in bootstrap {
             do {
                 let connection = try await transport.dial(address, expecting: nil)
-                _ = try await connection.request(.ping(payload: .init()), timeout: .seconds(5))
-                if let contact = connection.peer.contact, contact.id != localID {
-                    apply(table.onResponded(contact, now: clock.now))
-                    answered += 1
-                }
+                guard let contact = connection.peer.contact, contact.id != localID else { continue }
+                _ = try await transport.request(.ping(payload: .init()), to: contact, timeout: .seconds(5))
+                apply(table.onResponded(contact, now: clock.now))
+                answered.append(contact)
             } catch {
                 logger.debug("bootstrap peer unreachable", metadata: ["peer.address": "\(address)", "error": "\(error)"])
             }
         }
-        if answered > 0 {
+        if !answered.isEmpty {
             _ = await lookup(localID)
             // Refresh one random key in each of a few buckets beyond our closest neighbours.
             for bucket in stride(from: 0, to: 16, by: 1) {

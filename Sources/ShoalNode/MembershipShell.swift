@@ -80,6 +80,21 @@ actor MembershipShell {
         }
     }
 
+    /// Probes `peer` outside the protocol round, carrying this node's own state, and applies the
+    /// answer: used on the periodic re-contact of bootstrap peers so that views split by a
+    /// partition merge again (each side learns the other declared it dead, and refutes).
+    func exchange(with peer: Contact) async {
+        guard peer.id != local.id else { return }
+        if instance.member(peer.id) == nil && instance.tombstone(peer.id) == nil {
+            add(peer)
+            return
+        }
+        let own = MemberUpdate(member: local, status: .alive, incarnation: instance.incarnation)
+        let timeout = instance.settings.probeTimeout
+        guard let updates = await probe(peer, updates: [own], timeout: timeout) else { return }
+        perform(instance.onProbeAck(from: peer, updates: updates, now: clock.now, using: &rng))
+    }
+
     /// Announces a graceful leave to a few members.
     func leave() async {
         let directives = instance.leave(now: clock.now, using: &rng)

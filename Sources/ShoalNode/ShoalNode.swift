@@ -108,10 +108,10 @@ public final class ShoalNode: Sendable {
                 var delay: Duration = .milliseconds(250)
                 while !Task.isCancelled {
                     let answered = await dht.join(bootstrap)
-                    if answered > 0 {
+                    if !answered.isEmpty {
                         for peer in await dht.allContacts() { await membership.add(peer) }
                         let tableSize = await dht.size
-                        logger.info("joined the network", metadata: ["bootstrap.answered": "\(answered)", "table.size": "\(tableSize)"])
+                        logger.info("joined the network", metadata: ["bootstrap.answered": "\(answered.count)", "table.size": "\(tableSize)"])
                         break
                     }
                     logger.info("no bootstrap peer answered; running alone and retrying", metadata: ["retry.in": "\(delay)"])
@@ -123,7 +123,11 @@ public final class ShoalNode: Sendable {
                     if Task.isCancelled { break }
                     let answered = await dht.join(bootstrap)
                     for peer in await dht.allContacts() { await membership.add(peer) }
-                    logger.debug("re-contacted bootstrap peers", metadata: ["answered": "\(answered)"])
+                    // Exchange membership with each bootstrap peer directly: after a partition, each
+                    // side holds the other as dead and would never probe it again; this probe lets
+                    // both sides learn they were declared dead, refute, and merge the views.
+                    for peer in answered { await membership.exchange(with: peer) }
+                    logger.debug("re-contacted bootstrap peers", metadata: ["answered": "\(answered.count)"])
                 }
             })
         }

@@ -27,6 +27,7 @@ public final class Transport: Sendable {
         var dials: [PeerAddress: EventLoopFuture<PeerConnection>] = [:]
         var openChannels = 0
         var shutDown = false
+        var blocked: Set<NodeID> = []
     }
     private let state = NIOLockedValueBox(State())
 
@@ -172,6 +173,7 @@ public final class Transport: Sendable {
     /// Returns the open connection to `contact`, dialling it if needed.
     /// - Throws: ``TransportError`` when it cannot connect or the peer is not `contact.id`.
     public func connection(to contact: Contact) async throws -> PeerConnection {
+        try checkReachable(contact.id, contact.address)
         if let existing = state.withLockedValue({ $0.connections[contact.id] }), existing.isActive {
             return existing
         }
@@ -185,7 +187,10 @@ public final class Transport: Sendable {
         let reusable = state.withLockedValue { s in
             s.connections.values.first { $0.isActive && $0.peer.listenAddress == address && (expectedID == nil || $0.peer.nodeID == expectedID) }
         }
-        if let reusable { return reusable }
+        if let reusable {
+            try checkReachable(reusable.peer.nodeID, address)
+            return reusable
+        }
         let future: EventLoopFuture<PeerConnection> = try state.withLockedValue { s in
             if s.shutDown { throw TransportError.shutDown }
             if let inProgress = s.dials[address] { return inProgress }
@@ -199,6 +204,7 @@ public final class Transport: Sendable {
             }
         }
         let connection = try await future.get()
+        try checkReachable(connection.peer.nodeID, address)
         if let expectedID, connection.peer.nodeID != expectedID {
             throw TransportError.identityMismatch(expected: expectedID, actual: connection.peer.nodeID)
         }
@@ -246,6 +252,20 @@ public final class Transport: Sendable {
                 self?.register(connection)
                 return connection
             }
+    }
+
+    // MARK: Fault injection
+
+    /// Refuses every request to the given peers, as if the network between them were cut. Apply it
+    /// on both sides of a simulated partition; `[]` heals it. For tests and failure drills.
+    public func simulatePartition(from peers: Set<NodeID>) {
+        state.withLockedValue { $0.blocked = peers }
+    }
+
+    private func checkReachable(_ id: NodeID, _ address: PeerAddress) throws {
+        if state.withLockedValue({ $0.blocked.contains(id) }) {
+            throw TransportError.connectFailed(address: address, reason: "partitioned (simulated)")
+        }
     }
 
     // MARK: Requests
