@@ -29,6 +29,11 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 }
 
 extension Duration {
+    /// The duration in seconds, as a floating-point number (for rates and reports).
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// The duration in whole nanoseconds, clamped to `Int64`.
     public var nanosecondsClamped: Int64 {
         let (seconds, attoseconds) = components

@@ -122,13 +122,11 @@ public struct ShoalDemo: Sendable {
         throw DemoError(message: "timed out after \(seconds) s waiting for \(what)")
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
+    static func seconds(_ d: Duration) -> Double { d.inSeconds }
 
     static func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 
-    static func human(_ n: UInt64) -> String { n >= 1 << 30 ? "\(n >> 30) GiB" : "\(n >> 20) MiB" }
+    static func human(_ n: UInt64) -> String { ByteCountFormat.string(n) }
 }
 
 public struct DemoError: Error, CustomStringConvertible {
@@ -172,16 +170,7 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
             remaining -= UInt64(n)
             var buffer = ByteBuffer()
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { ptr in
-                let words = n / 8
-                let out = ptr.bindMemory(to: UInt64.self)
-                for i in 0..<words { out[i] = GeneratedBytes.step(&state) }
-                if n % 8 != 0 {
-                    var last = GeneratedBytes.step(&state)
-                    for j in (words * 8)..<n {
-                        ptr[j] = UInt8(truncatingIfNeeded: last)
-                        last >>= 8
-                    }
-                }
+                GeneratedBytes.fill(UnsafeMutableRawBufferPointer(rebasing: ptr[0..<n]), state: &state)
                 return n
             }
             return buffer
@@ -189,6 +178,19 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: size, state: seed, bufferSize: bufferSize) }
+
+    /// Fills `bytes` with the next bytes of the stream whose generator state is `state`.
+    static func fill(_ bytes: UnsafeMutableRawBufferPointer, state: inout UInt64) {
+        let words = bytes.count / 8
+        for i in 0..<words { bytes.storeBytes(of: step(&state), toByteOffset: i * 8, as: UInt64.self) }
+        if bytes.count % 8 != 0 {
+            var last = step(&state)
+            for j in (words * 8)..<bytes.count {
+                bytes[j] = UInt8(truncatingIfNeeded: last)
+                last >>= 8
+            }
+        }
+    }
 
     static func step(_ state: inout UInt64) -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -206,18 +208,7 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while remaining > 0 {
             let n = Int(Swift.min(UInt64(buffer.count), remaining))
-            buffer.withUnsafeMutableBytes { ptr in
-                let words = n / 8
-                let out = ptr.bindMemory(to: UInt64.self)
-                for i in 0..<words { out[i] = step(&state) }
-                if n % 8 != 0 {
-                    var last = step(&state)
-                    for j in (words * 8)..<n {
-                        ptr[j] = UInt8(truncatingIfNeeded: last)
-                        last >>= 8
-                    }
-                }
-            }
+            buffer.withUnsafeMutableBytes { fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), state: &state) }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             remaining -= UInt64(n)
         }
@@ -230,7 +221,7 @@ extension ShoalNode {
     /// its disk had lost them. Used by the demo and by tests.
     /// - Returns: how many objects were removed.
     public func dropLocalCopies(of address: FileAddress) async throws -> Int {
-        let stat = try await FileReader(source: LocalOrNetwork(service: files), maxInFlight: 8).stat(try await files.resolve(address))
+        let stat = try await FileReader(source: NetworkObjectSource(service: files), maxInFlight: 8).stat(try await files.resolve(address))
         var removed = 0
         for id in stat.allObjectIDs {
             for root in try await metadata.roots(pinning: id) { _ = try await metadata.unpin(id, root: root) }
@@ -239,11 +230,4 @@ extension ShoalNode {
         }
         return removed
     }
-}
-
-/// Reads through the file service (local first, then the network) without caching side effects
-/// beyond those of a normal read.
-struct LocalOrNetwork: ObjectSource {
-    let service: FileService
-    func get(id: ContentID, kind: ObjectKind) async throws -> [UInt8] { try await service.fetch(id: id, kind: kind) }
 }

@@ -25,11 +25,12 @@ public final class FileService: Sendable {
     let chunks: ChunkStore
     let metadata: MetadataStore
     let logger: Logger
+    let metrics: NodeMetrics
     /// Peers that served bad bytes, and when: tried last for a while.
     let suspects = NIOLockedValueBox<[NodeID: Int]>([:])
 
     init(local: Contact, identity: NodeIdentity, replicas: Int, chunkSize: Int, window: Int, transport: Transport,
-         dht: DHTShell, chunks: ChunkStore, metadata: MetadataStore, logger: Logger) {
+         dht: DHTShell, chunks: ChunkStore, metadata: MetadataStore, metrics: NodeMetrics, logger: Logger) {
         self.local = local
         self.identity = identity
         self.replicas = replicas
@@ -39,6 +40,7 @@ public final class FileService: Sendable {
         self.dht = dht
         self.chunks = chunks
         self.metadata = metadata
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -170,6 +172,7 @@ public final class FileService: Sendable {
                 _ = try? await metadata.cacheTouch(id)
                 return bytes
             } catch let error as ChunkStoreError where error.code == .corrupt || error.code == .notFound {
+                if error.code == .corrupt { metrics.corruptChunk() }
                 logger.warning("local copy unusable; fetching from the network", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
             }
         }
@@ -187,6 +190,7 @@ public final class FileService: Sendable {
         // ask the object's r closest nodes, where the other replicas live.
         let closest = await dht.lookup(id).closest.prefix(replicas + 2)
         if let bytes = await fetch(id, from: Array(closest), tried: &tried, errors: &errors) { return bytes }
+        metrics.fetchFailed()
         throw FetchError(id: id, attempts: errors)
     }
 
@@ -204,6 +208,7 @@ public final class FileService: Sendable {
                 let bytes = [UInt8](data.data)
                 guard data.offset == 0, UInt64(bytes.count) == data.totalSize, Key256.sha256(of: bytes) == id else {
                     suspects.withLockedValue { $0[holder.id, default: 0] += 1 }
+                    metrics.corruptChunk()
                     logger.warning("peer served bytes that do not match the hash; trying another holder",
                                    metadata: ["peer.id": "\(holder.id.short)", "chunk.id": "\(id.short)"])
                     errors.append("\(holder.id.short): bad hash")

@@ -225,7 +225,14 @@ extension ShoalNode {
     /// Prometheus text for `/metrics`.
     func metricsText() async -> String {
         let status = await status()
-        return metrics.render(gauges: [
+        let (deaths, suspicions) = await (membership.deaths, membership.suspicions)
+        let (pushed, dropped) = await (repair.pushed, repair.dropped)
+        return metrics.render(counters: [
+            ("shoal_members_declared_dead_total", "Members this node saw declared dead.", Double(deaths)),
+            ("shoal_members_suspected_total", "Members this node saw suspected.", Double(suspicions)),
+            ("shoal_repair_pushes_total", "Objects pushed to nodes that lacked them.", Double(pushed)),
+            ("shoal_repair_drops_total", "Local copies dropped after a confirmed hand-off.", Double(dropped)),
+        ], gauges: [
             ("shoal_peers", "Open peer connections.", Double(status.peers)),
             ("shoal_routing_table_size", "Contacts in the routing table.", Double(status.routingTableSize)),
             ("shoal_members", "Alive or suspect members, this node included.", Double(status.members)),

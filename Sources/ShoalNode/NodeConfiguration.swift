@@ -10,10 +10,6 @@ public struct NodeConfiguration: Sendable {
     public var dataDirectory: URL
     /// Peers to join through; empty starts a new network.
     public var bootstrap: [PeerAddress] = []
-    /// Where to serve the HTTP API; `nil` for none.
-    public var api: PeerAddress?
-    /// Bearer token the API requires; mandatory when the API is not on loopback.
-    public var apiToken: String?
     /// Replication factor r.
     public var replicas = 3
     /// Bytes of chunks fetched for readers kept in the local LRU cache.

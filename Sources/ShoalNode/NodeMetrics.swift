@@ -17,8 +17,8 @@ final class NodeMetrics: Sendable {
     func fetchFailed() { counters.withLockedValue { $0.fetchFailures += 1 } }
     func corruptChunk() { counters.withLockedValue { $0.corruptChunks += 1 } }
 
-    /// Prometheus exposition text, with the gauges passed in.
-    func render(gauges: [(String, String, Double)]) -> String {
+    /// Prometheus exposition text, with the counters and gauges kept elsewhere passed in.
+    func render(counters extra: [(String, String, Double)], gauges: [(String, String, Double)]) -> String {
         let c = counters.withLockedValue { $0 }
         var out = ""
         out += "# HELP shoal_requests_total Peer requests received, by type.\n# TYPE shoal_requests_total counter\n"
@@ -29,6 +29,9 @@ final class NodeMetrics: Sendable {
         out += "# TYPE shoal_served_bytes_total counter\nshoal_served_bytes_total \(c.servedBytes)\n"
         out += "# TYPE shoal_fetch_failures_total counter\nshoal_fetch_failures_total \(c.fetchFailures)\n"
         out += "# TYPE shoal_corrupt_chunks_total counter\nshoal_corrupt_chunks_total \(c.corruptChunks)\n"
+        for (name, help, value) in extra {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
+        }
         for (name, help, value) in gauges {
             out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
         }

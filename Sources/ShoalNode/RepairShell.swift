@@ -93,7 +93,7 @@ actor RepairShell {
         let placements = await placements(for: inventory.map(\.id), includeSelf: true, count: replicas)
         let plan = planner.plan(inventory: inventory, now: clock.now) { placements[$0] ?? ObjectPlacement(closest: [local]) }
         backlog = plan.backlog
-        let done = await perform(plan, sizes: Dictionary(inventory.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a }))
+        let done = await perform(plan, sizes: Self.sizes(of: inventory))
         if done > 0 || !plan.drops.isEmpty {
             logger.info("repair round", metadata: ["pushed": "\(done)", "dropped": "\(plan.drops.count)", "backlog": "\(plan.backlog)"])
         }
@@ -113,7 +113,7 @@ actor RepairShell {
             let placements = await placements(for: inventory.map(\.id), includeSelf: false, count: replicas + 1)
             let plan = planner.leavePlan(inventory: inventory, now: clock.now) { placements[$0] ?? ObjectPlacement(closest: []) }
             if plan.actions.isEmpty { break }
-            total += await perform(plan, sizes: Dictionary(inventory.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a }))
+            total += await perform(plan, sizes: Self.sizes(of: inventory))
             if plan.backlog == 0 { break }
         }
         return total
@@ -174,6 +174,10 @@ actor RepairShell {
     }
 
     // MARK: Acting
+
+    private static func sizes(of inventory: [InventoryEntry]) -> [ContentID: Int] {
+        Dictionary(inventory.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a })
+    }
 
     private func perform(_ plan: RepairPlan, sizes: [ContentID: Int]) async -> Int {
         var done = 0

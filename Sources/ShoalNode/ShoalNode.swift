@@ -25,7 +25,7 @@ public final class ShoalNode: Sendable {
     let membership: MembershipShell
     let repair: RepairShell
     public let files: FileService
-    let metrics = NodeMetrics()
+    let metrics: NodeMetrics
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
     private let stopped = NIOLockedValueBox(false)
 
@@ -33,7 +33,7 @@ public final class ShoalNode: Sendable {
 
     private init(configuration: NodeConfiguration, identity: NodeIdentity, contact: Contact, transport: Transport,
                  dht: DHTShell, chunks: ChunkStore, metadata: MetadataStore, clock: NodeClock, logger: Logger,
-                 membership: MembershipShell, repair: RepairShell, files: FileService) {
+                 membership: MembershipShell, repair: RepairShell, files: FileService, metrics: NodeMetrics) {
         self.configuration = configuration
         self.identity = identity
         self.contact = contact
@@ -46,6 +46,7 @@ public final class ShoalNode: Sendable {
         self.membership = membership
         self.repair = repair
         self.files = files
+        self.metrics = metrics
     }
 
     /// Opens the data directory, starts listening, and begins joining the network in the background.
@@ -83,12 +84,13 @@ public final class ShoalNode: Sendable {
                                          period: configuration.protocolPeriod, logger: logger)
         let repair = RepairShell(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
                                  chunks: chunks, metadata: metadata, bandwidth: configuration.repairBandwidth, logger: logger)
+        let metrics = NodeMetrics()
         let files = FileService(local: contact, identity: identity, replicas: configuration.replicas, chunkSize: configuration.chunkSize,
                                 window: configuration.transferWindow, transport: transport, dht: dht, chunks: chunks,
-                                metadata: metadata, logger: logger)
+                                metadata: metadata, metrics: metrics, logger: logger)
         let node = ShoalNode(configuration: configuration, identity: identity, contact: contact, transport: transport,
                              dht: dht, chunks: chunks, metadata: metadata, clock: clock, logger: logger,
-                             membership: membership, repair: repair, files: files)
+                             membership: membership, repair: repair, files: files, metrics: metrics)
         router.attach(node)
         await repair.attach(membership: membership)
         node.startBackgroundWork()

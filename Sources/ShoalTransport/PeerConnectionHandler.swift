@@ -39,6 +39,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private let configuration: TransportConfiguration
     private let logger: Logger
     private let ready: EventLoopPromise<PeerInfo>
+    /// Resolves when the Hello exchange completes.
     var readyFuture: EventLoopFuture<PeerInfo> { ready.futureResult }
     private var readyCompleted = false
     private let onClose: @Sendable (PeerInfo?) -> Void

@@ -240,7 +240,7 @@ public final class Transport: Sendable {
             }
             .flatMap { channel in
                 bound.futureResult.flatMap { handler in
-                    channel.eventLoop.submit { handler.value.peerFuture }.flatMap { $0 }
+                    channel.eventLoop.submit { handler.value.readyFuture }.flatMap { $0 }
                         .map { info in PeerConnection(peer: info, channel: channel, handler: handler) }
                         .flatMapErrorThrowing { error in
                             channel.close(promise: nil)
@@ -293,9 +293,4 @@ public final class Transport: Sendable {
         try? await server?.close()
         for c in connections { try? await c.channel.close() }
     }
-}
-
-extension PeerConnectionHandler {
-    /// Resolves when the Hello exchange completes.
-    var peerFuture: EventLoopFuture<PeerInfo> { readyFuture }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import ShoalCore
+import ShoalNode
 
 /// Helpers shared by the benchmarks: sizes, formatting, memory and disk figures, child processes.
 enum BenchSupport {
@@ -17,26 +19,15 @@ enum BenchSupport {
     }
 
     /// `256 MiB`, `1 GiB`, `1.5 GiB`.
-    static func formatSize(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return value == value.rounded() ? "\(Int(value)) \(units[unit])" : String(format: "%.1f %@", value, units[unit])
-    }
+    static func formatSize(_ bytes: UInt64) -> String { ByteCountFormat.string(bytes) }
 
     /// Decimal megabytes per second.
     static func megabytesPerSecond(_ bytes: UInt64, _ duration: Duration) -> Double {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         return seconds > 0 ? Double(bytes) / 1e6 / seconds : 0
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
+    static func seconds(_ duration: Duration) -> Double { duration.inSeconds }
 
     /// This process's peak resident set size in bytes (`VmHWM`), or `nil` where unavailable.
     static func peakResidentBytes() -> UInt64? {

@@ -86,8 +86,6 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError("--chunk-size must be from 64K to 8M")
         }
         let apiAddress = try PeerAddress(parsing: api)
-        config.api = apiAddress
-        config.apiToken = apiToken
 
         let node = try await ShoalNode.start(configuration: config, logger: logger)
         let apiFile = dataDir.appendingPathComponent(Self.apiFileName)

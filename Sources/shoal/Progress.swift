@@ -1,5 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
+import ShoalCore
+import ShoalNode
 
 /// A progress bar on stderr (bytes, rate, ETA), shown only when stderr is a terminal.
 final class Progress: Sendable {
@@ -43,7 +45,7 @@ final class Progress: Sendable {
     }
 
     private func render(_ s: State) -> String {
-        let elapsed = max(Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds), 0.001)
+        let elapsed = max((ContinuousClock.now - started).inSeconds, 0.001)
         let rate = Double(s.done) / elapsed
         var line = "\r\(label) \(Progress.human(s.done))"
         if let total = s.total, total > 0 {
@@ -55,14 +57,5 @@ final class Progress: Sendable {
         return line
     }
 
-    static func human(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    static func human(_ bytes: UInt64) -> String { ByteCountFormat.string(bytes) }
 }

@@ -83,7 +83,12 @@ final class APIErrorTests: NodeTestCase, @unchecked Sendable {
         XCTAssertTrue(peers.contains { $0.nodeID == nodes[0].nodeID.hex })
         let metrics = try await api.request(.GET, "/metrics")
         XCTAssertEqual(metrics.status, 200)
-        XCTAssertTrue(String(decoding: metrics.body, as: UTF8.self).contains("shoal_routing_table_size"))
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        XCTAssertTrue(text.contains("shoal_routing_table_size"))
+        for counter in ["shoal_requests_total", "shoal_fetch_failures_total", "shoal_corrupt_chunks_total",
+                        "shoal_members_declared_dead_total", "shoal_repair_pushes_total", "shoal_repair_drops_total"] {
+            XCTAssertTrue(text.contains("# TYPE \(counter) counter"), "\(counter) missing from /metrics")
+        }
     }
 
     func testAPIOffLoopbackNeedsATokenAndRequestsWithoutItGet401() async throws {
