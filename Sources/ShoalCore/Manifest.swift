@@ -6,6 +6,11 @@ public struct Manifest: Hashable, Sendable {
     public static let formatVersion: UInt32 = 1
     /// The most entries one node may list; keeps every manifest node well under the frame limit.
     public static let defaultMaxEntries = 16_384
+    /// The most entries a node may list when read (the writer's limit may be lower).
+    public static let maximumEntries = 16_384
+    /// The largest file: 2^56 bytes (64 PiB). Keeps every size, offset and chunk count a manifest
+    /// declares far from overflowing, in any integer type a reader converts it to.
+    public static let maximumFileSize: UInt64 = 1 << 56
 
     public struct Entry: Hashable, Sendable {
         /// A data chunk's ID (depth 0) or a child manifest node's ID.
@@ -41,7 +46,8 @@ public struct Manifest: Hashable, Sendable {
     /// Number of data chunks under this node.
     public var chunkCount: UInt64 {
         guard chunkSize > 0 else { return 0 }
-        return (totalSize + UInt64(chunkSize) - 1) / UInt64(chunkSize)
+        let size = UInt64(chunkSize)
+        return totalSize / size + (totalSize % size == 0 ? 0 : 1)
     }
 
     /// The sealing index of an interior or leaf node below the root: unique per (depth, first chunk).
@@ -59,7 +65,20 @@ public struct Manifest: Hashable, Sendable {
             throw ManifestError.invalid("chunk size \(chunkSize) out of range")
         }
         guard depth < 8 else { throw ManifestError.invalid("depth \(depth) is too deep") }
-        let sum = entries.reduce(UInt64(0)) { $0 + $1.size }
+        guard totalSize <= Manifest.maximumFileSize else {
+            throw ManifestError.invalid("size \(totalSize) exceeds the largest file size, \(Manifest.maximumFileSize) bytes")
+        }
+        guard entries.count <= Manifest.maximumEntries else {
+            throw ManifestError.invalid("\(entries.count) entries; a manifest node lists at most \(Manifest.maximumEntries)")
+        }
+        var sum: UInt64 = 0
+        for entry in entries {
+            let (next, overflow) = sum.addingReportingOverflow(entry.size)
+            guard !overflow, next <= totalSize else {
+                throw ManifestError.invalid("entries cover more than the \(totalSize) bytes the header says")
+            }
+            sum = next
+        }
         guard sum == totalSize else { throw ManifestError.invalid("entries cover \(sum) bytes, header says \(totalSize)") }
         if depth == 0 {
             for (i, e) in entries.enumerated() where i < entries.count - 1 && e.size != UInt64(chunkSize) {

@@ -24,6 +24,11 @@ public struct MemberUpdate: Hashable, Sendable, CustomStringConvertible {
     public var status: MemberStatus
     public var incarnation: UInt64
 
+    /// The highest incarnation a member may have. Incarnations rise by one per refutation, so a
+    /// real member never comes near it; an update above it is refused (on the wire, `BAD_REQUEST`)
+    /// and the room above it guarantees that refuting never overflows.
+    public static let maximumIncarnation: UInt64 = 1 << 62
+
     public init(member: Contact, status: MemberStatus, incarnation: UInt64) {
         self.member = member
         self.status = status

@@ -13,16 +13,19 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
 
+    /// Saturates at the ends of the `Int64` range instead of overflowing.
     public static func + (t: Timestamp, d: Duration) -> Timestamp {
-        Timestamp(nanoseconds: t.nanoseconds + d.nanosecondsClamped)
+        Timestamp(nanoseconds: t.nanoseconds.saturatingAdd(d.nanosecondsClamped))
     }
 
+    /// Saturates at the ends of the `Int64` range instead of overflowing.
     public static func - (t: Timestamp, d: Duration) -> Timestamp {
-        Timestamp(nanoseconds: t.nanoseconds - d.nanosecondsClamped)
+        Timestamp(nanoseconds: t.nanoseconds.saturatingSubtract(d.nanosecondsClamped))
     }
 
+    /// Saturates at the ends of the `Int64` range instead of overflowing.
     public static func - (a: Timestamp, b: Timestamp) -> Duration {
-        .nanoseconds(a.nanoseconds - b.nanoseconds)
+        .nanoseconds(a.nanoseconds.saturatingSubtract(b.nanoseconds))
     }
 
     public var description: String { "t+\(Double(nanoseconds) / 1e9)s" }
@@ -40,5 +43,19 @@ extension Duration {
         let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
         return ns &+ attoseconds / 1_000_000_000
+    }
+}
+
+extension Int64 {
+    /// `self + other`, clamped to `Int64.min ... Int64.max`.
+    public func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    /// `self - other`, clamped to `Int64.min ... Int64.max`.
+    public func saturatingSubtract(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : difference
     }
 }

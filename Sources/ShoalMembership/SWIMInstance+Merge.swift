@@ -17,7 +17,8 @@ extension SWIMInstance {
         into directives: inout [SWIMDirective],
         using rng: inout some RandomNumberGenerator
     ) {
-        for update in updates.prefix(SWIMSettings.wireUpdateLimit) {
+        // An incarnation beyond the maximum is never legitimate (see `MemberUpdate.maximumIncarnation`).
+        for update in updates.prefix(SWIMSettings.wireUpdateLimit) where update.incarnation <= MemberUpdate.maximumIncarnation {
             apply(update, from: sender, now: now, into: &directives, using: &rng)
         }
     }
@@ -123,10 +124,10 @@ extension SWIMInstance {
         case .alive:
             // Someone remembers a higher incarnation (from before a restart): move past it.
             guard update.incarnation > incarnation else { return }
-            incarnation = update.incarnation + 1
+            incarnation = min(update.incarnation, MemberUpdate.maximumIncarnation) + 1
         case .suspect, .dead, .left:
             guard update.incarnation >= incarnation else { return }
-            incarnation = update.incarnation + 1
+            incarnation = min(update.incarnation, MemberUpdate.maximumIncarnation) + 1
             health.record(.refutedSuspicion)
         }
         gossip.enqueue(MemberUpdate(member: myself, status: .alive, incarnation: incarnation))

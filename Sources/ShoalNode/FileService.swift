@@ -328,7 +328,7 @@ public final class FileService: Sendable {
                                     publicKey: [UInt8](delete.ownerKey)) else {
             throw WireError(.forbidden, "the Delete signature does not verify against the key it carries")
         }
-        let age = Int64(Date().timeIntervalSince1970) - delete.issuedAt
+        let age = Int64(Date().timeIntervalSince1970).saturatingSubtract(delete.issuedAt)
         guard age <= DeleteRequest.maximumAge, age >= -DeleteRequest.maximumClockSkew else {
             throw WireError(.badRequest, "the Delete was issued \(age) s ago; only Deletes issued within the last \(DeleteRequest.maximumAge) s (and at most \(DeleteRequest.maximumClockSkew) s in the future) are accepted, so an old one cannot be replayed — sign a new one")
         }

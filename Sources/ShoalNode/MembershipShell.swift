@@ -42,6 +42,9 @@ actor MembershipShell {
     /// Alive and suspect members, this node included.
     var aliveCount: Int { instance.memberCount }
 
+    /// This node's own incarnation.
+    var incarnation: UInt64 { instance.incarnation }
+
     /// The status SWIM currently assigns to `id`.
     func status(of id: NodeID) -> MemberStatus? { instance.status(of: id) }
 

@@ -227,6 +227,9 @@ extension GossipMessage {
             case .left: status = .left
             case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown MemberStatus \(v)")
             }
+            guard u.incarnation <= MemberUpdate.maximumIncarnation else {
+                throw FrameError.invalid("MemberUpdate.incarnation \(u.incarnation) exceeds the maximum \(MemberUpdate.maximumIncarnation)")
+            }
             return MemberUpdate(member: try Contact(proto: u.member), status: status, incarnation: u.incarnation)
         }
         self.init(kind: kind, target: proto.hasTarget ? try Contact(proto: proto.target) : nil, updates: updates)

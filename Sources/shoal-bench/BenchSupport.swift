@@ -5,18 +5,7 @@ import ShoalNode
 /// Helpers shared by the benchmarks: sizes, formatting, memory and disk figures, child processes.
 enum BenchSupport {
     /// Parses `256M`, `1G`, `4096K`, `123` (bytes); binary units.
-    static func parseSize(_ text: String) -> UInt64? {
-        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var digits = text.uppercased()
-        if digits.hasSuffix("IB") { digits.removeLast(2) } else if digits.hasSuffix("B") { digits.removeLast() }
-        var multiplier: UInt64 = 1
-        if let last = digits.last, let unit = units[last] {
-            multiplier = unit
-            digits.removeLast()
-        }
-        guard let value = UInt64(digits) else { return nil }
-        return value * multiplier
-    }
+    static func parseSize(_ text: String) -> UInt64? { ByteSize(parsing: text)?.bytes }
 
     /// `256 MiB`, `1 GiB`, `1.5 GiB`.
     static func formatSize(_ bytes: UInt64) -> String { ByteCountFormat.string(bytes) }

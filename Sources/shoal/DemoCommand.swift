@@ -11,10 +11,10 @@ struct Demo: AsyncParsableCommand {
     var largeMiB: UInt64 = 256
 
     @Option(help: "Log level for the nodes' logs on stderr.")
-    var logLevel: String = "warning"
+    var logLevel: Logger.Level = .warning
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .warning
+        let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

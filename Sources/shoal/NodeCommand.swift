@@ -31,14 +31,14 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Replication factor r: each object is kept on the r closest live nodes.")
     var replicas: Int = 3
 
-    @Option(help: "Bytes of fetched chunks kept in the local cache (suffixes K, M, G).")
-    var cacheSize: String = "1G"
+    @Option(help: "Bytes of fetched chunks kept in the local cache (a size: 512, 64K, 1M, 2G).")
+    var cacheSize = ByteSize(bytes: 1 << 30)
 
-    @Option(help: "Most bytes of objects this node stores (suffixes K, M, G); no limit by default.")
-    var maxStorage: String?
+    @Option(help: "Most bytes this node stores on disk, objects and metadata together (a size: 64K, 1M, 2G); no limit by default.")
+    var maxStorage: ByteSize?
 
-    @Option(help: "Chunk size for files put through this node (64K to 8M).")
-    var chunkSize: String = "1M"
+    @Option(help: "Chunk size for files put through this node (a size from 64K to 8M).")
+    var chunkSize = ByteSize(bytes: 1 << 20)
 
     @Option(help: "SWIM protocol period in milliseconds.")
     var protocolPeriodMs: Int = 1000
@@ -49,13 +49,19 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between contacts of the bootstrap peers (joining, and healing partitions).")
     var bootstrapInterval: Int = 30
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(help: "Log level.")
+    var logLevel: Logger.Level = .info
 
     func validate() throws {
         guard replicas >= 1 && replicas <= 20 else { throw ValidationError("--replicas must be from 1 to 20") }
         guard protocolPeriodMs >= 50 else { throw ValidationError("--protocol-period-ms must be at least 50") }
-        guard repairInterval >= 1, bootstrapInterval >= 1 else { throw ValidationError("intervals must be at least 1 second") }
+        guard protocolPeriodMs <= 60_000 else { throw ValidationError("--protocol-period-ms must be at most 60000") }
+        guard (1...86_400).contains(repairInterval), (1...86_400).contains(bootstrapInterval) else {
+            throw ValidationError("--repair-interval and --bootstrap-interval must be from 1 to 86400 seconds")
+        }
+        guard (UInt64(Chunker.minimumChunkSize)...UInt64(Chunker.maximumChunkSize)).contains(chunkSize.bytes) else {
+            throw ValidationError("--chunk-size must be from 64K to 8M, not \(chunkSize)")
+        }
     }
 
     func run() async throws {
@@ -64,7 +70,7 @@ struct NodeCommand: AsyncParsableCommand {
         // two arenas keep the footprint flat at no measurable cost.
         _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
         #endif
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -79,12 +85,9 @@ struct NodeCommand: AsyncParsableCommand {
         config.protocolPeriod = .milliseconds(protocolPeriodMs)
         config.repairInterval = .seconds(repairInterval)
         config.bootstrapInterval = .seconds(bootstrapInterval)
-        config.cacheSize = try ByteCount.parse(cacheSize)
-        config.maxStorage = try maxStorage.map(ByteCount.parse)
-        config.chunkSize = Int(try ByteCount.parse(chunkSize))
-        guard (Chunker.minimumChunkSize...Chunker.maximumChunkSize).contains(config.chunkSize) else {
-            throw ValidationError("--chunk-size must be from 64K to 8M")
-        }
+        config.cacheSize = cacheSize.bytes
+        config.maxStorage = maxStorage?.bytes
+        config.chunkSize = Int(chunkSize.bytes)
         let apiAddress = try PeerAddress(parsing: api)
 
         let node = try await ShoalNode.start(configuration: config, logger: logger)
@@ -108,20 +111,6 @@ struct NodeService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await node.stop(handOff: true)
-    }
-}
-
-/// Parses sizes such as 512, 64K, 1M, 2G.
-enum ByteCount {
-    static func parse(_ text: String) throws -> UInt64 {
-        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        let units: [(String, UInt64)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
-        for (suffix, factor) in units where t.hasSuffix(suffix) {
-            guard let n = UInt64(t.dropLast(suffix.count)) else { break }
-            return n * factor
-        }
-        guard let n = UInt64(t) else { throw ValidationError("'\(text)' is not a size (e.g. 512, 64K, 1M, 2G)") }
-        return n
     }
 }
 

@@ -145,6 +145,23 @@ final class SealingAndChunkingTests: XCTestCase {
         XCTAssertThrowsError(try future.validate()) { XCTAssertEqual($0 as? ManifestError, .unsupportedVersion(9)) }
     }
 
+    func testManifestSizesThatOverflowAreRejected() {
+        let id = Key256(words: (1, 2, 3, 4))
+        // Interior entries whose sizes wrap around UInt64 to the declared total.
+        let wrapping = Manifest(totalSize: 10, chunkSize: 65_536, cipher: .none, depth: 1,
+                                entries: [.init(id: id, size: .max), .init(id: id, size: 11)])
+        XCTAssertThrowsError(try wrapping.validate())
+        let huge = Manifest(totalSize: .max, chunkSize: 65_536, cipher: .none, depth: 1, entries: [.init(id: id, size: .max)])
+        XCTAssertThrowsError(try huge.validate())
+        XCTAssertEqual(huge.chunkCount, UInt64.max / 65_536 + 1, "chunkCount itself never traps")
+        let tooMany = Manifest(totalSize: 65_536 * UInt64(Manifest.maximumEntries + 1), chunkSize: 65_536, cipher: .none,
+                               entries: Array(repeating: .init(id: id, size: 65_536), count: Manifest.maximumEntries + 1))
+        XCTAssertThrowsError(try tooMany.validate())
+        let largest = Manifest(totalSize: Manifest.maximumFileSize, chunkSize: 65_536, cipher: .none, depth: 3,
+                               entries: [.init(id: id, size: Manifest.maximumFileSize)])
+        XCTAssertNoThrow(try largest.validate())
+    }
+
     func testOwnerSignatures() throws {
         let key = P256Key.make()
         let message = Array("statement".utf8)

@@ -93,6 +93,29 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         XCTAssertFalse(FileManager.default.fileExists(atPath: apiFile.path))
     }
 
+    /// Out-of-range numbers on the command line are usage errors (exit 64) with a message, never a trap.
+    func testOutOfRangeOptionsAreUsageErrors() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw XCTSkip("\(Self.binary.path) is not built; run 'swift build' first")
+        }
+        let work = try makeTemporaryDirectory("shoal-cli-usage")
+        let cases: [([String], String)] = [
+            (["--max-storage", "99999999999999G"], "max-storage"),
+            (["--cache-size", "18446744073709551615K"], "cache-size"),
+            (["--chunk-size", "9999999999999999999"], "chunk-size"),
+            (["--chunk-size", "16M"], "chunk-size"),
+            (["--cache-size", "12Q"], "cache-size"),
+            (["--log-level", "loud"], "log-level"),
+            (["--protocol-period-ms", "9223372036854775807"], "protocol-period-ms"),
+            (["--repair-interval", "9223372036854775807"], "repair-interval"),
+        ]
+        for (arguments, option) in cases {
+            let outcome = try await run(["node", "--data", work.path, "--listen", "127.0.0.1:0"] + arguments, in: work, seconds: 30)
+            XCTAssertEqual(outcome.status, 64, "shoal node \(arguments.joined(separator: " ")): \(outcome.stderr)")
+            XCTAssertTrue(outcome.stderr.contains(option), "the message names --\(option): \(outcome.stderr)")
+        }
+    }
+
     private struct Outcome {
         var status: Int32?
         var stdout: String

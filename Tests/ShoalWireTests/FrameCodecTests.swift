@@ -114,6 +114,20 @@ final class FrameCodecTests: XCTestCase {
         }
     }
 
+    func testIncarnationBeyondTheMaximumIsInvalid() throws {
+        let update = MemberUpdate(member: contact, status: .suspect, incarnation: .max)
+        var buffer = ByteBuffer()
+        try FrameEncoder.write(WireFrame(id: 4, .gossip(GossipMessage(kind: .probe, updates: [update]))), to: &buffer)
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
+            XCTAssertEqual((error as? FrameError)?.code, .badRequest)
+            XCTAssertEqual((error as? FrameError)?.requestID, 4)
+        }
+        var fine = ByteBuffer()
+        let atMaximum = MemberUpdate(member: contact, status: .suspect, incarnation: MemberUpdate.maximumIncarnation)
+        try FrameEncoder.write(WireFrame(id: 4, .gossip(GossipMessage(kind: .probe, updates: [atMaximum]))), to: &fine)
+        XCTAssertNotNil(try FrameDecoder.readFrame(from: &fine, maximumFrameSize: 1 << 20))
+    }
+
     func testHostileContactListsAreTruncated() throws {
         let many = Array(repeating: contact, count: 1000)
         var buffer = ByteBuffer()
