@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ShoalCore
+import ShoalFile
 import ShoalStore
 import ShoalWire
 
@@ -43,6 +44,14 @@ public enum HTTPAPI {
                 let result = try await node.files.put(request.body, isPublic: isPublic, name: name)
                 return try json(.created, PutResponse(address: result.address.description, size: result.size, chunks: result.chunkCount,
                                                       isPublic: result.address.isPublic))
+            } catch {
+                return errorResponse(error)
+            }
+        }
+        router.get("/v1/files") { _, _ -> Response in
+            do {
+                let entries = try await node.files.keyring().map(KeyringResponse.init)
+                return try json(.ok, entries)
             } catch {
                 return errorResponse(error)
             }
@@ -150,6 +159,7 @@ public enum HTTPAPI {
         case let e as WireError where e.code == .gone: (status, code) = (.gone, "gone")
         case let e as WireError where e.code == .notFound: (status, code) = (.notFound, "not_found")
         case is FetchError: (status, code) = (.notFound, "not_found")
+        case is LocalObjectsError: (status, code) = (.gone, "gone")
         case let e as FileReaderError where e.code == .rangeNotSatisfiable: (status, code) = (.rangeNotSatisfiable, "range")
         case is FileReaderError, is SealError, is ManifestError: (status, code) = (.unprocessableContent, "unreadable")
         case is PlacementError: (status, code) = (.serviceUnavailable, "insufficient_replicas")
@@ -157,31 +167,6 @@ public enum HTTPAPI {
         }
         let body = (try? JSONEncoder().encode(ErrorResponse(error: "\(error)", code: code))) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-}
-
-/// A single byte range from a `Range` header (RFC 9110 §14.1.2).
-enum ByteRange: Equatable {
-    case satisfiable(Range<UInt64>)
-    case unsatisfiable
-
-    /// - Returns: `nil` for a header that is malformed or asks for several ranges (served whole).
-    static func parse(_ header: String, size: UInt64) -> ByteRange? {
-        guard header.hasPrefix("bytes=") else { return nil }
-        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
-        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
-        let first = spec[..<dash]
-        let last = spec[spec.index(after: dash)...]
-        if first.isEmpty {
-            guard let suffix = UInt64(last) else { return nil }
-            guard suffix > 0, size > 0 else { return .unsatisfiable }
-            return .satisfiable((size - min(suffix, size))..<size)
-        }
-        guard let start = UInt64(first) else { return nil }
-        guard start < size else { return .unsatisfiable }
-        if last.isEmpty { return .satisfiable(start..<size) }
-        guard let end = UInt64(last), end >= start else { return nil }
-        return .satisfiable(start..<(min(end, size - 1) + 1))
     }
 }
 
@@ -206,6 +191,27 @@ struct PutResponse: Codable {
     var size: UInt64
     var chunks: UInt64
     var isPublic: Bool
+}
+
+/// One file of the keyring, as `GET /v1/files` lists it.
+struct KeyringResponse: Codable {
+    var address: String
+    var root: String
+    var name: String
+    var size: UInt64
+    var isPublic: Bool
+    /// ISO 8601.
+    var createdAt: String
+
+    init(_ entry: KeyringEntry) {
+        address = entry.address.description
+        root = entry.root.hex
+        name = entry.name
+        size = entry.size
+        isPublic = entry.isPublic
+        let date = Date(timeIntervalSince1970: Double(entry.createdAt.nanoseconds) / 1e9)
+        createdAt = ISO8601DateFormatter().string(from: date)
+    }
 }
 
 struct PeerResponse: Codable {

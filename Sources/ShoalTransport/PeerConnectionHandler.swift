@@ -235,12 +235,14 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     // MARK: Outbound requests
 
     /// Sends a request and completes `promise` with the response body (or an error).
-    func sendRequest(_ message: WireMessage, timeout: Duration, promise: EventLoopPromise<WireMessage>) {
+    func sendRequest(_ message: WireMessage, timeout: Duration, promise: EventLoopPromise<WireMessage>,
+                     ticket: RequestTicket? = nil) {
         guard let context, case .ready(let info) = state else {
             promise.fail(TransportError.connectionClosed(peer: remoteDescription))
             return
         }
         let id = nextRequestID
+        ticket?.id = id
         nextRequestID &+= 1
         if nextRequestID == 0 { nextRequestID = 1 }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -259,6 +261,14 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             }
         }
         context.writeAndFlush(wrapOutboundOut(WireFrame(id: id, message)), promise: writePromise)
+    }
+
+    /// Withdraws a request whose caller was cancelled: it fails with `CancellationError`, and a late
+    /// answer is dropped as one to an unknown request.
+    func cancelRequest(_ ticket: RequestTicket) {
+        guard let id = ticket.id, let p = pending.removeValue(forKey: id) else { return }
+        p.timeout.cancel()
+        p.promise.fail(CancellationError())
     }
 
     /// Sends a one-way frame (id 0).

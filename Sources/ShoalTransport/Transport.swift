@@ -127,7 +127,7 @@ public final class Transport: Sendable {
             onClose: { [weak self] info in self?.connectionClosed(info, channel: channel) })
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
-        try sync.addHandler(MessageToByteHandler(FrameEncoder(maximumFrameSize: configuration.maximumFrameSize)))
+        try sync.addHandler(FrameWriter(maximumFrameSize: configuration.maximumFrameSize))
         try sync.addHandler(connectionHandler)
         let bound = NIOLoopBound(connectionHandler, eventLoop: channel.eventLoop)
         if inbound {
@@ -275,6 +275,14 @@ public final class Transport: Sendable {
     public func request(_ message: WireMessage, to contact: Contact, timeout: Duration? = nil) async throws -> WireMessage {
         let connection = try await connection(to: contact)
         return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
+    }
+
+    /// Sends a one-way message to `peer` if a connection to it is open and it announced `capability`
+    /// (when given); otherwise does nothing.
+    public func sendIfConnected(_ message: WireMessage, to peer: NodeID, requiring capability: String? = nil) {
+        guard let connection = state.withLockedValue({ $0.connections[peer] }), connection.isActive else { return }
+        if let capability, !connection.supports(capability) { return }
+        connection.send(oneWay: message)
     }
 
     /// Sends a one-way message to every connected peer (e.g. Gossip LEAVE).

@@ -19,7 +19,7 @@ public struct TransportConfiguration: Sendable {
     /// The address put in Hello; defaults to the bound address.
     public var advertisedAddress: PeerAddress?
     /// Capabilities announced in Hello.
-    public var capabilities: [String] = ["store", "gossip"]
+    public var capabilities: [String] = PeerCapability.all
     /// `false` for a client-only peer: Hello carries no listen address.
     public var announcesListenAddress = true
 
@@ -28,4 +28,20 @@ public struct TransportConfiguration: Sendable {
 
 extension Duration {
     var timeAmount: TimeAmount { .nanoseconds(nanosecondsClamped) }
+}
+
+/// The capabilities a node announces in its Hello (Protocol/README.md §5). A node sends a message
+/// added after version 1 only to peers that announced the capability it belongs to.
+public enum PeerCapability {
+    /// Stores and serves objects.
+    public static let store = "store"
+    /// Takes part in SWIM gossip.
+    public static let gossip = "gossip"
+    /// Understands `BadCopy` notices.
+    public static let badCopy = "bad-copy"
+    /// Understands `StoreChunk.claims` and `DeleteAck.retained`.
+    public static let claims = "claims"
+
+    /// Everything this build supports.
+    public static let all = [store, gossip, badCopy, claims]
 }

@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
+import Logging
 import NIOCore
 import ShoalCore
+import ShoalFile
 import ShoalNode
 import ShoalStore
 
@@ -182,21 +184,23 @@ enum IngestBenchmark {
         let directory = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let chunks = try await ChunkStore.open(directory: directory)
-        defer { chunks.close() }
+        let objects = try await LocalObjects.open(directory: directory, maxStorage: nil, cacheSize: 0, logger: Logger(label: "bench"))
+        let wall = NodeClock.system()
         let ingest = try FileIngest(chunkSize: options.chunkSize, maxInFlight: options.inFlight, recordObjectIDs: false)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try await ingest.ingest(GeneratedBytes(size: size, seed: 7), into: LocalObjectSink(chunks: chunks),
+        let result = try await ingest.ingest(GeneratedBytes(size: size, seed: 7),
+                                             into: LocalObjectSink(objects: objects, now: { wall.wallNow }),
                                              encryption: options.isPublic ? .public : .private())
         let ingestTime = clock.now - start
-        guard result.size == size, chunks.bytesInUse == result.storedBytes, chunks.objectCount == result.objectCount else {
-            BenchSupport.printError("shoal-bench ingest: the store holds \(chunks.bytesInUse) bytes in \(chunks.objectCount) objects; the ingest wrote \(result.storedBytes) in \(result.objectCount)")
+        guard result.size == size, objects.chunks.objectCount == result.objectCount else {
+            BenchSupport.printError("shoal-bench ingest: the store holds \(objects.chunks.objectCount) objects; the ingest wrote \(result.objectCount)")
+            await objects.close()
             return 1
         }
 
         // Read it back and compare with the generator's bytes, so the figure is of a verified read.
-        let reader = FileReader(source: LocalObjectSource(chunks: chunks), maxInFlight: options.inFlight)
+        let reader = FileReader(source: LocalObjectSource(objects: objects), maxInFlight: options.inFlight)
         var expected = GeneratedBytes(size: size, seed: 7).makeAsyncIterator()
         var pending = ByteBuffer()
         var mismatch = false
@@ -214,6 +218,7 @@ enum IngestBenchmark {
             }
         }
         let readTime = clock.now - readStart
+        await objects.close()
         guard read == size, !mismatch else {
             BenchSupport.printError("shoal-bench ingest: read back \(read) bytes\(mismatch ? " that differ from what was written" : "")")
             return 1

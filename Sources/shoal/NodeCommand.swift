@@ -59,7 +59,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...86_400).contains(repairInterval), (1...86_400).contains(bootstrapInterval) else {
             throw ValidationError("--repair-interval and --bootstrap-interval must be from 1 to 86400 seconds")
         }
-        guard (UInt64(Chunker.minimumChunkSize)...UInt64(Chunker.maximumChunkSize)).contains(chunkSize.bytes) else {
+        guard (UInt64(ObjectSize.minimumChunk)...UInt64(ObjectSize.maximumChunk)).contains(chunkSize.bytes) else {
             throw ValidationError("--chunk-size must be from 64K to 8M, not \(chunkSize)")
         }
     }

@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import ShoalCore
+import ShoalFile
 @testable import ShoalNode
 import ShoalStore
 import XCTest
@@ -155,7 +156,7 @@ extension ShoalNode {
 
     /// A file's manifest tree walked through this node: its manifests and its chunks in order.
     func fileStat(_ address: FileAddress) async throws -> FileStat {
-        try await FileReader(source: NetworkObjectSource(service: files), maxInFlight: 8).stat(try await files.resolve(address))
+        try await FileReader(source: files.fetcher, maxInFlight: 8).stat(try await files.resolve(address))
     }
 
     /// Whether this node's disk holds `id` (pinned or cached).

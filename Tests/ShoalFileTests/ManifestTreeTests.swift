@@ -3,7 +3,7 @@ import ShoalTestKit
 import ShoalWire
 import XCTest
 
-@testable import ShoalStore
+@testable import ShoalFile
 
 final class ManifestTreeTests: XCTestCase {
     /// The ID of virtual chunk `index` (no data is generated).
@@ -35,7 +35,7 @@ final class ManifestTreeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(root.depth, 1, "102,400 chunks do not fit one node")
         XCTAssertEqual(nodes.count, 7, "six full leaves of 16,384 chunks and one of 4,096")
         XCTAssertLessThan(largestNode, WireLimits.maximumFrameSize, "every node fits a frame")
-        XCTAssertLessThan(largestNode, ChunkStore.maximumObjectSize)
+        XCTAssertLessThan(largestNode, ObjectSize.maximum)
 
         var rng = SeededRandom(seed: 100)
         var offsets: [UInt64] = [0, chunkSize - 1, chunkSize, 16_384 * chunkSize - 1, 16_384 * chunkSize, size / 2 + 12_345, size - 1]

@@ -1,13 +1,7 @@
 @preconcurrency import Crypto
 import Foundation
-
-/// The AEAD used for a file's chunks and manifest nodes.
-public enum Cipher: Sendable, Hashable {
-    /// Public file: objects are stored as plaintext.
-    case none
-    case aes256GCM
-    case chaCha20Poly1305
-}
+import NIOCore
+import ShoalCore
 
 /// Seals and opens the objects of one file.
 ///
@@ -24,7 +18,7 @@ public struct Sealer: @unchecked Sendable {
     public let fileIdentity: [UInt8]
 
     /// AEAD tag bytes added to every sealed object.
-    public static let overhead = 16
+    public static let overhead = ObjectSize.sealOverhead
 
     public enum Domain: UInt8, Sendable {
         case chunk = 0x00
@@ -62,48 +56,62 @@ public struct Sealer: @unchecked Sendable {
     /// - Parameters:
     ///   - plaintext: the object's content.
     ///   - index: the chunk index (for `.chunk`) or the manifest node's serial (for `.manifest`).
-    /// - Returns: the bytes to store; their SHA-256 is the object's ID.
-    public func seal(_ plaintext: some DataProtocol, index: UInt64, domain: Domain) throws -> [UInt8] {
-        guard let key = domain == .chunk ? chunkKey : manifestKey else { return Array(plaintext) }
+    /// - Returns: the bytes to store (ciphertext then tag); their SHA-256 is the object's ID. A
+    ///   public file's sealer returns `plaintext` itself.
+    public func seal(_ plaintext: ByteBuffer, index: UInt64, domain: Domain) throws -> ByteBuffer {
+        guard let key = domain == .chunk ? chunkKey : manifestKey else { return plaintext }
         let nonce = Self.nonceBytes(index: index, domain: domain)
         let aad = associatedData(index: index, domain: domain)
-        switch cipher {
-        case .aes256GCM:
-            let box = try AES.GCM.seal(plaintext, using: key, nonce: try AES.GCM.Nonce(data: nonce), authenticating: aad)
-            return Array(box.ciphertext) + Array(box.tag)
-        case .chaCha20Poly1305:
-            let box = try ChaChaPoly.seal(plaintext, using: key, nonce: try ChaChaPoly.Nonce(data: nonce), authenticating: aad)
-            return Array(box.ciphertext) + Array(box.tag)
-        case .none:
-            return Array(plaintext)
+        let (body, tag): (Data, Data) = try plaintext.withUnsafeReadableBytes { bytes in
+            switch cipher {
+            case .aes256GCM:
+                let box = try AES.GCM.seal(bytes, using: key, nonce: try AES.GCM.Nonce(data: nonce), authenticating: aad)
+                return (box.ciphertext, box.tag)
+            case .chaCha20Poly1305:
+                let box = try ChaChaPoly.seal(bytes, using: key, nonce: try ChaChaPoly.Nonce(data: nonce), authenticating: aad)
+                return (box.ciphertext, box.tag)
+            case .none:
+                preconditionFailure("a public sealer has no keys")
+            }
         }
+        var out = ByteBufferAllocator().buffer(capacity: body.count + tag.count)
+        body.withUnsafeBytes { _ = out.writeBytes($0) }
+        tag.withUnsafeBytes { _ = out.writeBytes($0) }
+        return out
     }
 
     /// Opens one object sealed by ``seal(_:index:domain:)``.
+    /// - Returns: the plaintext (a public file's sealer returns `sealed` itself).
     /// - Throws: `SealError.authenticationFailed` when the bytes were altered, belong to another
     ///   position or another file, or the key is wrong.
-    public func open(_ sealed: some DataProtocol, index: UInt64, domain: Domain) throws -> [UInt8] {
-        guard let key = domain == .chunk ? chunkKey : manifestKey else { return Array(sealed) }
-        let bytes = Array(sealed)
-        guard bytes.count >= Sealer.overhead else { throw SealError.truncated(bytes.count) }
-        let body = bytes[..<(bytes.count - Sealer.overhead)]
-        let tag = bytes[(bytes.count - Sealer.overhead)...]
+    public func open(_ sealed: ByteBuffer, index: UInt64, domain: Domain) throws -> ByteBuffer {
+        guard let key = domain == .chunk ? chunkKey : manifestKey else { return sealed }
+        guard sealed.readableBytes >= Sealer.overhead else { throw SealError.truncated(sealed.readableBytes) }
         let nonce = Self.nonceBytes(index: index, domain: domain)
         let aad = associatedData(index: index, domain: domain)
+        let plain: Data
         do {
-            switch cipher {
-            case .aes256GCM:
-                let box = try AES.GCM.SealedBox(nonce: try AES.GCM.Nonce(data: nonce), ciphertext: body, tag: tag)
-                return Array(try AES.GCM.open(box, using: key, authenticating: aad))
-            case .chaCha20Poly1305:
-                let box = try ChaChaPoly.SealedBox(nonce: try ChaChaPoly.Nonce(data: nonce), ciphertext: body, tag: tag)
-                return Array(try ChaChaPoly.open(box, using: key, authenticating: aad))
-            case .none:
-                return bytes
+            plain = try sealed.withUnsafeReadableBytes { bytes in
+                let split = bytes.count - Sealer.overhead
+                let body = UnsafeRawBufferPointer(rebasing: bytes[..<split])
+                let tag = UnsafeRawBufferPointer(rebasing: bytes[split...])
+                switch cipher {
+                case .aes256GCM:
+                    let box = try AES.GCM.SealedBox(nonce: try AES.GCM.Nonce(data: nonce), ciphertext: body, tag: tag)
+                    return try AES.GCM.open(box, using: key, authenticating: aad)
+                case .chaCha20Poly1305:
+                    let box = try ChaChaPoly.SealedBox(nonce: try ChaChaPoly.Nonce(data: nonce), ciphertext: body, tag: tag)
+                    return try ChaChaPoly.open(box, using: key, authenticating: aad)
+                case .none:
+                    preconditionFailure("a public sealer has no keys")
+                }
             }
         } catch {
             throw SealError.authenticationFailed(domain: domain, index: index)
         }
+        var out = ByteBufferAllocator().buffer(capacity: plain.count)
+        plain.withUnsafeBytes { _ = out.writeBytes($0) }
+        return out
     }
 
     static func nonceBytes(index: UInt64, domain: Domain) -> [UInt8] {

@@ -1,31 +1,32 @@
+import NIOCore
 import ShoalCore
-import ShoalWire
 
 /// Where ``FileIngest`` puts the objects of a file: the local chunk store, or the nodes that should
 /// hold each object.
 ///
 /// Call contract: `put` is called concurrently (up to the ingest's `maxInFlight` at once), once per
-/// object, with `id == SHA-256(bytes)`; the root manifest is put last, after every other object of
-/// the file was put successfully. A throwing `put` aborts the ingest.
+/// object, with `id == SHA-256(bytes)` computed by the caller from these very bytes (a sink need
+/// not hash them again before storing them locally); the root manifest is put last, after every
+/// other object of the file was put successfully. A throwing `put` aborts the ingest.
 public protocol ObjectSink: Sendable {
     /// Stores one object durably before returning.
     /// - Parameters:
     ///   - id: SHA-256 of `bytes`.
     ///   - bytes: the object as stored (sealed for private files).
     ///   - kind: a data chunk or a manifest node.
-    func put(id: ContentID, bytes: [UInt8], kind: ObjectKind) async throws
+    func put(id: ContentID, bytes: ByteBuffer, kind: ObjectKind) async throws
 }
 
 /// Where ``FileReader`` gets the objects of a file from.
 ///
-/// Call contract: `get` is called concurrently (up to the reader's window at once). It may return
-/// bytes it has not verified: the reader checks every object's SHA-256 against `id` itself.
+/// Call contract: `get` is called concurrently (up to the reader's window at once) and must return
+/// only bytes it has verified to hash to `id`: the reader does not hash them again.
 public protocol ObjectSource: Sendable {
     /// Fetches one object.
     /// - Parameters:
     ///   - id: the object's content ID.
     ///   - kind: a data chunk or a manifest node (a hint, e.g. for caching policy).
-    /// - Returns: the object's stored bytes.
-    /// - Throws: when the object cannot be found or fetched.
-    func get(id: ContentID, kind: ObjectKind) async throws -> [UInt8]
+    /// - Returns: the object's stored bytes, whose SHA-256 is `id`.
+    /// - Throws: when no verified copy can be found or fetched.
+    func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer
 }

@@ -22,8 +22,11 @@ public struct FileIngest: Sendable {
     public let maxInFlight: Int
     /// The most entries per manifest node (smaller values make deeper trees; tests use 4).
     public let maxEntries: Int
-    /// Whether ``IngestResult/objectIDs`` lists the objects written (32 bytes per object).
+    /// Whether ``IngestResult/objectIDs`` lists the objects written (32 bytes per object, at most
+    /// ``maximumRecordedIDs`` of them).
     public let recordObjectIDs: Bool
+    /// The most object IDs a result lists.
+    public static let maximumRecordedIDs = 16_384
 
     /// - Parameters:
     ///   - chunkSize: bytes per chunk, 64 KiB … 8 MiB.
@@ -73,7 +76,7 @@ public struct FileIngest: Sendable {
         try await withThrowingTaskGroup(of: SealedChunk.self) { group in
             var inFlight = 0
             var nextIndex: UInt64 = 0
-            func submit(_ chunk: [UInt8], _ group: inout ThrowingTaskGroup<SealedChunk, any Error>) async throws {
+            func submit(_ chunk: ByteBuffer, _ group: inout ThrowingTaskGroup<SealedChunk, any Error>) async throws {
                 if inFlight == maxInFlight, let done = try await group.next() {
                     inFlight -= 1
                     try await run.absorb(done)
@@ -85,7 +88,7 @@ public struct FileIngest: Sendable {
                 group.addTask { try await IngestRun.sealAndStore(plaintext, index: index, sealer: sealer, sink: sink) }
             }
             for try await buffer in bytes {
-                for chunk in chunker.append(buffer.readableBytesView) {
+                for chunk in chunker.append(buffer) {
                     try await submit(chunk, &group)
                 }
             }
@@ -116,7 +119,8 @@ public struct IngestResult: Sendable {
     /// Objects written: chunks plus manifest nodes.
     public var objectCount: Int
     /// The objects written: the chunks in file order, each manifest node after the chunks it lists,
-    /// the root last (empty when the ingest was made with `recordObjectIDs: false`).
+    /// the root last (empty when the ingest was made with `recordObjectIDs: false`; at most
+    /// ``FileIngest/maximumRecordedIDs``, so that memory stays bounded for any file).
     public var objectIDs: [ContentID]
 }
 
@@ -150,9 +154,9 @@ struct IngestRun<Sink: ObjectSink> {
 
     static func sealAndStore(_ plaintext: PlaintextBox, index: UInt64, sealer: Sealer, sink: Sink) async throws -> SealedChunk {
         let (sealed, size) = try plaintext.seal(index: index, with: sealer)
-        let id = Key256.sha256(of: sealed)
+        let id = ContentID.sha256(of: sealed)
         try await sink.put(id: id, bytes: sealed, kind: .chunk)
-        return SealedChunk(index: index, entry: Manifest.Entry(id: id, size: UInt64(size)), storedSize: sealed.count)
+        return SealedChunk(index: index, entry: Manifest.Entry(id: id, size: UInt64(size)), storedSize: sealed.readableBytes)
     }
 
     /// Takes a finished chunk; adds every chunk that is now next in file order to the tree.
@@ -160,11 +164,11 @@ struct IngestRun<Sink: ObjectSink> {
         waiting[done.index] = done
         while let next = waiting.removeValue(forKey: nextToBuild) {
             record(next.entry.id, storedSize: next.storedSize)
-            var nodes: [(ContentID, [UInt8])] = []
+            var nodes: [(ContentID, ByteBuffer)] = []
             let sealer = self.sealer
             try builder.add(next.entry) { node in
-                let sealed = try sealer.seal(node.serialized(), index: node.sealIndex, domain: .manifest)
-                let id = Key256.sha256(of: sealed)
+                let sealed = try sealer.seal(ByteBuffer(bytes: node.serialized()), index: node.sealIndex, domain: .manifest)
+                let id = ContentID.sha256(of: sealed)
                 nodes.append((id, sealed))
                 return id
             }
@@ -176,53 +180,54 @@ struct IngestRun<Sink: ObjectSink> {
     /// Flushes the tree and stores the root last.
     mutating func finish(key: FileKey?, consumed: UInt64) async throws -> IngestResult {
         precondition(waiting.isEmpty, "every chunk is absorbed before the tree is finished")
-        var nodes: [(ContentID, [UInt8])] = []
+        var nodes: [(ContentID, ByteBuffer)] = []
         let sealer = self.sealer
         let root = try builder.finish { node in
-            let sealed = try sealer.seal(node.serialized(), index: node.sealIndex, domain: .manifest)
-            let id = Key256.sha256(of: sealed)
+            let sealed = try sealer.seal(ByteBuffer(bytes: node.serialized()), index: node.sealIndex, domain: .manifest)
+            let id = ContentID.sha256(of: sealed)
             nodes.append((id, sealed))
             return id
         }
         try await storeNodes(nodes)
         precondition(root.totalSize == consumed, "the manifest covers every byte read")
-        let sealedRoot = try sealer.seal(root.serialized(), index: Manifest.rootSealIndex, domain: .manifest)
-        let rootID = Key256.sha256(of: sealedRoot)
+        let sealedRoot = try sealer.seal(ByteBuffer(bytes: root.serialized()), index: Manifest.rootSealIndex, domain: .manifest)
+        let rootID = ContentID.sha256(of: sealedRoot)
         try await storeNodes([(rootID, sealedRoot)])
         return IngestResult(address: FileAddress(root: rootID, key: key), size: root.totalSize,
                             chunkCount: nextToBuild, manifestNodeCount: manifestNodes, depth: root.depth,
                             storedBytes: storedBytes, objectCount: objectCount, objectIDs: objectIDs)
     }
 
-    private mutating func storeNodes(_ nodes: [(ContentID, [UInt8])]) async throws {
+    private mutating func storeNodes(_ nodes: [(ContentID, ByteBuffer)]) async throws {
         for (id, bytes) in nodes {
             try await sink.put(id: id, bytes: bytes, kind: .manifest)
             manifestNodes += 1
-            record(id, storedSize: bytes.count)
+            record(id, storedSize: bytes.readableBytes)
         }
     }
 
     private mutating func record(_ id: ContentID, storedSize: Int) {
         objectCount += 1
         storedBytes += UInt64(storedSize)
-        if recordObjectIDs { objectIDs.append(id) }
+        if recordObjectIDs, objectIDs.count < FileIngest.maximumRecordedIDs { objectIDs.append(id) }
     }
 }
 
 /// Hands a chunk's plaintext to the task that seals it and lets go of it as soon as it is sealed,
 /// so that an object waiting for its write holds only its sealed bytes.
 final class PlaintextBox: @unchecked Sendable {
-    private var bytes: [UInt8]?
+    private var bytes: ByteBuffer?
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: ByteBuffer) {
         self.bytes = bytes
     }
 
     /// Seals and releases the plaintext. Called once, by the one task that owns the box.
     /// - Returns: the sealed bytes and the plaintext size.
-    func seal(index: UInt64, with sealer: Sealer) throws -> (sealed: [UInt8], size: Int) {
+    func seal(index: UInt64, with sealer: Sealer) throws -> (sealed: ByteBuffer, size: Int) {
         guard let plaintext = bytes else { preconditionFailure("a chunk is sealed once") }
         bytes = nil
-        return (try sealer.seal(plaintext, index: index, domain: .chunk), plaintext.count)
+        return (try sealer.seal(plaintext, index: index, domain: .chunk), plaintext.readableBytes)
     }
 }
+

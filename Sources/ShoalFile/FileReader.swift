@@ -5,9 +5,10 @@ import ShoalWire
 /// Reads files back from their objects: any byte range, in order, with up to ``maxInFlight``
 /// chunks fetched in parallel, every object verified end to end.
 ///
-/// Only the manifest nodes on the path to the requested range are fetched. Each chunk is checked
-/// against its ID, opened (which authenticates it and its position in the file), and checked
-/// against the size its manifest entry gives; the total written must equal the range's length.
+/// Only the manifest nodes on the path to the requested range are fetched. The source verifies each
+/// object against its ID (see ``ObjectSource``); the reader opens it (which authenticates it and its
+/// position in the file) and checks it against the size its manifest entry gives; the total written
+/// must equal the range's length.
 public struct FileReader: Sendable {
     public let source: any ObjectSource
     /// Chunks fetched concurrently; also the most chunks buffered for reordering.
@@ -36,12 +37,12 @@ public struct FileReader: Sendable {
                 }
                 return OpenFile(address: address, root: root, sealer: sealer)
             }
-            if let root = try? Manifest(serialized: bytes), root.cipher == .none, root.firstChunk == 0 {
+            if let root = try? Manifest(serialized: bytes.readableBytesView), root.cipher == .none, root.firstChunk == 0 {
                 return OpenFile(address: address, root: root, sealer: .plaintext)
             }
             throw FileReaderError(.wrongKey, id: address.root, "the key in the address does not open file \(address.root.short): the key is wrong (check the address was copied whole)")
         }
-        guard let root = try? Manifest(serialized: bytes) else {
+        guard let root = try? Manifest(serialized: bytes.readableBytesView) else {
             throw FileReaderError(.keyRequired, id: address.root, "file \(address.root.short) is private: its address needs the key as well (<hash>.<key>)")
         }
         guard root.cipher == .none else {
@@ -88,10 +89,10 @@ public struct FileReader: Sendable {
         let window = maxInFlight
         var written: UInt64 = 0
 
-        try await withThrowingTaskGroup(of: (Int, OpenedChunk).self) { group in
+        try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
             var scheduled = 0
             var nextToWrite = 0
-            var ready: [Int: OpenedChunk] = [:]
+            var ready: [Int: ByteBuffer] = [:]
             var exhausted = false
             while true {
                 // Keep the window full: fetched-but-unwritten plus in-flight stays within `window`.
@@ -109,10 +110,8 @@ public struct FileReader: Sendable {
                 guard nextToWrite < scheduled, let (sequence, bytes) = try await group.next() else { break }
                 ready[sequence] = bytes
                 while let opened = ready.removeValue(forKey: nextToWrite) {
-                    // Converted only now, so that chunks waiting their turn are not held twice.
-                    let buffer = ByteBuffer(bytes: opened.plaintext[opened.range])
-                    written += UInt64(buffer.readableBytes)
-                    try await write(buffer)
+                    written += UInt64(opened.readableBytes)
+                    try await write(opened)
                     nextToWrite += 1
                 }
             }
@@ -143,33 +142,28 @@ public struct FileReader: Sendable {
 
     // MARK: - Fetching
 
-    /// Fetches an object and checks it hashes to `id`.
-    func fetch(_ id: ContentID, kind: ObjectKind) async throws -> [UInt8] {
-        let bytes = try await source.get(id: id, kind: kind)
-        guard Key256.sha256(of: bytes) == id else {
-            throw FileReaderError(.corrupt, id: id, "object \(id.short) arrived altered (its bytes do not match its hash); fetch it from another holder")
-        }
-        return bytes
+    /// Fetches an object (the source has verified it hashes to `id`).
+    func fetch(_ id: ContentID, kind: ObjectKind) async throws -> ByteBuffer {
+        try await source.get(id: id, kind: kind)
     }
 
+    /// Fetches and opens one chunk; returns the part of its plaintext that `range` wants.
     private static func fetchChunk(_ chunk: ChunkReference, range: Range<UInt64>, sealer: Sealer,
-                                   source: any ObjectSource) async throws -> OpenedChunk {
+                                   source: any ObjectSource) async throws -> ByteBuffer {
         let sealed = try await source.get(id: chunk.id, kind: .chunk)
-        guard Key256.sha256(of: sealed) == chunk.id else {
-            throw FileReaderError(.corrupt, id: chunk.id, "chunk \(chunk.index) (\(chunk.id.short)) arrived altered (its bytes do not match its hash); fetch it from another holder")
-        }
-        let plain: [UInt8]
+        var plain: ByteBuffer
         do {
             plain = try sealer.open(sealed, index: chunk.index, domain: .chunk)
         } catch {
             throw FileReaderError(.corrupt, id: chunk.id, "chunk \(chunk.index) (\(chunk.id.short)) failed authentication: \(error)")
         }
-        guard UInt64(plain.count) == chunk.size else {
-            throw FileReaderError(.corrupt, id: chunk.id, "chunk \(chunk.index) has \(plain.count) bytes, its manifest says \(chunk.size); the file is damaged")
+        guard UInt64(plain.readableBytes) == chunk.size else {
+            throw FileReaderError(.corrupt, id: chunk.id, "chunk \(chunk.index) has \(plain.readableBytes) bytes, its manifest says \(chunk.size); the file is damaged")
         }
         let lower = Int(max(range.lowerBound, chunk.offset) - chunk.offset)
         let upper = Int(min(range.upperBound, chunk.offset + chunk.size) - chunk.offset)
-        return OpenedChunk(plaintext: plain, range: lower..<upper)
+        plain.moveReaderIndex(forwardBy: lower)
+        return plain.readSlice(length: upper - lower)!
     }
 
     /// Fetches, opens and checks a non-root manifest node against what its parent says of it.
@@ -181,7 +175,7 @@ public struct FileReader: Sendable {
         let firstChunk = offset / chunkSize
         let depth = parent.depth - 1
         let sealed = try await fetch(entry.id, kind: .manifest)
-        let plain: [UInt8]
+        let plain: ByteBuffer
         do {
             plain = try file.sealer.open(sealed, index: (UInt64(depth) << 56) | firstChunk, domain: .manifest)
         } catch {
@@ -195,9 +189,9 @@ public struct FileReader: Sendable {
         return node
     }
 
-    private func decode(_ plain: [UInt8], id: ContentID) throws -> Manifest {
+    private func decode(_ plain: ByteBuffer, id: ContentID) throws -> Manifest {
         do {
-            return try Manifest(serialized: plain)
+            return try Manifest(serialized: plain.readableBytesView)
         } catch {
             throw FileReaderError(.corrupt, id: id, "manifest node \(id.short) is not a valid manifest: \(error)")
         }
@@ -230,12 +224,6 @@ public struct FileStat: Sendable, Hashable {
     public var chunkCount: Int { chunkIDs.count }
     /// Manifest nodes and chunks: everything a deletion removes.
     public var allObjectIDs: [ContentID] { manifestIDs + chunkIDs }
-}
-
-/// A chunk's verified plaintext and the part of it a read wants.
-struct OpenedChunk: Sendable {
-    var plaintext: [UInt8]
-    var range: Range<Int>
 }
 
 /// One data chunk a range needs.
