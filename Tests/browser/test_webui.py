@@ -6,10 +6,14 @@ Usually started by Tests/browser/run.sh, which starts a node and passes its URL.
     SHOAL_UI_URL=http://127.0.0.1:PORT/ python3 Tests/browser/test_webui.py
 
 It loads the page, checks it shows the node's ID and loads nothing from elsewhere, uploads a
-generated 3 MiB file through the file input, waits for its address, sees it listed, downloads it
-through the page's link and compares SHA-256, opens the stat view and checks the holders picture
-has one column per object, looks an address up through the fetch field, and saves screenshots
-(wide and narrow) under its temp dir (SHOAL_UI_TMP, or a new one), printing their paths.
+generated 3 MiB file through the file input (watching the progress bar), waits for its address,
+sees it listed (after a reload too, when the node has GET /v1/files), downloads it through the
+page's link and compares SHA-256, opens the stat view and checks the holders picture has one
+column per object, looks the address up through the fetch field, uploads a 30 s WAV and seeks its
+player (checking the browser fetched the middle with a 206 Range answer), checks errors are shown,
+that polling pauses while the tab is hidden and that a 400 px window needs no sideways scrolling,
+and saves screenshots (wide and narrow) under its temp dir (SHOAL_UI_TMP, or a new one), printing
+their paths. It ends with a line "webui: N passed, M failed".
 With SHOAL_UI_TOKEN set (a node started with --api-token) it also checks that the page asks for
 the token and uses it: downloads and playback then go through memory instead of links.
 Environment: SHOAL_UI_URL (required), SHOAL_UI_TOKEN, SHOAL_UI_TMP, CHROMIUM_BIN, CHROMEDRIVER_BIN.
@@ -186,6 +190,13 @@ def run(check, driver, base, tmp, downloads):
     assert status and status.get("nodeID"), "GET /v1/status did not answer a NodeStatus"
 
     def load():
+        req = urllib.request.Request(base, headers={"Authorization": "Bearer " + TOKEN} if TOKEN else {})
+        try:
+            with opener.open(req, timeout=WAIT) as r:
+                ctype = r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            raise AssertionError("GET / answered %d: this node does not serve the web UI" % e.code) from None
+        assert ctype.startswith("text/html"), "GET / answered Content-Type %r, not text/html" % ctype
         driver.get(base)
         if TOKEN:   # the page must ask for the token, then use it
             wait_for(driver, "the token form", lambda d: d.find_element(By.ID, "auth").is_displayed())

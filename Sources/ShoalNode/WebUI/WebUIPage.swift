@@ -210,7 +210,7 @@ function fmtBytes(n) {
 const fmtNum = n => (n == null ? '—' : Number(n).toLocaleString('en-US'));
 const short = id => (id ? String(id).slice(0, 8) : '—');
 function fmtDate(s) {
-  const d = new Date(s);
+  const d = new Date(typeof s === 'number' && s < 1e11 ? s * 1000 : s);   // ISO-8601, or epoch seconds or ms
   return isNaN(d) ? String(s || '—') : d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 const plural = (n, w, ws) => fmtNum(n) + ' ' + (n === 1 ? w : ws || w + 's');
@@ -414,7 +414,7 @@ function refreshAll() { lastFiles = 0; clearTimeout(pollTimer); tick(); }
 document.addEventListener('visibilitychange', () => { if (document.hidden) schedule(); else refreshAll(); });
 
 // ---- files (the keyring) ----
-let files = [], filesSource = 'none', sessionFiles = [], filesKey = '';
+let files = [], filesSource = 'none', sessionFiles = [], filesKey = '', filesShown = 200;
 async function loadFiles() {
   lastFiles = Date.now();
   try {
@@ -439,11 +439,11 @@ function dlLink(f, label) {
   return h('a', { class: 'btn dl', href: fileURL(f.address), download: name, 'data-size': f.size, 'data-address': f.address, onclick: tokenDownload }, label || 'Download');
 }
 function renderFiles(force) {
-  const key = filesSource + JSON.stringify(files) + (token ? 't' : '');
+  const key = filesSource + filesShown + JSON.stringify(files) + (token ? 't' : '');
   if (!force && key === filesKey) return;   // unchanged: leave the table (and focus) alone
   filesKey = key;
   $('files-table').dataset.source = filesSource;
-  const rows = files.map(f => {
+  const rows = files.slice(0, filesShown).map(f => {
     const del = h('button', { type: 'button', class: 'danger', 'aria-label': 'Delete ' + (f.name || f.address) }, 'Delete');
     del.addEventListener('click', () => deleteFile(f, del));
     const kind = mediaKind(f.name);
@@ -457,6 +457,10 @@ function renderFiles(force) {
         kind ? h('button', { type: 'button', class: 'play-btn', onclick: () => openDetail(f.address, f, true) }, kind === 'video' ? 'Play' : 'Listen') : null,
         h('button', { type: 'button', class: 'stat-btn', onclick: () => openDetail(f.address, f) }, 'Stat'), del)));
   });
+  if (files.length > filesShown) {
+    rows.push(h('tr', {}, h('td', { colspan: 5 }, h('button', { type: 'button', onclick: () => { filesShown = Infinity; renderFiles(true); } },
+      'Show all ' + fmtNum(files.length) + ' files'), ' ', h('span', { class: 'muted small' }, fmtNum(files.length - filesShown) + ' older ones are not shown'))));
+  }
   if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, filesSource === 'node' ? 'No files yet: upload one above.' : 'No files uploaded from this page yet.')));
   $('files-body').replaceChildren(...rows);
 }
@@ -474,7 +478,7 @@ async function deleteFile(f, btn) {
     sessionFiles = sessionFiles.filter(x => x.address !== f.address);
     const n = r && r.unreachable ? r.unreachable.length : 0;
     notice('Deleted ' + (f.name || short(f.address)) + ': ' + plural(r ? r.removed : 0, 'copy', 'copies') + ' removed from ' + plural(r && r.holders ? r.holders.length : 0, 'node')
-      + (n ? '; ' + plural(n, 'holder') + ' unreachable (' + r.unreachable.map(short).join(', ') + '), repair will finish the job' : '') + '.');
+      + (n ? '; ' + plural(n, 'holder was', 'holders were') + ' unreachable and may still have copies (' + r.unreachable.map(short).join(', ') + ')' : '') + '.');
     if (currentDetail === f.address) closeDetail();
   } catch (e) {
     showError('Delete of ' + (f.name || short(f.address)) + ' failed', e);
