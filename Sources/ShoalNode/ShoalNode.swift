@@ -27,6 +27,8 @@ public final class ShoalNode: Sendable {
     public let files: FileService
     let metrics: NodeMetrics
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// The HTTP API's connection limiter, once an API was made for this node (for status).
+    let apiLimiter = NIOLockedValueBox<APIConnectionLimiter?>(nil)
     private let stopped = NIOLockedValueBox(false)
 
     public var nodeID: NodeID { identity.nodeID }
@@ -178,7 +180,8 @@ public final class ShoalNode: Sendable {
                    peers: transport.connectedPeers.count, routingTableSize: await dht.size,
                    members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
                    cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
-                   repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops)
+                   repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops,
+                   maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize)
     }
 }
 
@@ -195,6 +198,12 @@ public struct NodeStatus: Codable, Sendable {
     public var replicas: Int
     public var repairBacklog: Int
     public var averageLookupHops: Double
+    /// The storage limit (`--max-storage`), or `nil` for none.
+    public var maxStorage: UInt64?
+    /// Bytes free on the data directory's disk.
+    public var diskFree: UInt64?
+    /// The cache bound (`--cache-size`).
+    public var cacheSize: UInt64
 }
 
 public enum NodeError: Error, CustomStringConvertible {

@@ -120,6 +120,9 @@ public final class ChunkStore: Sendable {
     /// external bytes.
     public var bytesCounted: UInt64 { state.withLockedValue { $0.bytesInUse + $0.reservedBytes + $0.externalBytes } }
 
+    /// Bytes still free on the disk holding the store, or `nil` when the file system does not say.
+    public var diskFree: UInt64? { try? Posix.freeSpace(directory) }
+
     /// Number of stored objects.
     public var objectCount: Int { state.withLockedValue { $0.objectCount } }
 

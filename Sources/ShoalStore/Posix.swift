@@ -187,6 +187,13 @@ enum Posix {
         throw SystemCallError(call: "unlink", path: path, errno: errno)
     }
 
+    /// Bytes available to an unprivileged user on the file system holding `path`.
+    static func freeSpace(_ path: String) throws -> UInt64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { throw SystemCallError(call: "statvfs", path: path, errno: errno) }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
     /// Takes an exclusive advisory lock on `path` (created if needed) and returns its descriptor.
     /// - Returns: `nil` when another open file description holds the lock.
     static func lockFile(_ path: String) throws -> Int32? {

@@ -77,8 +77,8 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
     }
 
     /// Starts the HTTP API of `node` on 127.0.0.1 with a free port; stopped in `tearDown`.
-    func startAPI(for node: ShoalNode, token: String? = nil) async throws -> RunningAPI {
-        let api = try await RunningAPI.start(node: node, token: token, logger: Self.testLogger("shoal.api"))
+    func startAPI(for node: ShoalNode, token: String? = nil, limits: HTTPAPI.Limits = HTTPAPI.Limits()) async throws -> RunningAPI {
+        let api = try await RunningAPI.start(node: node, token: token, limits: limits, logger: Self.testLogger("shoal.api"))
         apis.append(api)
         return api
     }
@@ -191,10 +191,10 @@ final class RunningAPI: Sendable {
         self.task = task
     }
 
-    static func start(node: ShoalNode, token: String?, logger: Logger) async throws -> RunningAPI {
+    static func start(node: ShoalNode, token: String?, limits: HTTPAPI.Limits, logger: Logger) async throws -> RunningAPI {
         let (bound, continuation) = AsyncStream.makeStream(of: PeerAddress.self)
         let app = try HTTPAPI.makeApplication(node: node, address: PeerAddress(host: "127.0.0.1", port: 0), token: token,
-                                              logger: logger) { address in
+                                              limits: limits, logger: logger) { address in
             continuation.yield(address)
             continuation.finish()
         }
