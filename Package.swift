@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "shoal",
             dependencies: [
-                "ShoalNode", "ShoalCore",
+                "ShoalNode", "ShoalCore", "ShoalTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +149,10 @@ let package = Package(
         .testTarget(
             name: "ShoalClusterTests",
             dependencies: [
-                "ShoalNode", "ShoalCore",
+                "ShoalNode", "ShoalCore", "ShoalTransport", "ShoalWire",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

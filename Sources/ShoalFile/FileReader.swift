@@ -150,7 +150,8 @@ public struct FileReader: Sendable {
     /// Fetches and opens one chunk; returns the part of its plaintext that `range` wants.
     private static func fetchChunk(_ chunk: ChunkReference, range: Range<UInt64>, sealer: Sealer,
                                    source: any ObjectSource) async throws -> ByteBuffer {
-        let sealed = try await source.get(id: chunk.id, kind: .chunk)
+        let sealed = try await source.get(id: chunk.id, kind: .chunk,
+                                          expectedSize: UInt64(sealer.sealedSize(ofPlaintext: Int(chunk.size))))
         var plain: ByteBuffer
         do {
             plain = try sealer.open(sealed, index: chunk.index, domain: .chunk)

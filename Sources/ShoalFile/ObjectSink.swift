@@ -26,7 +26,16 @@ public protocol ObjectSource: Sendable {
     /// - Parameters:
     ///   - id: the object's content ID.
     ///   - kind: a data chunk or a manifest node (a hint, e.g. for caching policy).
+    ///   - expectedSize: its stored size when the caller knows it (a data chunk's, from its
+    ///     manifest entry), so that holders can budget for it; a copy of another size is no copy.
     /// - Returns: the object's stored bytes, whose SHA-256 is `id`.
     /// - Throws: when no verified copy can be found or fetched.
-    func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer
+    func get(id: ContentID, kind: ObjectKind, expectedSize: UInt64?) async throws -> ByteBuffer
+}
+
+extension ObjectSource {
+    /// Fetches one object whose size is not known in advance.
+    public func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer {
+        try await get(id: id, kind: kind, expectedSize: nil)
+    }
 }

@@ -46,18 +46,20 @@ final class ObjectFetcher: ObjectSource {
     /// Fetches one object: this node's copy if it serves one, else from the network.
     /// - Returns: bytes whose SHA-256 is `id`.
     /// - Throws: ``FetchError`` when no holder delivers a verified copy.
-    func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer {
+    func get(id: ContentID, kind: ObjectKind, expectedSize: UInt64?) async throws -> ByteBuffer {
         if let bytes = try? await objects.get(id) { return bytes }
         var tried: Set<NodeID> = [local.id]
         var errors: [String] = []
         let placement = await dht.placement(for: id, r: replicas)
-        if let bytes = await fetch(id, from: placement.contacts, tried: &tried, errors: &errors) {
+        let length = expectedSize.map { min($0, UInt64(ObjectSize.maximum)) } ?? 0
+        if let bytes = await fetch(id, length: length, from: placement.contacts, tried: &tried, errors: &errors) {
             objects.cache(id, bytes: bytes, kind: kind)
             return bytes
         }
         // Every placement holder failed: look for any other copy (a stale replica, a cached copy).
         let found = await dht.lookup(id, kind: .value)
-        if let bytes = await fetch(id, from: found.holders + found.closest.prefix(replicas + 2), tried: &tried, errors: &errors) {
+        if let bytes = await fetch(id, length: length, from: found.holders + found.closest.prefix(replicas + 2), tried: &tried,
+                                   errors: &errors) {
             objects.cache(id, bytes: bytes, kind: kind)
             return bytes
         }
@@ -66,14 +68,14 @@ final class ObjectFetcher: ObjectSource {
     }
 
     /// Tries the untried candidates, best ranked first, racing a slow holder against the next.
-    private func fetch(_ id: ContentID, from candidates: [Contact], tried: inout Set<NodeID>,
+    private func fetch(_ id: ContentID, length: UInt64, from candidates: [Contact], tried: inout Set<NodeID>,
                        errors: inout [String]) async -> ByteBuffer? {
         var remaining = board.rank(candidates.filter { !tried.contains($0.id) }.uniqued())
         while !remaining.isEmpty, tried.count <= Self.maximumAttempts {
             let first = remaining.removeFirst()
             tried.insert(first.id)
             let second = remaining.first
-            let outcome = await race(id, first: first, second: second)
+            let outcome = await race(id, length: length, first: first, second: second)
             if let racer = outcome.secondTried {
                 tried.insert(racer.id)
                 remaining.removeAll { $0.id == racer.id }
@@ -98,9 +100,9 @@ final class ObjectFetcher: ObjectSource {
 
     /// Asks `first`; if it has not answered within its hedge delay (or failed), asks `second` too.
     /// The first verified copy wins; the other request is cancelled.
-    private func race(_ id: ContentID, first: Contact, second: Contact?) async -> RaceOutcome {
+    private func race(_ id: ContentID, length: UInt64, first: Contact, second: Contact?) async -> RaceOutcome {
         await withTaskGroup(of: RaceEvent.self) { group in
-            group.addTask { [self] in .answer(first, await request(id, from: first)) }
+            group.addTask { [self] in .answer(first, await request(id, length: length, from: first)) }
             if second != nil {
                 let delay = board.hedgeDelay(for: first.id)
                 group.addTask {
@@ -114,7 +116,7 @@ final class ObjectFetcher: ObjectSource {
                 guard let second, outcome.secondTried == nil else { return }
                 outcome.secondTried = second
                 outstanding += 1
-                group.addTask { [self] in .answer(second, await request(id, from: second)) }
+                group.addTask { [self] in .answer(second, await request(id, length: length, from: second)) }
             }
             while let event = await group.next() {
                 switch event {
@@ -138,12 +140,12 @@ final class ObjectFetcher: ObjectSource {
         }
     }
 
-    /// One GetChunk of the whole object from `holder`, verified.
-    private func request(_ id: ContentID, from holder: Contact) async -> Result<ByteBuffer, any Error> {
+    /// One GetChunk of the whole object from `holder` (`length` its expected size, or 0), verified.
+    private func request(_ id: ContentID, length: UInt64, from holder: Contact) async -> Result<ByteBuffer, any Error> {
         board.started(holder.id)
         let started = ContinuousClock.now
         do {
-            let response = try await transport.request(.getChunk(GetChunk(id: id)), to: holder, timeout: Self.requestTimeout)
+            let response = try await transport.request(.getChunk(GetChunk(id: id, length: length)), to: holder, timeout: Self.requestTimeout)
             guard case .chunkData(let data) = response else {
                 throw TransportError.protocolViolation("GetChunk answered with \(response.name)")
             }

@@ -143,6 +143,7 @@ public final class ShoalNode: Sendable {
                 await dht.tick()
             }
         })
+        started.append(Task { [self] in await transport.run() })
         started.append(Task { [self] in await membership.run() })
         started.append(Task { [self] in await repair.run(interval: configuration.repairInterval) })
         started.append(Task { [self] in await objects.runCacheWriter() })
@@ -181,7 +182,10 @@ public final class ShoalNode: Sendable {
                    members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
                    cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
                    repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops,
-                   maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize)
+                   maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
+                   resources: ResourceStatus(transport: transport.usage, api: apiLimiter.withLockedValue { $0?.statistics }.map {
+                       APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
+                   }))
     }
 }
 
@@ -204,6 +208,21 @@ public struct NodeStatus: Codable, Sendable {
     public var diskFree: UInt64?
     /// The cache bound (`--cache-size`).
     public var cacheSize: UInt64
+    /// What the resource budget is using, and what it refused.
+    public var resources: ResourceStatus
+}
+
+/// The resource budget as `/v1/status` reports it.
+public struct ResourceStatus: Codable, Sendable {
+    public var transport: TransportUsage
+    public var api: APIUsage?
+}
+
+/// The HTTP API's connections.
+public struct APIUsage: Codable, Sendable {
+    public var connections: Int
+    public var evicted: Int
+    public var refused: Int
 }
 
 public enum NodeError: Error, CustomStringConvertible {

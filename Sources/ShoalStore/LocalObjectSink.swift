@@ -32,7 +32,7 @@ public struct LocalObjectSource: ObjectSource {
         self.objects = objects
     }
 
-    public func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer {
+    public func get(id: ContentID, kind: ObjectKind, expectedSize: UInt64?) async throws -> ByteBuffer {
         guard let bytes = try await objects.get(id) else {
             throw ChunkStoreError(.notFound, id: id, "object \(id.short) is not held by this node")
         }

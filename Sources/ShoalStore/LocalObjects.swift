@@ -24,6 +24,8 @@ public final class LocalObjects: Sendable {
     /// Objects a Delete listed recently: a copy offered to the cache before the Delete arrived is
     /// not written after it.
     private let recentlyDeleted = NIOLockedValueBox(RecentSet(capacity: 4096))
+    /// The copy the cache writer is writing now, so that a Delete can wait for it to settle.
+    private let writing = CacheWriting()
 
     /// How many fetched objects may wait for the cache writer; beyond it, new ones are not cached.
     public static let cacheQueueLimit = 16
@@ -151,18 +153,29 @@ public final class LocalObjects: Sendable {
     public func runCacheWriter() async {
         for await write in cacheWrites {
             if recentlyDeleted.withLockedValue({ $0.contains(write.id) }) { continue }
-            do {
-                guard try await metadata.object(write.id) == nil,
-                      let staged = try await chunks.stage(write.bytes, id: write.id, verifyHash: false) else { continue }
-                guard case .success(let space?) = await chunks.publish([staged], durable: false).first else { continue }
-                let record = ObjectRecord(id: write.id, kind: write.kind, size: space.size, allocated: space.allocated, state: .cache)
-                for victim in try await metadata.cacheInsert(record) {
-                    _ = try await chunks.delete(victim.id)
-                }
-                chunks.setExternalBytes(await metadata.databaseBytes())
-            } catch {
-                logger.debug("could not cache a fetched object", metadata: ["chunk.id": "\(write.id.short)", "error": "\(error)"])
+            await writing.begin(write.id)
+            await writeToCache(write)
+            await writing.end()
+        }
+    }
+
+    private func writeToCache(_ write: CacheWrite) async {
+        do {
+            guard try await metadata.object(write.id) == nil,
+                  let staged = try await chunks.stage(write.bytes, id: write.id, verifyHash: false) else { return }
+            guard case .success(let space?) = await chunks.publish([staged], durable: false).first else { return }
+            let record = ObjectRecord(id: write.id, kind: write.kind, size: space.size, allocated: space.allocated, state: .cache)
+            for victim in try await metadata.cacheInsert(record) {
+                _ = try await chunks.delete(victim.id)
             }
+            // A Delete that began while the copy was being written found nothing to drop.
+            if recentlyDeleted.withLockedValue({ $0.contains(write.id) }), try await metadata.object(write.id)?.state == .cache {
+                _ = try await metadata.removeObject(write.id)
+                _ = try await chunks.delete(write.id)
+            }
+            chunks.setExternalBytes(await metadata.databaseBytes())
+        } catch {
+            logger.debug("could not cache a fetched object", metadata: ["chunk.id": "\(write.id.short)", "error": "\(error)"])
         }
     }
 
@@ -221,6 +234,7 @@ public final class LocalObjects: Sendable {
     /// - Returns: the effect on each listed object, in order.
     public func applyDelete(owner: [UInt8], objects ids: [ContentID], now: Timestamp) async throws -> [DeleteEffect] {
         recentlyDeleted.withLockedValue { set in for id in ids { set.insert(id) } }
+        await writing.settle(Set(ids))
         let effects = try await metadata.applyDelete(owner: owner, objects: ids, now: now)
         for (id, effect) in zip(ids, effects) where effect == .removed || effect == .droppedFromCache {
             _ = try await chunks.delete(id)
@@ -256,6 +270,29 @@ public enum LocalObjectsError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .gone(let id):
             return "object \(id.hex) was deleted by every owner whose claim this store carries; it is not stored again (a fresh put by an owner is always accepted)"
+        }
+    }
+}
+
+/// Which object the cache writer is writing, so that a Delete can wait until that write settled
+/// (and saw the Delete) before it reports the object gone.
+actor CacheWriting {
+    private var current: ContentID?
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func begin(_ id: ContentID) { current = id }
+
+    func end() {
+        current = nil
+        let ready = waiters
+        waiters = []
+        for waiter in ready { waiter.resume() }
+    }
+
+    /// Returns once no object of `ids` is being written.
+    func settle(_ ids: Set<ContentID>) async {
+        while let current, ids.contains(current) {
+            await withCheckedContinuation { waiters.append($0) }
         }
     }
 }

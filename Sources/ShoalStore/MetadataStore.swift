@@ -98,9 +98,10 @@ public actor MetadataStore {
             db = try SQLiteConnection(path: path, create: inMemory)
             try db.execute("PRAGMA journal_mode = WAL")
             try db.execute("PRAGMA synchronous = FULL")
-            // Keep the write-ahead log small: it counts against --max-storage like everything else.
-            try db.execute("PRAGMA wal_autocheckpoint = 256")
-            try db.execute("PRAGMA journal_size_limit = 1048576")
+            // Keep the write-ahead log small: it counts against --max-storage like everything else
+            // (always at its largest, see databaseBytes()).
+            try db.execute("PRAGMA wal_autocheckpoint = \(Self.walPages)")
+            try db.execute("PRAGMA journal_size_limit = \(Self.walPages * 4096)")
             try db.execute("PRAGMA foreign_keys = OFF")
             if !inMemory {
                 let check = try db.query("PRAGMA quick_check(1)").first?.first?.text ?? "no answer"
@@ -179,12 +180,19 @@ public actor MetadataStore {
         Int(try run { try db.query("PRAGMA user_version").first?.first?.integer ?? 0 })
     }
 
-    /// What the database takes on disk: its pages, the write-ahead log and the shared-memory index.
+    /// Pages the write-ahead log may hold before a checkpoint folds it into the database.
+    static let walPages = 64
+
+    /// What the database may take on disk: its pages, the shared-memory index, and the write-ahead
+    /// log counted at the size a checkpoint lets it reach, so that what it grows between two
+    /// checks is already counted.
     public func databaseBytes() -> UInt64 {
         guard path != ":memory:" else { return 0 }
-        return [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
+        let files = [path, path + "-shm"].reduce(UInt64(0)) { total, file in
             total + (((try? Posix.fileSpace(file)) ?? nil)?.allocated ?? 0)
         }
+        let wal = ((try? Posix.fileSpace(path + "-wal")) ?? nil)?.allocated ?? 0
+        return files + max(wal, UInt64(Self.walPages + 2) * 4096)
     }
 
     /// Whether a transaction is open (never, between calls; for tests).

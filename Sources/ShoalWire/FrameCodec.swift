@@ -46,24 +46,50 @@ extension WireLimits {
     public static let maximumFrameSize = 9 << 20
 }
 
+/// What a connection's decoder knows of the frame it is receiving, for the connection's limits:
+/// its announced length once the prefix is in, and when its first byte arrived. Confined to the
+/// connection's event loop.
+public final class FrameProgress {
+    /// The length of the frame being received, once its length prefix arrived.
+    public internal(set) var announcedLength: Int?
+    /// When the first byte of the frame being received arrived; `nil` between frames.
+    public internal(set) var startedAt: NIODeadline?
+    /// Frames decoded so far.
+    public internal(set) var framesDecoded = 0
+
+    public init() {}
+}
+
 /// Decodes varint-length-delimited `Frame`s. Bytes are never buffered beyond one frame's length,
 /// and a length over `maximumFrameSize` throws before any of the body is read.
 public struct FrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = WireFrame
     public let maximumFrameSize: Int
+    /// Told about each frame as it arrives.
+    public let progress: FrameProgress?
 
-    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize) {
+    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize, progress: FrameProgress? = nil) {
         self.maximumFrameSize = maximumFrameSize
+        self.progress = progress
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if let progress, progress.startedAt == nil, buffer.readableBytes > 0 { progress.startedAt = .now() }
         guard let frame = try Self.readFrame(from: &buffer, maximumFrameSize: maximumFrameSize) else {
             // Make room for the whole frame at once, rather than growing the buffer as it arrives.
             var view = buffer
-            if let length = try Self.readVarint(from: &view), length > UInt64(view.readableBytes) {
-                buffer.reserveCapacity(minimumWritableBytes: Int(length) - view.readableBytes)
+            if let length = try Self.readVarint(from: &view) {
+                progress?.announcedLength = Int(length)
+                if length > UInt64(view.readableBytes) {
+                    buffer.reserveCapacity(minimumWritableBytes: Int(length) - view.readableBytes)
+                }
             }
             return .needMoreData
+        }
+        if let progress {
+            progress.framesDecoded += 1
+            progress.announcedLength = nil
+            progress.startedAt = buffer.readableBytes > 0 ? .now() : nil
         }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue

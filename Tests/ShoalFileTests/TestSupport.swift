@@ -75,7 +75,7 @@ final class MemoryObjectStore: ObjectSink, ObjectSource, @unchecked Sendable {
         }
     }
 
-    func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer {
+    func get(id: ContentID, kind: ObjectKind, expectedSize: UInt64?) async throws -> ByteBuffer {
         state.withLockedValue {
             $0.concurrentGets += 1
             $0.maxConcurrentGets = max($0.maxConcurrentGets, $0.concurrentGets)

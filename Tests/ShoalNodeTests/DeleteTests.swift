@@ -87,9 +87,10 @@ final class DeleteTests: NodeTestCase, @unchecked Sendable {
             let got = try await node.readAll(stored.address)
             XCTAssertTrue(got == bytes)
         }
-        for id in stored.objectIDs {
-            let on = await holders(of: id, among: nodes)
-            XCTAssertEqual(on, [0, 1, 2, 3], "after every node read it, \(id.short) should be on every node")
+        // Copies are cached off the reader's path: wait (bounded) until they have landed.
+        try await waitUntil("every node to cache what it read") {
+            for id in stored.objectIDs where await holders(of: id, among: nodes) != [0, 1, 2, 3] { return false }
+            return true
         }
 
         _ = try await nodes[0].files.delete(stored.address)

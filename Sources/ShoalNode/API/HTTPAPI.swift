@@ -111,12 +111,26 @@ extension ShoalNode {
         let status = await status()
         let (deaths, suspicions) = await (membership.deaths, membership.suspicions)
         let (pushed, dropped) = await (repair.pushed, repair.dropped)
+        let t = status.resources.transport
         return metrics.render(counters: [
             ("shoal_members_declared_dead_total", "Members this node saw declared dead.", Double(deaths)),
             ("shoal_members_suspected_total", "Members this node saw suspected.", Double(suspicions)),
             ("shoal_repair_pushes_total", "Objects pushed to nodes that lacked them.", Double(pushed)),
             ("shoal_repair_drops_total", "Local copies dropped after a confirmed hand-off.", Double(dropped)),
+            ("shoal_connections_evicted_idle_total", "Idle peer connections closed to admit new ones.", Double(t.evictedIdle)),
+            ("shoal_connections_evicted_half_open_total", "Half-open peer connections closed to admit new ones.", Double(t.evictedHalfOpen)),
+            ("shoal_connections_refused_total", "Peer connections refused at the limit.", Double(t.refusedConnections)),
+            ("shoal_requests_overloaded_total", "Peer requests answered OVERLOADED.", Double(t.overloadedRequests)),
+            ("shoal_frame_timeouts_total", "Connections closed because a frame took too long.", Double(t.frameTimeouts)),
+            ("shoal_idle_connections_closed_total", "Peer connections closed as idle.", Double(t.idleClosed)),
+            ("shoal_stalled_readers_total", "Peers disconnected for not reading their responses.", Double(t.stalledReaders)),
+            ("shoal_dials_refused_total", "Dials of unproven addresses refused by the dial budget.", Double(t.refusedDials)),
         ], gauges: [
+            ("shoal_connections_handshaking", "Peer connections in their handshake.", Double(t.handshaking)),
+            ("shoal_requests_in_flight", "Peer requests being handled.", Double(t.requestsInFlight)),
+            ("shoal_inbound_buffer_bytes", "Bytes of large inbound frames buffered.", Double(t.inboundBytes)),
+            ("shoal_outbound_buffer_bytes", "Bytes of responses queued to peers.", Double(t.outboundBytes)),
+            ("shoal_api_connections", "Open HTTP API connections.", Double(status.resources.api?.connections ?? 0)),
             ("shoal_peers", "Open peer connections.", Double(status.peers)),
             ("shoal_routing_table_size", "Contacts in the routing table.", Double(status.routingTableSize)),
             ("shoal_members", "Alive or suspect members, this node included.", Double(status.members)),
