@@ -103,7 +103,10 @@ let package = Package(
         .executableTarget(
             name: "shoal-bench",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalTestKit",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalTestKit", "ShoalTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -181,7 +181,7 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: size, state: seed, bufferSize: bufferSize) }
 
     /// Fills `bytes` with the next bytes of the stream whose generator state is `state`.
-    static func fill(_ bytes: UnsafeMutableRawBufferPointer, state: inout UInt64) {
+    public static func fill(_ bytes: UnsafeMutableRawBufferPointer, state: inout UInt64) {
         let words = bytes.count / 8
         for i in 0..<words { bytes.storeBytes(of: step(&state), toByteOffset: i * 8, as: UInt64.self) }
         if bytes.count % 8 != 0 {
