@@ -117,6 +117,32 @@ final class FrameCodecTests: XCTestCase {
         }
     }
 
+    /// Found by the `addresses` fuzz target: a listen address such as ":]:8" was taken, and printed
+    /// as "[:]]:8", which no peer parses, so every frame relaying it would have been refused.
+    func testAddressesThatWouldNotPrintBackAreInvalid() throws {
+        for address in [":]:8", "[ a]:1", "h\u{e9}te:80"] {
+            var hello = Shoal_V1_Frame()
+            hello.hello = .with {
+                $0.protocolVersion = 1
+                $0.nodeID = Data(id.bytes)
+                $0.listenAddress = address
+            }
+            var nodes = Shoal_V1_Frame()
+            nodes.id = 3
+            nodes.nodes = .with { $0.contacts = [.with { $0.nodeID = Data(id.bytes); $0.address = address }] }
+            for frame in [hello, nodes] {
+                let bytes: [UInt8] = try frame.serializedBytes()
+                var buffer = ByteBuffer()
+                DataFrameCodec.writeVarint(UInt64(bytes.count), to: &buffer)
+                buffer.writeBytes(bytes)
+                XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20), address) { error in
+                    XCTAssertEqual((error as? FrameError)?.code, .badRequest, "\(error)")
+                    XCTAssertEqual((error as? FrameError)?.requestID, frame.id)
+                }
+            }
+        }
+    }
+
     func testGoldenBytes() throws {
         // Frame{id: 1, ping{payload: "hi"}}: length 8, then field 1 varint 1, field 3 (ping) length 4,
         // containing field 1 (payload) length 2 "hi".
