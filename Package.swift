@@ -177,3 +177,34 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (Fuzz/<Name>/), built only by Scripts/fuzz.sh, which sets SHOAL_FUZZ=1 and links
+// libFuzzer with `-sanitize=fuzzer`: `swift build` and `swift test` neither see nor build them.
+if Context.environment["SHOAL_FUZZ"] == "1" {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/Support"),
+        .executableTarget(
+            name: "fuzz-frames",
+            dependencies: ["FuzzSupport", "ShoalWire", "ShoalCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Frames"
+        ),
+        .executableTarget(
+            name: "fuzz-manifest",
+            dependencies: [
+                "FuzzSupport", "ShoalFile", "ShoalWire", "ShoalCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Fuzz/Manifest"
+        ),
+        .executableTarget(name: "fuzz-addresses", dependencies: ["FuzzSupport", "ShoalCore"], path: "Fuzz/Addresses"),
+        .executableTarget(name: "fuzz-range", dependencies: ["FuzzSupport", "ShoalFile"], path: "Fuzz/Range"),
+        // Writes Fuzz/corpus/ (`Scripts/fuzz.sh seeds`).
+        .executableTarget(
+            name: "fuzz-seeds",
+            dependencies: ["ShoalWire", "ShoalCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Seeds"
+        ),
+    ]
+}
