@@ -221,7 +221,7 @@ private final class MemorySource: ObjectSource, @unchecked Sendable {
         self.objects = Dictionary(objects.map { ($0.id, $0.bytes) }, uniquingKeysWith: { first, _ in first })
     }
 
-    func get(id: ContentID, kind: ObjectKind) async throws -> ByteBuffer {
+    func get(id: ContentID, kind: ObjectKind, expectedSize: UInt64?) async throws -> ByteBuffer {
         guard let bytes = objects[id] else { throw Refusal.notFound(id) }
         try lock.withLock {
             gets += 1
