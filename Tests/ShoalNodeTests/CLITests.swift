@@ -1,5 +1,6 @@
 import Foundation
 import ShoalCore
+import ShoalNode
 import XCTest
 
 #if canImport(Glibc)
@@ -86,6 +87,18 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         XCTAssertEqual(rm.status, 0, rm.stderr)
         let afterRm = try await run(["get", "--data", data.path, publicAddress, "-o", work.appendingPathComponent("gone").path], in: work)
         XCTAssertEqual(afterRm.status, 4, afterRm.stderr)
+
+        // /metrics of the real executable: swift-prometheus text with the node's histograms and the
+        // per-route metrics of the API, which reach the registry through the bootstrapped system.
+        let apiAddress = try String(contentsOf: apiFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let metrics = try await APIClient(address: apiAddress, token: nil).rawJSON("/metrics")
+        for family in ["# TYPE shoal_request_duration_seconds histogram", "# TYPE shoal_transfer_bytes_per_second histogram",
+                       "# TYPE shoal_files_put_total counter", "# TYPE shoal_members_by_state gauge",
+                       "http_server_request_duration"] {
+            XCTAssertTrue(metrics.contains(family), "\(family) missing from /metrics:\n\(metrics.prefix(4000))")
+        }
+        XCTAssertTrue(metrics.contains("shoal_transfer_bytes_per_second_count{direction=\"put\"} 2"),
+                      "two puts should be in the put throughput histogram:\n\(metrics.prefix(4000))")
 
         // SIGTERM: the node leaves, exits 0 and removes its api file.
         let exit = await node.stop()
