@@ -210,6 +210,8 @@ public struct NodeStatus: Codable, Sendable {
     public var cacheSize: UInt64
     /// What the resource budget is using, and what it refused.
     public var resources: ResourceStatus
+    /// The node's version (``ShoalVersion``).
+    public var version: String? = ShoalVersion.string
 }
 
 /// The resource budget as `/v1/status` reports it.

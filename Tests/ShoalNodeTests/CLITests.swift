@@ -127,6 +127,12 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
             XCTAssertEqual(outcome.status, 64, "shoal node \(arguments.joined(separator: " ")): \(outcome.stderr)")
             XCTAssertTrue(outcome.stderr.contains(option), "the message names --\(option): \(outcome.stderr)")
         }
+        let version = try await run(["--version"], in: work, seconds: 30)
+        XCTAssertEqual(version.status, 0, version.stderr)
+        XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ShoalVersion.string)
+        let completion = try await run(["--generate-completion-script", "bash"], in: work, seconds: 30)
+        XCTAssertEqual(completion.status, 0, completion.stderr)
+        XCTAssertTrue(completion.stdout.contains("-F _shoal shoal"), "a bash completion script: \(completion.stdout.prefix(300))")
     }
 
     private struct Outcome {
