@@ -834,6 +834,8 @@ static void check_find_node(Conn *c, const Identity *me) {
         if (ct->node_id.len != ID_LEN) problem = "a contact's node_id is not 32 bytes";
         else if (!ct->address || !strchr(ct->address, ':')) problem = "a contact's address is not host:port";
         else if (memcmp(ct->node_id.data, me->id, ID_LEN) == 0) problem = "the requester itself is listed";
+        else if (c->peer_seen && memcmp(ct->node_id.data, c->peer_id, ID_LEN) == 0)
+            problem = "the receiver itself is listed";
         else if (i > 0 && compare_distance(nodes->contacts[i - 1]->node_id.data, ct->node_id.data, target) > 0)
             problem = "contacts are not sorted closest first";
     }
@@ -846,6 +848,92 @@ static void check_find_node(Conn *c, const Identity *me) {
             note("contact %s at %s", short_id(nodes->contacts[i]->node_id.data, ID_LEN, s), nodes->contacts[i]->address);
     }
     shoal__v1__frame__free_unpacked(r, NULL);
+}
+
+/* A Ping on the main connection, to show it is still open and answering. */
+static bool still_answers(Conn *c, uint64_t id, char *why, size_t n) {
+    Shoal__V1__Ping ping = SHOAL__V1__PING__INIT;
+    Shoal__V1__Frame f = SHOAL__V1__FRAME__INIT;
+    f.id = id;
+    f.body_case = SHOAL__V1__FRAME__BODY_PING;
+    f.ping = &ping;
+    char buf[300], d[300];
+    if (!send_frame(c, &f)) {
+        snprintf(why, n, "could not send a Ping (%s)", c->last_error);
+        return false;
+    }
+    Shoal__V1__Frame *r = NULL;
+    IoStatus st = await_response(c, id, &r);
+    if (st != IO_OK) {
+        snprintf(why, n, "the next Ping got no Pong: %s", wait_failure(c, st, buf, sizeof buf));
+        return false;
+    }
+    bool ok = r->body_case == SHOAL__V1__FRAME__BODY_PONG;
+    if (!ok) snprintf(why, n, "the next Ping was answered by %s", describe_frame(r, d, sizeof d));
+    shoal__v1__frame__free_unpacked(r, NULL);
+    return ok;
+}
+
+/* Section 6.8: a PROBE from a client-only peer (this client announces no listen address) is
+ * answered Error(BAD_REQUEST) with the request's id, and the connection stays open. */
+static void check_client_only_gossip(Conn *c, uint64_t *next_id) {
+    uint64_t id = (*next_id)++;
+    Shoal__V1__Gossip gossip = SHOAL__V1__GOSSIP__INIT;
+    gossip.kind = SHOAL__V1__GOSSIP_KIND__GOSSIP_KIND_PROBE;
+    Shoal__V1__Frame f = SHOAL__V1__FRAME__INIT;
+    f.id = id;
+    f.body_case = SHOAL__V1__FRAME__BODY_GOSSIP;
+    f.gossip = &gossip;
+    char buf[300], d[300], why[400];
+    const char *label = "Gossip PROBE from a client-only peer";
+    if (!send_frame(c, &f)) {
+        fail("%s: could not send (%s)", label, c->last_error);
+        return;
+    }
+    Shoal__V1__Frame *r = NULL;
+    IoStatus st = await_response(c, id, &r);
+    if (st != IO_OK) {
+        fail("%s: %s", label, wait_failure(c, st, buf, sizeof buf));
+        return;
+    }
+    bool refused = r->body_case == SHOAL__V1__FRAME__BODY_ERROR &&
+                   r->error->code == SHOAL__V1__ERROR_CODE__ERROR_CODE_BAD_REQUEST;
+    if (!refused) {
+        fail("%s: answered by %s, expected Error(BAD_REQUEST) id %llu", label, describe_frame(r, d, sizeof d),
+             (unsigned long long)id);
+    }
+    shoal__v1__frame__free_unpacked(r, NULL);
+    if (!refused) return;
+    if (still_answers(c, (*next_id)++, why, sizeof why)) {
+        pass("%s -> Error(BAD_REQUEST) id %llu; the connection stays open (a Ping still gets its Pong)", label,
+             (unsigned long long)id);
+    } else {
+        fail("%s: Error(BAD_REQUEST) received, but %s", label, why);
+    }
+}
+
+/* Section 6.6: BadCopy is one-way (id 0): never answered, and the connection stays open. A copy
+ * the node does not hold, or that verifies, is kept. */
+static void check_bad_copy(Conn *c, uint64_t *next_id) {
+    uint8_t id[ID_LEN];
+    RAND_bytes(id, sizeof id);
+    Shoal__V1__BadCopy bad = SHOAL__V1__BAD_COPY__INIT;
+    bad.id.data = id;
+    bad.id.len = ID_LEN;
+    Shoal__V1__Frame f = SHOAL__V1__FRAME__INIT;
+    f.id = 0;
+    f.body_case = SHOAL__V1__FRAME__BODY_BAD_COPY;
+    f.bad_copy = &bad;
+    char why[400];
+    const char *label = "BadCopy (one-way) for an object the node does not hold";
+    if (!send_frame(c, &f)) {
+        fail("%s: could not send (%s)", label, c->last_error);
+        return;
+    }
+    /* await_response skips frames with other ids, so an answer to the BadCopy would not pass as the Pong;
+     * the Ping's answer shows the connection is open and nothing broke. */
+    if (still_answers(c, (*next_id)++, why, sizeof why)) pass("%s -> no answer; the connection stays open", label);
+    else fail("%s: %s", label, why);
 }
 
 /* One GetChunk round trip. Returns the response frame (ChunkData or Error) or NULL. */
@@ -1699,6 +1787,8 @@ static bool send_violation(Conn *c, const Identity *me, int which) {
         f.get_chunk = &get;
         return send_frame(c, &f);
     }
+    case 8: /* Hello whose node_id is 31 bytes: a malformed field, not an identity mismatch */
+        return send_hello(c, 1, me->id, ID_LEN - 1);
     case 7: { /* Ping with a 65-byte payload */
         uint8_t payload[MAX_PING_PAYLOAD + 1];
         memset(payload, 'x', sizeof payload);
@@ -1725,6 +1815,7 @@ static const Violation VIOLATIONS[] = {
     {"bytes that are not a protobuf Frame", AFTER_HELLO, SHOAL__V1__ERROR_CODE__ERROR_CODE_PROTOCOL, false, false},
     {"GetChunk with a 3-byte id", AFTER_HELLO, SHOAL__V1__ERROR_CODE__ERROR_CODE_BAD_REQUEST, true, false},
     {"Ping with a 65-byte payload", AFTER_HELLO, SHOAL__V1__ERROR_CODE__ERROR_CODE_BAD_REQUEST, true, false},
+    {"Hello with a 31-byte node_id", BEFORE_HELLO, SHOAL__V1__ERROR_CODE__ERROR_CODE_BAD_REQUEST, false, false},
 };
 
 static void check_violation(SSL_CTX *ctx, const char *host, const char *port, const uint8_t *expect_id, int timeout,
@@ -2081,6 +2172,8 @@ int main(int argc, char **argv) {
         }
     }
     check_not_found(&c, &next_id);
+    check_client_only_gossip(&c, &next_id);
+    check_bad_copy(&c, &next_id);
     check_pipelining(&c, 1000);
     next_id = 2000;
     if (o.write) check_store_and_delete(&c, &next_id, &me);

@@ -15,6 +15,11 @@ actor DHTShell {
     private let clock: NodeClock
     private let logger: Logger
     private let metrics: NodeMetrics?
+    /// Directives of the table waiting for ``run()``.
+    private let workQueue: AsyncStream<RoutingDirective>
+    private let work: AsyncStream<RoutingDirective>.Continuation
+    static let maximumConcurrentWork = 16
+    static let maximumQueuedWork = 1024
     let lookupConfiguration: LookupStateMachine.Configuration
     private var lookupsRun = 0
     private var hopsTotal = 0
@@ -30,6 +35,8 @@ actor DHTShell {
     init(transport: Transport, clock: NodeClock, metrics: NodeMetrics? = nil, logger: Logger) {
         self.localID = transport.nodeID
         self.metrics = metrics
+        (workQueue, work) = AsyncStream.makeStream(of: RoutingDirective.self,
+                                                   bufferingPolicy: .bufferingNewest(Self.maximumQueuedWork))
         self.transport = transport
         self.clock = clock
         self.logger = logger
@@ -117,19 +124,40 @@ actor DHTShell {
         apply(table.onTick(now: clock.now, using: &rng))
     }
 
+    /// Hands the table's directives to ``run()``, which carries them out.
     private func apply(_ directives: [RoutingDirective]) {
-        for directive in directives {
-            switch directive {
-            case .verify(let contact):
-                Task { await self.ping(contact, thenReport: true) }
-            case .pingToEvict(let old, _):
-                Task { await self.ping(old, thenReport: true) }
-            case .refresh(_, let target):
-                Task {
-                    _ = await self.lookup(target)
-                    await self.lookupCompleted(target)
+        for directive in directives { work.yield(directive) }
+    }
+
+    /// Carries out the routing table's directives (verification and eviction pings, bucket
+    /// refreshes), at most ``maximumConcurrentWork`` at once, until cancelled. A child of the node's
+    /// task group. Directives beyond ``maximumQueuedWork`` waiting are dropped, oldest first: each
+    /// is only a check of hearsay, which the next contact repeats.
+    func run() async {
+        let work = self.workQueue
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await directive in work {
+                if running >= Self.maximumConcurrentWork {
+                    await group.next()
+                    running -= 1
                 }
+                running += 1
+                group.addTask { await self.carryOut(directive) }
             }
+            group.cancelAll()
+        }
+    }
+
+    private func carryOut(_ directive: RoutingDirective) async {
+        switch directive {
+        case .verify(let contact):
+            await ping(contact, thenReport: true)
+        case .pingToEvict(let old, _):
+            await ping(old, thenReport: true)
+        case .refresh(_, let target):
+            _ = await lookup(target)
+            lookupCompleted(target)
         }
     }
 

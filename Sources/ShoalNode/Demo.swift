@@ -26,17 +26,23 @@ public struct ShoalDemo: Sendable {
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         var nodes: [ShoalNode] = []
         defer { try? FileManager.default.removeItem(at: base) }
-        do {
-            try await runSteps(base: base, nodes: &nodes, logger: logger, say: say)
-        } catch {
+        var failure: (any Error)?
+        // The nodes run as children of this group, which ends once the steps are done and every
+        // node has stopped.
+        await withDiscardingTaskGroup { group in
+            do {
+                try await runSteps(base: base, nodes: &nodes, group: &group, logger: logger, say: say)
+            } catch {
+                failure = error
+            }
             for node in nodes { await node.stop(handOff: false) }
-            throw error
         }
-        for node in nodes { await node.stop(handOff: false) }
+        if let failure { throw failure }
         say("stopped the three nodes and removed \(base.path)")
     }
 
-    private func runSteps(base: URL, nodes: inout [ShoalNode], logger: Logger, say: @Sendable (String) -> Void) async throws {
+    private func runSteps(base: URL, nodes: inout [ShoalNode], group: inout DiscardingTaskGroup, logger: Logger,
+                          say: @Sendable (String) -> Void) async throws {
         // 1. Three nodes; the third bootstraps from the first two.
         for (i, port) in ports.enumerated() {
             var config = NodeConfiguration(listen: PeerAddress(host: host, port: port),
@@ -52,6 +58,7 @@ public struct ShoalDemo: Sendable {
                 say("port \(port) is taken; node \(i + 1) uses \(node.contact.address) instead")
             }
             nodes.append(node)
+            group.addTask { try? await node.run() }
             say("node \(i + 1) listening on \(node.contact.address)  id \(node.nodeID.short)" +
                 (config.bootstrap.isEmpty ? "" : "  bootstrap \(config.bootstrap.map(\.description).joined(separator: ", "))"))
         }

@@ -26,7 +26,8 @@ actor RepairShell {
     /// Pushes done and copies dropped since start.
     private(set) var pushed = 0
     private(set) var dropped = 0
-    private var wakeUp: CheckedContinuation<Void, Never>?
+    /// Wakes the loop for a round before its interval is up.
+    private let wake = WakeSignal()
     /// Holders confirmed per object, with the placement they were confirmed for: reused while that
     /// placement is unchanged and fresh, so an idle round costs no network traffic.
     private var confirmed: [ContentID: (closest: [NodeID], holders: Set<NodeID>, at: Timestamp)] = [:]
@@ -57,8 +58,7 @@ actor RepairShell {
     /// Asks for a round soon (membership changed).
     func requestRound() {
         roundRequested = true
-        wakeUp?.resume()
-        wakeUp = nil
+        wake.signal()
     }
 
     /// Runs rounds every `interval`, and soon after membership changes, until cancelled.
@@ -75,12 +75,7 @@ actor RepairShell {
 
     private func sleep(upTo interval: Duration) async {
         if roundRequested { return }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: interval)
-            if !Task.isCancelled { await self?.requestRound() }
-        }
-        await withCheckedContinuation { wakeUp = $0 }
-        timer.cancel()
+        await wake.wait(atMost: interval)
     }
 
     /// One repair round. Returns the number of pushes performed.

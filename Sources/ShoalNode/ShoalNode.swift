@@ -10,8 +10,9 @@ import ShoalWire
 
 /// A running Shoal node: it stores, routes and serves. Embeddable from Swift; `shoal node` runs one.
 ///
-/// Start it with ``start(configuration:logger:)``; run it as a `Service` in a `ServiceGroup` (it stops
-/// on graceful shutdown, handing its data to the next closest nodes first), or call ``stop()``.
+/// Open it with ``start(configuration:logger:)``, which listens but runs nothing, then ``run()`` it:
+/// as a `Service` in a `ServiceGroup` (it stops on graceful shutdown, handing its data to the next
+/// closest nodes first), or in a task group of your own, ending it with ``stop(handOff:)``.
 public final class ShoalNode: Sendable {
     public let configuration: NodeConfiguration
     public let identity: NodeIdentity
@@ -26,10 +27,23 @@ public final class ShoalNode: Sendable {
     let service: PeerService
     public let files: FileService
     let metrics: NodeMetrics
-    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    private let lifecycle = NIOLockedValueBox(Lifecycle.opened)
+    private let finished = NIOLockedValueBox(Finish())
     /// The HTTP API's connection limiter, once an API was made for this node (for status).
     let apiLimiter = NIOLockedValueBox<APIConnectionLimiter?>(nil)
-    private let stopped = NIOLockedValueBox(false)
+
+    /// Where the node is in its life: opened by `start`, running `run()`, or stopped.
+    private enum Lifecycle {
+        case opened
+        /// `run()` is running; a stop request (with or without hand-off) goes to it.
+        case running(AsyncStream<Bool>.Continuation)
+        case stopped
+    }
+
+    private struct Finish {
+        var done = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
 
     public var nodeID: NodeID { identity.nodeID }
     var chunks: ChunkStore { objects.chunks }
@@ -53,7 +67,8 @@ public final class ShoalNode: Sendable {
         self.metrics = metrics
     }
 
-    /// Opens the data directory, starts listening, and begins joining the network in the background.
+    /// Opens the data directory and starts listening. Nothing runs until ``run()``: connections that
+    /// arrive meanwhile wait for it.
     /// - Throws: when the identity, the store or the listening socket cannot be set up; the error says
     ///   what to do (e.g. fix the key file's mode, free the port).
     public static func start(configuration: NodeConfiguration, logger: Logger = Logger(label: "shoal")) async throws -> ShoalNode {
@@ -97,20 +112,19 @@ public final class ShoalNode: Sendable {
                              repair: repair, service: service, files: files, metrics: metrics)
         router.attach(service)
         await repair.attach(membership: membership)
-        node.startBackgroundWork()
         logger.info("node started", metadata: ["node.id": "\(identity.nodeID.hex)", "listen.address": "\(contact.address)",
                                                "data.dir": "\(configuration.dataDirectory.path)"])
         return node
     }
 
-    private func startBackgroundWork() {
+    /// Every loop and background job of a running node, children of `run()`'s task group.
+    private func addLoops(to group: inout DiscardingTaskGroup) {
         let bootstrap = configuration.bootstrap
         let interval = configuration.bootstrapInterval
-        var started: [Task<Void, Never>] = []
         // Join, retrying with backoff while no bootstrap peer answers; then re-contact them
         // periodically so that a partition heals.
         if !bootstrap.isEmpty {
-            started.append(Task { [self] in
+            group.addTask { [self] in
                 var delay: Duration = .milliseconds(250)
                 while !Task.isCancelled {
                     let answered = await dht.join(bootstrap)
@@ -135,39 +149,65 @@ public final class ShoalNode: Sendable {
                     for peer in answered { await membership.exchange(with: peer) }
                     logger.debug("re-contacted bootstrap peers", metadata: ["answered": "\(answered.count)"])
                 }
-            })
+            }
         }
-        started.append(Task { [self] in
+        group.addTask { [self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: configuration.refreshCheckInterval)
                 await dht.tick()
             }
-        })
-        started.append(Task { [self] in await transport.run() })
-        started.append(Task { [self] in await membership.run() })
-        started.append(Task { [self] in await repair.run(interval: configuration.repairInterval) })
-        started.append(Task { [self] in await objects.runCacheWriter() })
-        started.append(Task { [self] in await files.runJanitor() })
-        tasks.withLockedValue { $0.append(contentsOf: started) }
+        }
+        group.addTask { [self] in await dht.run() }
+        group.addTask { [self] in await membership.run() }
+        group.addTask { [self] in await repair.run(interval: configuration.repairInterval) }
+        group.addTask { [self] in await objects.runCacheWriter() }
+        group.addTask { [self] in await files.runJanitor() }
     }
 
-    /// Announces departure, hands this node's objects to the next closest nodes, and shuts down.
-    /// - Parameter handOff: `false` to stop at once (tests that simulate a crash use `kill`).
+    /// Asks a running node to stop and waits until it has; closes a node that never ran.
+    /// - Parameter handOff: `true` to announce departure and hand this node's objects to the next
+    ///   closest nodes first; `false` to stop at once (tests that simulate a crash use `kill`).
     public func stop(handOff: Bool = true) async {
-        let already = stopped.withLockedValue { s -> Bool in
-            defer { s = true }
-            return s
+        enum Step { case close, signal(AsyncStream<Bool>.Continuation), wait }
+        let step = lifecycle.withLockedValue { state -> Step in
+            switch state {
+            case .opened:
+                state = .stopped
+                return .close
+            case .running(let requests): return .signal(requests)
+            case .stopped: return .wait
+            }
         }
-        guard !already else { return }
-        if handOff {
-            await membership.leave()
-            let moved = await repair.handOffAll()
-            logger.info("handed off before leaving", metadata: ["objects": "\(moved)"])
+        switch step {
+        case .close:
+            await transport.shutdown()
+            await objects.close()
+            markFinished()
+        case .signal(let requests):
+            requests.yield(handOff)
+            await waitUntilFinished()
+        case .wait:
+            await waitUntilFinished()
         }
-        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
-        await transport.shutdown()
-        await objects.close()
-        logger.info("node stopped")
+    }
+
+    private func markFinished() {
+        let waiters = finished.withLockedValue { f -> [CheckedContinuation<Void, Never>] in
+            f.done = true
+            defer { f.waiters = [] }
+            return f.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func waitUntilFinished() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let done = finished.withLockedValue { f -> Bool in
+                if !f.done { f.waiters.append(waiter) }
+                return f.done
+            }
+            if done { waiter.resume() }
+        }
     }
 
     // MARK: Status
@@ -235,5 +275,53 @@ public enum NodeError: Error, CustomStringConvertible {
         case .cannotListen(let address, let why):
             return "cannot listen on \(address): \(why); choose another --listen port or stop the process using it"
         }
+    }
+}
+
+extension ShoalNode: Service {
+    /// Runs the node until graceful shutdown, ``stop(handOff:)`` or cancellation: the transport and
+    /// every loop (joining, table refresh, membership, repair, the cache writer, the upload janitor)
+    /// are children of this task group, and nothing outlives it. Stopping is ordered: leave and hand
+    /// off (on graceful shutdown, or `stop(handOff: true)`), then the loops, then the transport, then
+    /// the store. In a `ServiceGroup`, list the HTTP API after the node, so that it stops first.
+    /// Running a node twice, or after it stopped, returns at once.
+    public func run() async throws {
+        let (requests, requester) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(1))
+        let begun = lifecycle.withLockedValue { state -> Bool in
+            guard case .opened = state else { return false }
+            state = .running(requester)
+            return true
+        }
+        guard begun else { return }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                // The transport serves peers until it is shut down, hand-off included.
+                group.addTask { [self] in await transport.run() }
+                group.addTask { [self] in
+                    await withDiscardingTaskGroup { loops in
+                        addLoops(to: &loops)
+                        var handOff = false
+                        // Ends with a stop request, or with cancellation (no hand-off then).
+                        for await requested in requests {
+                            handOff = requested
+                            break
+                        }
+                        if handOff && !Task.isCancelled {
+                            await membership.leave()
+                            let moved = await repair.handOffAll()
+                            logger.info("handed off before leaving", metadata: ["objects": "\(moved)"])
+                        }
+                        loops.cancelAll()
+                    }
+                    await transport.shutdown()
+                }
+            }
+        } onGracefulShutdown: {
+            requester.yield(true)
+        }
+        lifecycle.withLockedValue { $0 = .stopped }
+        await objects.close()
+        logger.info("node stopped")
+        markFinished()
     }
 }

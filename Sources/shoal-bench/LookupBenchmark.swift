@@ -47,40 +47,46 @@ enum LookupBenchmark {
         logger.logLevel = .error
         var rng = SeededRandom(seed: options.seed)
         var nodes: [ShoalNode] = []
-        do {
-            let clock = ContinuousClock()
-            let startTime = clock.now
-            for index in 0..<options.nodes {
-                var config = NodeConfiguration(listen: PeerAddress(host: "127.0.0.1", port: 0),
-                                               dataDirectory: URL(fileURLWithPath: root + "/node\(index + 1)"))
-                if !nodes.isEmpty {
-                    let count = min(nodes.count, 1 + Int(rng.next() % 2))
-                    var picks: [Int] = []
-                    // Bounded: at most `count` distinct picks from a non-empty range; collisions retry.
-                    for _ in 0..<64 where picks.count < count {
-                        let pick = Int(rng.next() % UInt64(nodes.count))
-                        if !picks.contains(pick) { picks.append(pick) }
+        var failure: (any Error)?
+        // Every node runs as a child of this group, which ends once all have stopped.
+        await withDiscardingTaskGroup { group in
+            do {
+                let clock = ContinuousClock()
+                let startTime = clock.now
+                for index in 0..<options.nodes {
+                    var config = NodeConfiguration(listen: PeerAddress(host: "127.0.0.1", port: 0),
+                                                   dataDirectory: URL(fileURLWithPath: root + "/node\(index + 1)"))
+                    if !nodes.isEmpty {
+                        let count = min(nodes.count, 1 + Int(rng.next() % 2))
+                        var picks: [Int] = []
+                        // Bounded: at most `count` distinct picks from a non-empty range; collisions retry.
+                        for _ in 0..<64 where picks.count < count {
+                            let pick = Int(rng.next() % UInt64(nodes.count))
+                            if !picks.contains(pick) { picks.append(pick) }
+                        }
+                        config.bootstrap = picks.map { nodes[$0].contact.address }
                     }
-                    config.bootstrap = picks.map { nodes[$0].contact.address }
+                    let node = try await ShoalNode.start(configuration: config, logger: logger)
+                    nodes.append(node)
+                    group.addTask { try? await node.run() }
                 }
-                nodes.append(try await ShoalNode.start(configuration: config, logger: logger))
+                print(String(format: "started %d nodes in %.1f s", nodes.count, BenchSupport.seconds(clock.now - startTime)))
+
+                let settled = try await settle(nodes, limit: options.settleLimit)
+                print(settled)
+                print("")
+
+                try await measureLookups(nodes, options: options, rng: &rng)
+                print("")
+                try await measurePings(nodes, count: options.pings)
+                print("")
+                print("process peak RSS with \(nodes.count) nodes: \(BenchSupport.formatSize(BenchSupport.peakResidentBytes() ?? 0))")
+            } catch {
+                failure = error
             }
-            print(String(format: "started %d nodes in %.1f s", nodes.count, BenchSupport.seconds(clock.now - startTime)))
-
-            let settled = try await settle(nodes, limit: options.settleLimit)
-            print(settled)
-            print("")
-
-            try await measureLookups(nodes, options: options, rng: &rng)
-            print("")
-            try await measurePings(nodes, count: options.pings)
-            print("")
-            print("process peak RSS with \(nodes.count) nodes: \(BenchSupport.formatSize(BenchSupport.peakResidentBytes() ?? 0))")
-        } catch {
             await stopAll(nodes)
-            throw error
         }
-        await stopAll(nodes)
+        if let failure { throw failure }
         return 0
     }
 

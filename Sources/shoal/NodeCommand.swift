@@ -108,19 +108,12 @@ struct NodeCommand: AsyncParsableCommand {
             logger.info("API listening", metadata: ["api.address": "\(bound)"])
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: NodeService(node: node)), .init(service: app), .init(service: MemoryTrimService())],
+            // Graceful shutdown runs from the last service to the first: the API stops taking
+            // requests, then the node leaves, hands off its objects and closes its transport.
+            services: [.init(service: node), .init(service: app), .init(service: MemoryTrimService())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
         try? FileManager.default.removeItem(at: apiFile)
-    }
-}
-
-/// Runs a node as a service: it lives until graceful shutdown, then leaves cleanly.
-struct NodeService: Service {
-    let node: ShoalNode
-    func run() async throws {
-        try? await gracefulShutdown()
-        await node.stop(handOff: true)
     }
 }

@@ -26,8 +26,7 @@ final class JoinTests: NodeTestCase, @unchecked Sendable {
 
         // The bootstrap peer comes up on the same address and data dir (so with the same identity).
         seedConfig.listen = address
-        let seed = try await ShoalNode.start(configuration: seedConfig, logger: Self.testLogger())
-        addCleanup { await seed.stop(handOff: false) }
+        let seed = try await launch(seedConfig)
         XCTAssertEqual(seed.nodeID, seedID)
         try await waitUntil("the joiner to admit the bootstrap peer", seconds: 30) {
             await joiner.dht.contains(seedID)

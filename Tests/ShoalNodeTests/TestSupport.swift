@@ -16,6 +16,8 @@ import XCTest
 /// and stops them (and any HTTP API it started) in `tearDown`, whatever the test did.
 class NodeTestCase: XCTestCase, @unchecked Sendable {
     private var nodes: [ShoalNode] = []
+    /// Each node's `run()`, awaited in `tearDown` once the node was asked to stop.
+    private var runs: [Task<Void, Never>] = []
     private var apis: [RunningAPI] = []
     private var directories: [URL] = []
     private var cleanups: [@Sendable () async -> Void] = []
@@ -26,7 +28,9 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
         for cleanup in cleanups.reversed() { await cleanup() }
         cleanups = []
         for node in nodes.reversed() { await node.stop(handOff: false) }
+        for run in runs { await run.value }
         nodes = []
+        runs = []
         for dir in directories { try? FileManager.default.removeItem(at: dir) }
         directories = []
         try await super.tearDown()
@@ -60,8 +64,14 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
         config.bootstrap = bootstrap.map(\.contact.address)
         config.bootstrapInterval = .seconds(1)
         configure(&config)
+        return try await launch(config)
+    }
+
+    /// Starts a node with `config` and runs it until `tearDown` (or an earlier `stop`).
+    func launch(_ config: NodeConfiguration) async throws -> ShoalNode {
         let node = try await ShoalNode.start(configuration: config, logger: Self.testLogger("shoal.node"))
         nodes.append(node)
+        runs.append(Task { try? await node.run() })
         return node
     }
 
