@@ -5,30 +5,31 @@ extension SWIMInstance {
     ///
     /// In order: this node's `left` state while leaving; what the recipient most needs to hear
     /// about itself (that it is suspected, or remembered as dead or departed, so that it can
-    /// refute); the least-transmitted pending updates; then, in spare room, a few random members'
-    /// current state (anti-entropy): ``SWIMSettings/antiEntropyUpdatesPerMessage`` of them, or
-    /// as many as fit when `fillWithMembers` is set (for a node that has just made contact and
-    /// knows little of the cluster).
+    /// refute); the suspicion of `subject` when the message asks the recipient to probe it (the
+    /// buddy system through helpers); the least-transmitted pending updates; then, in spare room,
+    /// a few random verified members' current state (anti-entropy):
+    /// ``SWIMSettings/antiEntropyUpdatesPerMessage`` of them, or as many as fit when
+    /// `fillWithMembers` is set (for a node that has just made contact and knows little).
     mutating func outgoingUpdates(
         for recipient: NodeID?,
+        carryingSuspicionOf subject: NodeID? = nil,
         fillWithMembers: Bool = false,
         using rng: inout some RandomNumberGenerator
     ) -> [MemberUpdate] {
         let capacity = max(0, min(settings.maximumUpdatesPerMessage, SWIMSettings.wireUpdateLimit))
         guard capacity > 0 else { return [] }
         var out: [MemberUpdate] = []
-        var included: Set<NodeID> = []
+        var included: [NodeID] = []
         func add(_ update: MemberUpdate) {
-            guard out.count < capacity, included.insert(update.member.id).inserted else { return }
+            guard out.count < capacity, !included.contains(where: { $0.hasSameWords(as: update.member.id) }) else { return }
             out.append(update)
+            included.append(update.member.id)
         }
-        if isLeaving {
-            add(MemberUpdate(member: myself, status: .left, incarnation: incarnation))
-        }
-        if let recipient {
-            if let member = membersByID[recipient], member.status == .suspect {
+        if isLeaving { add(ownState) }
+        for id in [recipient, subject].compactMap({ $0 }) {
+            if let member = table.member(id), member.status == .suspect {
                 add(member.update)
-            } else if let tombstone = tombstonesByID[recipient] {
+            } else if id == recipient, let tombstone = tombstonesByID[id] {
                 add(tombstone.update)
             }
         }
@@ -38,19 +39,33 @@ extension SWIMInstance {
         let room = capacity - out.count
         let spare = fillWithMembers ? room : min(settings.antiEntropyUpdatesPerMessage, room)
         if spare > 0 {
-            let wanted = out.count + spare
-            if probeOrder.count <= 4 * spare {
-                for id in probeOrder.ids.shuffled(using: &rng) where out.count < wanted {
-                    if let member = membersByID[id] { add(member.update) }
-                }
-            } else {
-                var attempts = 0
-                while out.count < wanted, attempts < 2 * spare, let id = probeOrder.randomElement(using: &rng) {
-                    attempts += 1
-                    if let member = membersByID[id] { add(member.update) }
-                }
+            let table = self.table
+            let chosen = included
+            let slots = table.randomSlots(spare, using: &rng) { slot in
+                let id = table.contact(slot).id
+                return !chosen.contains { $0.hasSameWords(as: id) }
             }
+            for slot in slots { if let member = table.member(at: slot) { add(member.update) } }
         }
         return out
+    }
+
+    /// `updates` with the strongest claim about `subject` among `carried` put first, unless
+    /// `updates` already says something at least as strong about it: the suspicion a probe
+    /// request carried, passed on by the helper to the suspect (buddy system), even when the
+    /// helper did not believe it.
+    func passingOn(suspicionOf subject: NodeID, from carried: [MemberUpdate], in updates: [MemberUpdate]) -> [MemberUpdate] {
+        let claims = carried.prefix(SWIMSettings.wireUpdateLimit).filter {
+            $0.member.id.hasSameWords(as: subject) && $0.status == .suspect
+                && $0.incarnation <= MemberUpdate.maximumIncarnation
+        }
+        guard let strongest = claims.max(by: { $0.incarnation < $1.incarnation }) else { return updates }
+        if let own = updates.first(where: { $0.member.id.hasSameWords(as: subject) }),
+            own.incarnation > strongest.incarnation || (own.incarnation == strongest.incarnation && own.status >= .suspect)
+        {
+            return updates
+        }
+        let rest = updates.filter { !$0.member.id.hasSameWords(as: subject) }
+        return [strongest] + rest.prefix(SWIMSettings.wireUpdateLimit - 1)
     }
 }

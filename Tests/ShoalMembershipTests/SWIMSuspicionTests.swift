@@ -18,13 +18,41 @@ final class SWIMSuspicionTests: XCTestCase {
         return (target, swim.onTick(now: start + .seconds(1), using: &rng))
     }
 
+    /// Ticks `swim` once per second from `start` through `end`, as its shell would on an idle
+    /// machine, acking every probe except those to `silent`, for which the helpers nack.
+    private func tickEveryPeriod(
+        _ swim: inout SWIMInstance, from start: Timestamp, through end: Timestamp, silent: Contact,
+        rng: inout SeededRandom
+    ) -> [SWIMDirective] {
+        var all: [SWIMDirective] = []
+        var now = start
+        while now <= end {
+            let d = swim.onTick(now: now, using: &rng)
+            all += d
+            for probe in d.probes {
+                guard probe.to == silent else {
+                    all += swim.onProbeAck(from: probe.to, updates: [], now: now + .milliseconds(10), using: &rng)
+                    continue
+                }
+                let requests = swim.onProbeTimeout(target: silent, now: now + .milliseconds(500), using: &rng)
+                for request in requests.probeRequests {
+                    all += swim.onProbeRequestNack(
+                        from: request.to, target: silent, updates: [], now: now + .milliseconds(900), using: &rng)
+                }
+            }
+            now = now + .seconds(1)
+        }
+        return all
+    }
+
     func testUnansweredTargetBecomesSuspectThenDead() {
         var rng = SeededRandom(seed: 10)
         var swim = makeInstance(memberCount: 9, rng: &rng)
         let (target, end) = failOnePeriod(&swim, at: .zero, rng: &rng)
+        let suspicion = MemberUpdate(member: target, status: .suspect, incarnation: 0, accuser: testContact(0).id)
         XCTAssertEqual(end.changes.count, 1)
         XCTAssertEqual(end.changes[0].old, MemberUpdate(member: target, status: .alive, incarnation: 0))
-        XCTAssertEqual(end.changes[0].new, MemberUpdate(member: target, status: .suspect, incarnation: 0))
+        XCTAssertEqual(end.changes[0].new, suspicion, "this node is the accuser")
         XCTAssertEqual(swim.member(target.id)?.status, .suspect)
         XCTAssertEqual(swim.localHealthMultiplier, 0, "every helper nacked, so this node is healthy")
 
@@ -35,9 +63,11 @@ final class SWIMSuspicionTests: XCTestCase {
 
         // The suspicion rides on the next message.
         let ack = swim.onProbe(from: testContact(5), updates: [], now: seconds(1.1), using: &rng).replies[0].message
-        XCTAssertTrue(ack.updates.contains(MemberUpdate(member: target, status: .suspect, incarnation: 0)))
+        XCTAssertTrue(ack.updates.contains(suspicion))
 
-        // Not dead just before the deadline; dead at it.
+        // Not dead just before the deadline (ticking on time, every period); dead at it.
+        let before = tickEveryPeriod(&swim, from: seconds(2), through: seconds(30), silent: target, rng: &rng)
+        XCTAssertFalse(before.changes.contains { $0.new.member == target })
         XCTAssertTrue(swim.onTick(now: seconds(30.9), using: &rng).changes.filter { $0.new.member == target }.isEmpty)
         let death = swim.onTick(now: seconds(31), using: &rng).changes.filter { $0.new.member == target }
         XCTAssertEqual(death.count, 1)
@@ -70,7 +100,9 @@ final class SWIMSuspicionTests: XCTestCase {
         for _ in 0..<2 where !told {
             let probes = swim.onTick(now: now, using: &rng).probes
             if let probe = probes.first, probe.to == testContact(1) {
-                told = probe.updates.first == suspect
+                // Relayed by a version-1 peer (no accuser named): the relayer counts as the accuser.
+                told = probe.updates.first == MemberUpdate(
+                    member: testContact(1), status: .suspect, incarnation: 0, accuser: testContact(2).id)
             }
             now = now + .seconds(1)
         }

@@ -37,6 +37,21 @@ extension Array where Element == SWIMDirective {
     var changes: [(old: MemberUpdate?, new: MemberUpdate)] {
         compactMap { if case .memberChanged(let old, let new) = $0 { return (old, new) } else { return nil } }
     }
+    var verifications: [(contact: Contact, updates: [MemberUpdate], timeout: Duration)] {
+        compactMap {
+            guard case .verifyMember(let contact, let u, let t) = $0 else { return nil }
+            return (contact, u, t)
+        }
+    }
+    var fanOuts: [(to: Contact, updates: [MemberUpdate], timeout: Duration)] {
+        compactMap { if case .sendFanOut(let to, let u, let t) = $0 { return (to, u, t) } else { return nil } }
+    }
+    var exchanges: [(to: Contact, updates: [MemberUpdate], timeout: Duration)] {
+        compactMap { if case .sendExchange(let to, let u, let t) = $0 { return (to, u, t) } else { return nil } }
+    }
+    var disconnects: [(id: NodeID, until: Timestamp)] {
+        compactMap { if case .disconnect(let id, let until) = $0 { return (id, until) } else { return nil } }
+    }
     var ticks: [Timestamp] {
         compactMap { if case .scheduleTick(let at) = $0 { return at } else { return nil } }
     }
