@@ -1,19 +1,16 @@
 import ShoalCore
 
-/// News this node sends at once to a few members rather than waiting for its next probes, within
-/// a budget of messages per protocol period.
+/// News this node spreads at once to a few random members rather than waiting for its next
+/// probes, within a budget of messages per protocol period.
 ///
-/// Only news this node originated or learned first-hand is offered (see
-/// ``SWIMInstance`` and ``SWIMSettings/fanOutTargets``); each update is fanned out at most once
-/// (an update no newer than one already fanned out about the same member is refused); deaths go
-/// before refutations, and refutations before suspicions. At most ``capacity`` items wait; beyond
-/// that the least urgent, oldest item is dropped (it still travels by piggybacking).
+/// An update is spread at most once (an update no newer than one already spread about the same
+/// member is refused); deaths go before refutations. At most ``capacity`` items wait; beyond
+/// that the least urgent, newest item is dropped (it still travels by piggybacking).
 struct FanOutQueue: Hashable, Sendable {
     /// How urgent an item is; lower goes first.
     enum Urgency: Int, Hashable, Sendable, Comparable {
         case death = 0
         case refutation = 1
-        case suspicion = 2
 
         static func < (a: Urgency, b: Urgency) -> Bool { a.rawValue < b.rawValue }
     }
@@ -22,22 +19,20 @@ struct FanOutQueue: Hashable, Sendable {
         var update: MemberUpdate
         var urgency: Urgency
         var sequence: UInt64
-        /// A member that must be among the recipients (a suspect, told so it can refute at once).
-        var buddy: Contact?
     }
 
     private(set) var items: [Item] = []
     private var nextSequence: UInt64 = 0
-    /// The last update fanned out per member, oldest first, at most `memory` of them.
-    private var fanned: [NodeID: MemberUpdate] = [:]
-    private var fannedOrder: [NodeID] = []
+    /// The last update spread per member, oldest first, at most `memory` of them.
+    private var spread: [NodeKey: MemberUpdate] = [:]
+    private var spreadOrder: [NodeKey] = []
     /// Messages that may still be sent this period.
     private(set) var tokens = 0
 
     let capacity: Int
     let memory: Int
 
-    init(capacity: Int = SWIMSettings.wireUpdateLimit, memory: Int = 256) {
+    init(capacity: Int = 16, memory: Int = 64) {
         self.capacity = max(0, capacity)
         self.memory = max(1, memory)
     }
@@ -49,32 +44,23 @@ struct FanOutQueue: Hashable, Sendable {
 
     mutating func spend(_ messages: Int) { tokens = max(0, tokens - messages) }
 
-    /// Offers `update` for fan-out.
-    /// - Returns: `false` when an update at least as new about the same member was already fanned
-    ///   out or is waiting.
+    /// Offers `update` for spreading.
+    /// - Returns: `false` when an update at least as new about the same member was spread already.
     @discardableResult
-    mutating func offer(_ update: MemberUpdate, urgency: Urgency, buddy: Contact? = nil) -> Bool {
+    mutating func offer(_ update: MemberUpdate, urgency: Urgency) -> Bool {
         guard capacity > 0 else { return false }
-        let id = update.member.id
-        if let sent = fanned[id], Self.covers(sent, update) { return false }
-        if let index = items.firstIndex(where: { $0.update.member.id.hasSameWords(as: id) }) {
-            guard !Self.covers(items[index].update, update) else { return false }
-            items.remove(at: index)
-        }
+        let member = NodeKey(update.member.id)
+        if let sent = spread[member], Self.covers(sent, update) { return false }
         nextSequence += 1
-        items.append(Item(update: update, urgency: urgency, sequence: nextSequence, buddy: buddy))
+        items.append(Item(update: update, urgency: urgency, sequence: nextSequence))
         items.sort { $0.urgency != $1.urgency ? $0.urgency < $1.urgency : $0.sequence < $1.sequence }
         if items.count > capacity { items.removeLast(items.count - capacity) }
+        remember(update)
         return true
     }
 
-    /// Takes every waiting item (most urgent first) and remembers them as fanned out.
-    mutating func takeAll() -> [Item] {
-        let taken = items
-        items.removeAll()
-        for item in taken { remember(item.update) }
-        return taken
-    }
+    /// Removes and returns the most urgent item.
+    mutating func popFirst() -> Item? { items.isEmpty ? nil : items.removeFirst() }
 
     /// Whether `a` makes `b` old news: a higher incarnation, or the same with a status at least as strong.
     private static func covers(_ a: MemberUpdate, _ b: MemberUpdate) -> Bool {
@@ -90,12 +76,12 @@ struct FanOutQueue: Hashable, Sendable {
     }
 
     private mutating func remember(_ update: MemberUpdate) {
-        let id = update.member.id
-        if fanned.updateValue(update, forKey: id) == nil { fannedOrder.append(id) }
-        if fannedOrder.count > memory {
-            let dropped = fannedOrder.count - memory
-            for old in fannedOrder.prefix(dropped) { fanned[old] = nil }
-            fannedOrder.removeFirst(dropped)
+        let id = NodeKey(update.member.id)
+        if spread.updateValue(update, forKey: id) == nil { spreadOrder.append(id) }
+        if spreadOrder.count > memory {
+            let dropped = spreadOrder.count - memory
+            for old in spreadOrder.prefix(dropped) { spread[old] = nil }
+            spreadOrder.removeFirst(dropped)
         }
     }
 }

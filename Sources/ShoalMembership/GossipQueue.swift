@@ -4,29 +4,37 @@ import ShoalCore
 /// Updates waiting to be piggybacked (SWIM section 4.1, infection-style dissemination).
 ///
 /// Holds at most one update per member (a newer one replaces an older one and starts afresh) and
-/// at most ``capacity`` updates in all: when full, a new update evicts the one sent most often
-/// (the oldest among those), whose news has travelled furthest already. Each outgoing message
-/// takes the least-transmitted updates first, newest first among equals; an update is dropped
-/// after `λ · ceil(log10(n + 1))` transmissions, which suffices for it to reach every member with
-/// high probability.
+/// at most ``capacity`` updates in all. Each outgoing message takes the most urgent updates
+/// first (``GossipPriority``), and within a priority the least-transmitted, newest first; an
+/// update is dropped after `λ · ceil(log10(n + 1))` transmissions, which suffices for it to
+/// reach every member with high probability. When full, the least urgent update sent most often
+/// makes room, unless the newcomer is less urgent still, which is then dropped.
 ///
-/// Updates are kept in buckets by transmission count, each bucket in arrival order, so taking
-/// `k` updates costs `O(k log m)` rather than a sort of the whole queue.
+/// Updates are kept in buckets by priority and transmission count, each bucket in arrival order,
+/// so taking `k` updates costs `O(k log m)` rather than a sort of the whole queue.
 struct GossipQueue: Hashable, Sendable {
     private struct Entry: Hashable, Sendable {
         var update: MemberUpdate
+        var priority: GossipPriority
         var transmissions: Int
         var sequence: UInt64
     }
 
     private struct Ticket: Hashable, Sendable {
         var sequence: UInt64
-        var id: NodeID
+        var id: NodeKey
     }
 
-    private var entries: [NodeID: Entry] = [:]
-    /// `buckets[t]`: the updates sent `t` times, by ascending sequence (oldest first).
-    private var buckets: [[Ticket]] = []
+    private var entries: [NodeKey: Entry] = [:]
+    /// `buckets[p · bucketsPerPriority + t]`: the updates of priority `p` sent `t` times, by ascending
+    /// sequence (oldest first). One level of arrays, which unoptimised builds handle much faster
+    /// than nested ones.
+    private var buckets: [[Ticket]] = Array(repeating: [], count: GossipPriority.allCases.count * GossipQueue.bucketsPerPriority)
+    /// Transmission counts tracked per priority; an update sent this often is dropped regardless
+    /// of the limit asked for (λ · log10(n + 1) stays far below it).
+    private static let bucketsPerPriority = 64
+    /// No update has been sent more often than this (a bound for the scans of `take`).
+    private var highestTransmissions = 0
     private var nextSequence: UInt64 = 0
     /// The most updates held.
     let capacity: Int
@@ -39,20 +47,29 @@ struct GossipQueue: Hashable, Sendable {
 
     var count: Int { entries.count }
 
-    /// Queues `update`, replacing any pending update about the same member; evicts the most sent
-    /// update when the queue is full.
-    mutating func enqueue(_ update: MemberUpdate) {
+    /// Pending updates of `priority` or more urgent.
+    func count(atLeast priority: GossipPriority) -> Int {
+        var total = 0
+        for index in 0..<((priority.rawValue + 1) * Self.bucketsPerPriority) { total += buckets[index].count }
+        return total
+    }
+
+    /// Queues `update`, replacing any pending update about the same member; when the queue is
+    /// full, evicts the least urgent, most sent update, or drops `update` if it is less urgent.
+    mutating func enqueue(_ update: MemberUpdate, priority: GossipPriority) {
         guard capacity > 0 else { return }
-        let id = update.member.id
+        let id = NodeKey(update.member.id)
         if let old = entries[id] {
-            removeTicket(sequence: old.sequence, from: old.transmissions)
+            removeTicket(sequence: old.sequence, from: old.priority, old.transmissions)
         } else if entries.count >= capacity {
-            evictMostSent()
+            guard evictLeastUrgent(comparedWith: priority) else {
+                evictions += 1
+                return
+            }
         }
         nextSequence += 1
-        entries[id] = Entry(update: update, transmissions: 0, sequence: nextSequence)
-        if buckets.isEmpty { buckets.append([]) }
-        buckets[0].append(Ticket(sequence: nextSequence, id: id))
+        entries[id] = Entry(update: update, priority: priority, transmissions: 0, sequence: nextSequence)
+        buckets[priority.rawValue * Self.bucketsPerPriority].append(Ticket(sequence: nextSequence, id: id))
     }
 
     /// The transmission limit for a cluster of `memberCount` live members.
@@ -65,50 +82,78 @@ struct GossipQueue: Hashable, Sendable {
     /// drops updates that reached `limit` transmissions.
     mutating func take(maximum: Int, limit: Int, excluding excluded: [NodeID] = []) -> [MemberUpdate] {
         guard maximum > 0, !entries.isEmpty else { return [] }
-        var picked: [(bucket: Int, index: Int)] = []
-        for bucket in buckets.indices where picked.count < maximum {
-            if bucket >= limit {
-                dropBucket(bucket)
-                continue
-            }
-            var index = buckets[bucket].count - 1
-            while index >= 0, picked.count < maximum {
-                let id = buckets[bucket][index].id
-                if !excluded.contains(where: { $0.hasSameWords(as: id) }) { picked.append((bucket, index)) }
-                index -= 1
+        let limit = min(max(1, limit), Self.bucketsPerPriority)
+        var picked: [Pick] = []
+        picked.reserveCapacity(maximum)
+        for priority in 0..<GossipPriority.allCases.count where picked.count < maximum {
+            for transmissions in 0...highestTransmissions where picked.count < maximum {
+                let bucket = priority * Self.bucketsPerPriority + transmissions
+                if buckets[bucket].isEmpty { continue }
+                if transmissions >= limit {
+                    dropBucket(bucket)
+                    continue
+                }
+                var index = buckets[bucket].count - 1
+                candidates: while index >= 0, picked.count < maximum {
+                    let id = buckets[bucket][index].id.id
+                    index -= 1
+                    for other in excluded where other.hasSameWords(as: id) { continue candidates }
+                    picked.append(Pick(bucket: bucket, index: index + 1))
+                }
             }
         }
         var out: [MemberUpdate] = []
         out.reserveCapacity(picked.count)
-        for (bucket, index) in picked { out.append(entries[buckets[bucket][index].id]!.update) }
+        for pick in picked { out.append(entries[buckets[pick.bucket][pick.index].id]!.update) }
         // Move the picked tickets up one bucket: highest bucket first, and within a bucket highest
         // index first, so that the indices still to be moved stay valid.
-        let moves = picked.sorted { $0.bucket != $1.bucket ? $0.bucket > $1.bucket : $0.index > $1.index }
-        for (bucket, index) in moves {
-            let ticket = buckets[bucket].remove(at: index)
-            if bucket + 1 >= limit {
+        for pick in picked.sorted(by: Pick.movesBefore) {
+            let ticket = buckets[pick.bucket].remove(at: pick.index)
+            let sent = pick.bucket % Self.bucketsPerPriority + 1
+            if sent >= limit {
                 entries[ticket.id] = nil
             } else {
-                entries[ticket.id]!.transmissions = bucket + 1
-                insertTicket(ticket, into: bucket + 1)
+                entries[ticket.id]!.transmissions = sent
+                insertTicket(ticket, into: pick.bucket + 1)
             }
         }
         return out
     }
 
+    /// A ticket chosen for a message: where it sits.
+    private struct Pick {
+        var bucket: Int
+        var index: Int
+
+        /// Moving order: higher bucket first, then higher index first.
+        static func movesBefore(_ a: Pick, _ b: Pick) -> Bool {
+            a.bucket != b.bucket ? a.bucket > b.bucket : a.index > b.index
+        }
+    }
+
     /// How often the pending update about `id` has been sent, or `nil` when none is pending.
-    func transmissions(of id: NodeID) -> Int? { entries[id]?.transmissions }
+    func transmissions(of id: NodeID) -> Int? { entries[NodeKey(id)]?.transmissions }
 
     /// The pending update about `id`.
-    func pending(_ id: NodeID) -> MemberUpdate? { entries[id]?.update }
+    func pending(_ id: NodeID) -> MemberUpdate? { entries[NodeKey(id)]?.update }
 
     // MARK: Buckets
 
-    private mutating func evictMostSent() {
-        guard let bucket = buckets.lastIndex(where: { !$0.isEmpty }) else { return }
-        let ticket = buckets[bucket].removeFirst()
-        entries[ticket.id] = nil
-        evictions += 1
+    /// Evicts the least urgent, most sent, oldest update, unless it is more urgent than `priority`.
+    /// - Returns: `false` when nothing was evicted.
+    private mutating func evictLeastUrgent(comparedWith priority: GossipPriority) -> Bool {
+        for least in stride(from: GossipPriority.allCases.count - 1, through: 0, by: -1) {
+            for transmissions in stride(from: highestTransmissions, through: 0, by: -1) {
+                let bucket = least * Self.bucketsPerPriority + transmissions
+                guard !buckets[bucket].isEmpty else { continue }
+                guard least >= priority.rawValue else { return false }
+                let ticket = buckets[bucket].removeFirst()
+                entries[ticket.id] = nil
+                evictions += 1
+                return true
+            }
+        }
+        return false
     }
 
     private mutating func dropBucket(_ bucket: Int) {
@@ -116,7 +161,8 @@ struct GossipQueue: Hashable, Sendable {
         buckets[bucket].removeAll()
     }
 
-    private mutating func removeTicket(sequence: UInt64, from bucket: Int) {
+    private mutating func removeTicket(sequence: UInt64, from priority: GossipPriority, _ transmissions: Int) {
+        let bucket = priority.rawValue * Self.bucketsPerPriority + transmissions
         let index = Self.insertionIndex(of: sequence, in: buckets[bucket])
         if index < buckets[bucket].count, buckets[bucket][index].sequence == sequence {
             buckets[bucket].remove(at: index)
@@ -124,7 +170,7 @@ struct GossipQueue: Hashable, Sendable {
     }
 
     private mutating func insertTicket(_ ticket: Ticket, into bucket: Int) {
-        while buckets.count <= bucket { buckets.append([]) }
+        highestTransmissions = max(highestTransmissions, bucket % Self.bucketsPerPriority)
         let index = Self.insertionIndex(of: ticket.sequence, in: buckets[bucket])
         buckets[bucket].insert(ticket, at: index)
     }

@@ -23,7 +23,7 @@ struct InformerReputations: Sendable {
         case disconnected(until: Timestamp)
     }
 
-    private(set) var records: [NodeID: Record] = [:]
+    private(set) var records: [NodeKey: Record] = [:]
     let capacity: Int
 
     init(capacity: Int = 4096) {
@@ -32,21 +32,21 @@ struct InformerReputations: Sendable {
 
     /// Whether gossip from `id` is ignored at `now`.
     func isIgnored(_ id: NodeID, now: Timestamp) -> Bool {
-        guard !records.isEmpty, let record = records[id] else { return false }
+        guard !records.isEmpty, let record = records[NodeKey(id)] else { return false }
         return (record.ignoredUntil.map { now < $0 } ?? false) || isDisconnected(record, now: now)
     }
 
     /// Whether `id` is to stay disconnected at `now`.
     func isDisconnected(_ id: NodeID, now: Timestamp) -> Bool {
-        guard !records.isEmpty, let record = records[id] else { return false }
+        guard !records.isEmpty, let record = records[NodeKey(id)] else { return false }
         return isDisconnected(record, now: now)
     }
 
-    func record(of id: NodeID) -> Record? { records[id] }
+    func record(of id: NodeID) -> Record? { records[NodeKey(id)] }
 
     /// A claim by `informer` failed verification.
     mutating func recordFailure(of informer: NodeID, now: Timestamp, settings: SWIMSettings) -> Verdict {
-        var record = records[informer] ?? Record()
+        var record = records[NodeKey(informer)] ?? Record()
         record.failureScore += 1
         var verdict = Verdict.none
         if record.failureScore >= max(1, settings.informerFailuresBeforePenalty) {
@@ -67,9 +67,10 @@ struct InformerReputations: Sendable {
 
     /// A claim by `informer` was verified.
     mutating func recordSuccess(of informer: NodeID) {
-        guard var record = records[informer] else { return }
+        let key = NodeKey(informer)
+        guard var record = records[key] else { return }
         record.failureScore = max(0, record.failureScore - 1)
-        if record == Record() { records[informer] = nil } else { records[informer] = record }
+        if record == Record() { records[key] = nil } else { records[key] = record }
     }
 
     private func isDisconnected(_ record: Record, now: Timestamp) -> Bool {
@@ -77,14 +78,17 @@ struct InformerReputations: Sendable {
     }
 
     private mutating func store(_ record: Record, for informer: NodeID, now: Timestamp) {
-        if records[informer] == nil, records.count >= capacity {
+        let key = NodeKey(informer)
+        if records[key] == nil, records.count >= capacity {
             // Forget someone in good standing, else someone whose penalty is over; else keep the
             // table as it is (the newcomer goes untracked).
-            let victim = records.first { $0.value.penalties == 0 }?.key
-                ?? records.first { !isDisconnected($0.value, now: now) && !($0.value.ignoredUntil.map { now < $0 } ?? false) }?.key
+            // (The smallest such node ID, so that runs are reproducible.)
+            let victim = records.filter { $0.value.penalties == 0 }.keys.min { $0.id < $1.id }
+                ?? records.filter { !isDisconnected($0.value, now: now) && !($0.value.ignoredUntil.map { now < $0 } ?? false) }
+                .keys.min { $0.id < $1.id }
             guard let victim else { return }
             records[victim] = nil
         }
-        records[informer] = record
+        records[key] = record
     }
 }

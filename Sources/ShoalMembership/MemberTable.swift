@@ -23,10 +23,12 @@ struct MemberTable: Sendable {
     private var rosterAddresses: [Int32: PeerAddress] = [:]
     private var addedContacts: [Contact] = []
     private var addedStates: [SlotState] = []
-    private var addedSlotByID: [NodeID: Int32] = [:]
+    private var addedSlotByID: [NodeKey: Int32] = [:]
     private var freeAddedSlots: [Int32] = []
     /// Running suspicions, by slot.
     private(set) var suspicions: [Int32: Suspicion] = [:]
+    /// The slots of suspects this node accused itself: the suspicions whose timers run here.
+    private(set) var accusedSlots: Set<Int32> = []
     /// Members present.
     private(set) var count: Int
 
@@ -34,7 +36,7 @@ struct MemberTable: Sendable {
     init(roster: SWIMRoster, excluding myself: NodeID) {
         self.roster = roster
         self.count = roster.count
-        if let own = roster.slotByID[myself] {
+        if let own = roster.slotByID[NodeKey(myself)] {
             rosterStates[own] = .absent
             count -= 1
         }
@@ -45,8 +47,9 @@ struct MemberTable: Sendable {
 
     /// The slot of `id` when it is a member.
     func slot(of id: NodeID) -> Int32? {
-        if !addedSlotByID.isEmpty, let slot = addedSlotByID[id] { return slot }
-        if let slot = roster.slotByID[id], state(slot).status != nil { return slot }
+        let key = NodeKey(id)
+        if !addedSlotByID.isEmpty, let slot = addedSlotByID[key] { return slot }
+        if roster.count > 0, let slot = roster.slotByID[key], state(slot).status != nil { return slot }
         return nil
     }
 
@@ -77,26 +80,35 @@ struct MemberTable: Sendable {
 
     func member(_ id: NodeID) -> SWIMMember? { slot(of: id).flatMap(member(at:)) }
 
+    /// The state of the member in `slot` as an update. Precondition: the slot holds a member.
+    func update(at slot: Int32) -> MemberUpdate {
+        let state = state(slot)
+        let status = state.status ?? .alive
+        let accuser = status == .suspect ? suspicions[slot]?.originalAccuser : nil
+        return MemberUpdate(member: contact(slot), status: status, incarnation: state.incarnation, accuser: accuser)
+    }
+
     /// Adds `contact` as a member, or updates the member with its ID (address included).
     /// - Returns: its slot.
     @discardableResult
     mutating func upsert(_ contact: Contact, status: MemberStatus, incarnation: UInt64) -> Int32 {
         let slot: Int32
-        if let existing = addedSlotByID[contact.id] ?? roster.slotByID[contact.id] {
+        let key = NodeKey(contact.id)
+        if let existing = addedSlotByID[key] ?? roster.slotByID[key] {
             slot = existing
         } else if let free = freeAddedSlots.popLast() {
             slot = free
             addedContacts[Int(free) - roster.count] = contact
-            addedSlotByID[contact.id] = free
+            addedSlotByID[key] = free
         } else {
             slot = Int32(slotCount)
             addedContacts.append(contact)
             addedStates.append(.absent)
-            addedSlotByID[contact.id] = slot
+            addedSlotByID[key] = slot
         }
         if !isPresent(slot) { count += 1 }
         setState(slot, SlotState(status: status, incarnation: incarnation))
-        if status != .suspect { suspicions[slot] = nil }
+        if status != .suspect { setSuspicion(nil, at: slot) }
         setAddress(slot, contact.address)
         return slot
     }
@@ -104,6 +116,7 @@ struct MemberTable: Sendable {
     /// Sets the suspicion of the member in `slot`.
     mutating func setSuspicion(_ suspicion: Suspicion?, at slot: Int32) {
         suspicions[slot] = suspicion
+        if suspicion?.accusedAt != nil { accusedSlots.insert(slot) } else if !accusedSlots.isEmpty { accusedSlots.remove(slot) }
     }
 
     /// Records an accusation of the suspect in `slot` by `accuser`.
@@ -114,15 +127,24 @@ struct MemberTable: Sendable {
         return true
     }
 
+    /// Records that this node accused the suspect in `slot` at `now` (if it had not already).
+    /// - Returns: `true` when this was its first accusation.
+    mutating func markAccused(at slot: Int32, now: Timestamp) -> Bool {
+        guard var suspicion = suspicions[slot], suspicion.accusedAt == nil else { return false }
+        suspicion.accusedAt = now
+        setSuspicion(suspicion, at: slot)
+        return true
+    }
+
     /// Removes the member in `slot`; an added slot becomes free for reuse.
     mutating func remove(_ slot: Int32) {
         guard isPresent(slot) else { return }
         count -= 1
-        suspicions[slot] = nil
+        setSuspicion(nil, at: slot)
         setState(slot, .absent)
         let index = Int(slot)
         if index >= roster.count {
-            addedSlotByID[addedContacts[index - roster.count].id] = nil
+            addedSlotByID[NodeKey(addedContacts[index - roster.count].id)] = nil
             freeAddedSlots.append(slot)
         }
     }

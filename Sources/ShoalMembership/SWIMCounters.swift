@@ -9,6 +9,8 @@ public struct SWIMCounters: Hashable, Sendable {
     public var postponedDeaths = 0
     /// Fan-out messages sent.
     public var fanOutMessages = 0
+    /// Extra gossip messages sent because of a backlog (``SWIMSettings/backlogGossipMessagesPerPeriod``).
+    public var backlogGossipMessages = 0
     /// Verifications requested (direct and indirect).
     public var verificationsRequested = 0
     /// Peers verified and admitted as members.

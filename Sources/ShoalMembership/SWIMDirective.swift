@@ -42,12 +42,13 @@ public enum SWIMDirective: Hashable, Sendable, CustomStringConvertible {
 
     /// Reach `contact` to verify it: dial `contact.address` (a connection this node dialled to
     /// exactly that address may be reused; a connection the peer dialled may not, as its listen
-    /// address is only claimed), check that the TLS certificate's key hashes to `contact.id`, and
-    /// send `Gossip{PROBE}` carrying `updates` as a request. Report an `ACK` within `timeout` with
-    /// ``SWIMInstance/onMemberVerified(_:updates:now:using:)``, and anything else (refused,
-    /// another NodeID, no answer, an error) with
-    /// ``SWIMInstance/onMemberVerificationFailed(_:now:using:)``.
-    case verifyMember(Contact, updates: [MemberUpdate], timeout: Duration)
+    /// address is only claimed), check that the TLS certificate's key hashes to `contact.id`
+    /// (the transport's NodeID pinning), complete the Hello exchange and a `Ping`/`Pong`. Report a
+    /// `Pong` within `timeout` with ``SWIMInstance/onMemberVerified(_:now:using:)``, and anything
+    /// else (refused, another NodeID, no answer, an error) with
+    /// ``SWIMInstance/onMemberVerificationFailed(_:now:using:)``. No SWIM payload travels: a
+    /// verification costs the peer no gossip and this node no merging.
+    case verifyMember(Contact, timeout: Duration)
 
     /// Send `.probe(updates)` to the member `to` as a request, at once: news (a suspicion, a
     /// death, a refutation) that should not wait for the next protocol period. Report an ack with
@@ -77,7 +78,7 @@ public enum SWIMDirective: Hashable, Sendable, CustomStringConvertible {
         case .reply(let to, let m): return "reply(to: \(to), \(m))"
         case .sendLeave(let to, let u): return "sendLeave(to: \(to), \(u.count) updates)"
         case .memberChanged(let old, let new): return "memberChanged(\(old.map(\.description) ?? "none") -> \(new))"
-        case .verifyMember(let contact, let u, let t): return "verifyMember(\(contact), \(u.count) updates, timeout: \(t))"
+        case .verifyMember(let contact, let t): return "verifyMember(\(contact), timeout: \(t))"
         case .sendFanOut(let to, let u, let t): return "sendFanOut(to: \(to), \(u.count) updates, timeout: \(t))"
         case .sendExchange(let to, let u, let t): return "sendExchange(to: \(to), \(u.count) updates, timeout: \(t))"
         case .disconnect(let id, let until): return "disconnect(\(id.short), until: \(until))"

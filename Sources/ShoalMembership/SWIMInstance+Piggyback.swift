@@ -3,7 +3,9 @@ import ShoalCore
 extension SWIMInstance {
     /// The updates to piggyback on one message to `recipient`.
     ///
-    /// In order: this node's `left` state while leaving; what the recipient most needs to hear
+    /// In order: this node's `left` state while leaving, or its current state when the recipient
+    /// holds a stale view of it (it just sent an accusation this node has refuted); what the
+    /// recipient most needs to hear
     /// about itself (that it is suspected, or remembered as dead or departed, so that it can
     /// refute); the suspicion of `subject` when the message asks the recipient to probe it (the
     /// buddy system through helpers); the least-transmitted pending updates; then, in spare room,
@@ -20,32 +22,41 @@ extension SWIMInstance {
         guard capacity > 0 else { return [] }
         var out: [MemberUpdate] = []
         var included: [NodeID] = []
+        out.reserveCapacity(capacity)
         func add(_ update: MemberUpdate) {
-            guard out.count < capacity, !included.contains(where: { $0.hasSameWords(as: update.member.id) }) else { return }
+            guard out.count < capacity else { return }
+            for id in included where id.hasSameWords(as: update.member.id) { return }
             out.append(update)
             included.append(update.member.id)
         }
-        if isLeaving { add(ownState) }
-        for id in [recipient, subject].compactMap({ $0 }) {
-            if let member = table.member(id), member.status == .suspect {
-                add(member.update)
-            } else if id == recipient, let tombstone = tombstonesByID[id] {
+        if isLeaving || (recipient.map { r in staleViewers.contains { $0.hasSameWords(as: r) } } ?? false) {
+            add(ownState)
+        }
+        if let recipient {
+            if let slot = table.slot(of: recipient) {
+                if table.state(slot).status == .suspect, let member = table.member(at: slot) { add(member.update) }
+            } else if !tombstonesByID.isEmpty, let tombstone = tombstonesByID[recipient] {
                 add(tombstone.update)
             }
         }
+        if let subject, let member = table.member(subject), member.status == .suspect { add(member.update) }
         for update in gossip.take(maximum: capacity - out.count, limit: transmissionLimit, excluding: included) {
             add(update)
         }
         let room = capacity - out.count
         let spare = fillWithMembers ? room : min(settings.antiEntropyUpdatesPerMessage, room)
-        if spare > 0 {
-            let table = self.table
-            let chosen = included
-            let slots = table.randomSlots(spare, using: &rng) { slot in
-                let id = table.contact(slot).id
-                return !chosen.contains { $0.hasSameWords(as: id) }
+        if spare > 0, table.count > 0 {
+            let wanted = out.count + spare
+            if table.slotCount <= 4 * spare + 16 {
+                for slot in table.presentSlots.shuffled(using: &rng) where out.count < wanted { add(table.update(at: slot)) }
+            } else {
+                // Random draws; one that repeats an included member is simply skipped.
+                let slots = Int32(table.slotCount)
+                for _ in 0..<(2 * spare) where out.count < wanted {
+                    let slot = Int32.random(in: 0..<slots, using: &rng)
+                    if table.isPresent(slot) { add(table.update(at: slot)) }
+                }
             }
-            for slot in slots { if let member = table.member(at: slot) { add(member.update) } }
         }
         return out
     }

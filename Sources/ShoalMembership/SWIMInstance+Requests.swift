@@ -6,7 +6,8 @@ extension SWIMInstance {
     ///
     /// When `from` was unknown to this node (typically a node joining through this one), the
     /// ack's spare room is filled with other members' state so that the newcomer learns the
-    /// cluster without a separate state transfer; the newcomer itself waits for verification
+    /// cluster without a separate state transfer; so it is for a member verified less than
+    /// ``SWIMSettings/newMemberFillWindow`` ago. The newcomer itself waits for verification
     /// (its listen address is only claimed) and is reported with `.memberChanged` once verified.
     /// - Parameters:
     ///   - from: the prober.
@@ -22,7 +23,8 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        let isNewcomer = from.id != myself.id && table.slot(of: from.id) == nil && tombstonesByID[from.id] == nil
+        let isNewcomer = from.id != myself.id
+            && ((table.slot(of: from.id) == nil && tombstonesByID[from.id] == nil) || isNewMember(from.id, now: now))
         apply(updates, from: from, proven: false, now: now, into: &directives, using: &rng)
         noteSender(from, now: now)
         let reply = outgoingUpdates(for: from.id, fillWithMembers: isNewcomer, using: &rng)
@@ -38,7 +40,8 @@ extension SWIMInstance {
     /// verified member here (this node does not dial strangers for strangers), otherwise after
     /// the indirect probe through ``onIndirectProbeAck(from:origin:updates:now:using:)`` or
     /// ``onIndirectProbeTimeout(target:origin:now:using:)``. The indirect probe goes to the
-    /// target's verified address when it is a member here, and carries the target's suspicion,
+    /// address the requester gave, even when this node knows the target elsewhere (an ack
+    /// proves that address, which may be a claim being verified), and carries the target's suspicion,
     /// from this node's view or from the request, so that a suspect hears of it (buddy system).
     /// - Parameters:
     ///   - from: the requester.
@@ -61,10 +64,12 @@ extension SWIMInstance {
         let requesterIsMember = table.slot(of: from.id) != nil && !informers.isIgnored(from.id, now: now)
         if target.id == myself.id {
             directives.append(.reply(to: from, message: .ack(updates: outgoingUpdates(for: from.id, using: &rng))))
-        } else if let known = table.member(target.id) ?? (requesterIsMember ? SWIMMember(contact: target, status: .alive, incarnation: 0) : nil) {
+        } else if table.slot(of: target.id) != nil || requesterIsMember {
+            // The target is probed at the address the requester asked about, never at one this
+            // node knows it by: an ack must prove that address (it may be a claim being verified).
             let own = outgoingUpdates(for: target.id, using: &rng)
             directives.append(.sendIndirectProbe(
-                to: known.contact,
+                to: target,
                 origin: from,
                 updates: passingOn(suspicionOf: target.id, from: updates, in: own),
                 timeout: settings.indirectProbeTimeout))
@@ -180,7 +185,7 @@ extension SWIMInstance {
         round = nil
         nextPeriodAt = nil
         scheduledTick = nil
-        gossip.enqueue(MemberUpdate(member: myself, status: .left, incarnation: incarnation))
+        gossip.enqueue(MemberUpdate(member: myself, status: .left, incarnation: incarnation), priority: .final)
         let recipients = table.randomSlots(max(0, settings.leaveFanout), using: &rng) { _ in true }.map(table.contact)
         var directives: [SWIMDirective] = []
         for contact in recipients {

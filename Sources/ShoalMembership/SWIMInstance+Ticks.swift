@@ -51,29 +51,30 @@ extension SWIMInstance {
             counters.suppressedSuspicions += 1
             return
         }
+        let accusation = MemberUpdate(
+            member: member.contact, status: .suspect, incarnation: member.incarnation, accuser: myself.id)
         switch member.status {
         case .alive:
-            let suspicion = Suspicion(startedAt: now, accuser: myself.id)
+            let suspicion = Suspicion(startedAt: now, accuser: myself.id, accusedAt: now)
             table.upsert(member.contact, status: .suspect, incarnation: member.incarnation)
             table.setSuspicion(suspicion, at: slot)
-            noteSuspicionDeadline(deadline(of: suspicion, bounds: suspicionTimeout))
-            let suspected = MemberUpdate(
-                member: member.contact, status: .suspect, incarnation: member.incarnation, accuser: myself.id)
-            gossip.enqueue(suspected)
-            fanOut.offer(suspected, urgency: .suspicion, buddy: member.contact)
-            directives.append(.memberChanged(old: member.update, new: suspected))
+            gossip.enqueue(accusation, priority: .suspicion)
+            directives.append(.memberChanged(old: member.update, new: accusation))
         case .suspect:
-            // An independent accusation of a member someone else suspects already.
-            if table.confirmSuspicion(at: slot, by: myself.id, limit: suspicionTimeout.expectedConfirmations),
-                let suspicion = table.suspicions[slot]
-            {
-                noteSuspicionDeadline(deadline(of: suspicion, bounds: suspicionTimeout))
-                gossip.enqueue(MemberUpdate(
-                    member: member.contact, status: .suspect, incarnation: member.incarnation, accuser: myself.id))
+            // An independent accusation of a member someone else suspects already: this node now
+            // runs a timer of its own, and others may count it as a confirmation.
+            guard table.markAccused(at: slot, now: now) else { return }
+            if table.confirmSuspicion(at: slot, by: myself.id, limit: suspicionTimeout.expectedConfirmations) {
+                gossip.enqueue(accusation, priority: .suspicion)
             }
         case .dead, .left:
-            break
+            return
         }
+        if let suspicion = table.suspicions[slot], let due = deadline(of: suspicion, bounds: suspicionTimeout) {
+            noteSuspicionDeadline(due)
+        }
+        // The buddy system: the suspect hears at once who accuses it, so it can refute to them.
+        owe(.accusation, to: [member.id])
     }
 
     private mutating func startRound(
@@ -91,6 +92,7 @@ extension SWIMInstance {
         let next = probeOrder.next(slotCount: table.slotCount, using: &rng) { slot in
             table.isPresent(slot) && (informers.records.isEmpty || !informers.isDisconnected(table.contact(slot).id, now: now))
         }
+        sendBacklogGossip(now: now, into: &directives, using: &rng)
         guard let slot = next, let target = table.member(at: slot) else { return }
         round = ProbeRound(target: target.contact, endsAt: now + period)
         directives.append(.sendProbe(
@@ -105,8 +107,8 @@ extension SWIMInstance {
         let starved = starvation.isStarved(at: now)
         var next: Timestamp?
         var expired: [Int32] = []
-        for (slot, suspicion) in table.suspicions {
-            let due = deadline(of: suspicion, bounds: bounds)
+        for slot in table.accusedSlots {
+            guard let suspicion = table.suspicions[slot], let due = deadline(of: suspicion, bounds: bounds) else { continue }
             if now < due {
                 next = min(next ?? due, due)
             } else if starved {
@@ -119,11 +121,10 @@ extension SWIMInstance {
         suspicionCheckAt = next
         for slot in expired.sorted() {
             guard let member = table.member(at: slot) else { continue }
-            let accused = member.suspicion?.isAccused(by: myself.id) ?? false
             let dead = MemberUpdate(member: member.contact, status: .dead, incarnation: member.incarnation)
             removeMember(at: slot, becoming: dead, now: now)
-            gossip.enqueue(dead)
-            if accused { fanOut.offer(dead, urgency: .death) }
+            gossip.enqueue(dead, priority: .final)
+            fanOut.offer(dead, urgency: .death)
             directives.append(.memberChanged(old: member.update, new: dead))
         }
     }
@@ -144,6 +145,7 @@ extension SWIMInstance {
         pumpFanOut(now: now, into: &directives, using: &rng)
         pumpVerifications(into: &directives)
         scheduleNextTick(into: &directives)
+        staleViewers.removeAll()
     }
 
     /// Appends `.scheduleTick` when the next deadline differs from the one already scheduled.

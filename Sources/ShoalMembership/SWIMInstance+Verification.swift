@@ -13,20 +13,17 @@ extension SWIMInstance {
     /// revives it).
     /// - Parameters:
     ///   - contact: the peer as reached.
-    ///   - updates: the updates piggybacked on its answer (the `.verifyMember` probe's ack).
     ///   - now: the current time.
     ///   - rng: randomness for the directives that follow.
-    /// - Returns: `.memberChanged` for the admitted member and for what its updates changed, then
-    ///   possibly `.sendFanOut`, `.verifyMember` and `.scheduleTick`.
+    /// - Returns: `.memberChanged` for the admitted member, then possibly `.sendFanOut`,
+    ///   `.verifyMember` and `.scheduleTick`.
     public mutating func onMemberVerified(
         _ contact: Contact,
-        updates: [MemberUpdate] = [],
         now: Timestamp,
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
         noteProven(contact, now: now, into: &directives)
-        apply(updates, from: contact, proven: true, now: now, into: &directives, using: &rng)
         finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
@@ -110,7 +107,7 @@ extension SWIMInstance {
                 settleCandidate(id, succeeded: true)
                 table.upsert(contact, status: member.status, incarnation: member.incarnation)
                 if let moved = table.member(at: slot) {
-                    gossip.enqueue(moved.update)
+                    gossip.enqueue(moved.update, priority: .membership)
                     directives.append(.memberChanged(old: member.update, new: moved.update))
                 }
             }
@@ -198,10 +195,7 @@ extension SWIMInstance {
             verificationTokens -= 1
             verificationsInFlight += 1
             counters.verificationsRequested += 1
-            var updates = [ownState]
-            if candidate.status == .suspect { updates.append(candidate.update) }
-            directives.append(.verifyMember(
-                candidate.contact, updates: updates, timeout: health.scale(settings.verificationTimeout)))
+            directives.append(.verifyMember(candidate.contact, timeout: health.scale(settings.verificationTimeout)))
         }
     }
 

@@ -92,6 +92,15 @@ public struct SWIMInstance: Sendable {
     var verificationsInFlight = 0
     /// Suspects whose death was postponed in the current starvation episode.
     var postponedDeaths: Set<Int32> = []
+    /// Senders of the message being handled that hold a stale view of this node: the answer
+    /// carries this node's current state first.
+    var staleViewers: [NodeID] = []
+    /// Accusations and refutations owed directly to members (see ``DirectNotice``).
+    var directNotices: [DirectNotice] = []
+    /// Members verified recently, with the time (at most 1,024, oldest dropped first): answers to
+    /// them are filled with members (see ``SWIMSettings/newMemberFillWindow``).
+    var recentlyAdmitted: [NodeKey: Timestamp] = [:]
+    var recentlyAdmittedOrder: [NodeKey] = []
 
     /// Creates the membership view of `myself`.
     ///
@@ -137,7 +146,7 @@ public struct SWIMInstance: Sendable {
             maximumTotal: settings.maximumUnverifiedMembers,
             maximumPerInformer: settings.maximumUnverifiedPerInformer)
         self.verificationTokens = max(0, settings.verificationsPerPeriod)
-        gossip.enqueue(MemberUpdate(member: myself, status: .alive, incarnation: 0))
+        gossip.enqueue(MemberUpdate(member: myself, status: .alive, incarnation: 0), priority: .membership)
     }
 
     // MARK: Observing
@@ -163,7 +172,7 @@ public struct SWIMInstance: Sendable {
     }
 
     /// Peers heard of but not yet verified, ordered by node ID.
-    public var unverifiedMembers: [UnverifiedMember] { unverified.byID.values.sorted { $0.contact.id < $1.contact.id } }
+    public var unverifiedMembers: [UnverifiedMember] { unverified.all.sorted { $0.contact.id < $1.contact.id } }
 
     /// The unverified peer `id`, if it is waiting for verification.
     public func unverifiedMember(_ id: NodeID) -> UnverifiedMember? { unverified[id] }
@@ -193,8 +202,10 @@ public struct SWIMInstance: Sendable {
     /// health multiplier stretches them.
     public var suspicionTimeout: SuspicionTimeout { SuspicionTimeout(memberCount: memberCount, settings: settings) }
 
-    /// When the suspect `id` will be declared dead unless it refutes or more accusers confirm:
-    /// the suspicion's start plus its timeout, stretched by the local health multiplier.
+    /// When this node will declare the suspect `id` dead unless it refutes or more accusers
+    /// confirm: this node's own accusation plus the timeout, stretched by the local health
+    /// multiplier. `nil` when `id` is not suspect, or when this node did not accuse it (then it
+    /// waits for an accuser's verdict).
     public func suspicionDeadline(of id: NodeID) -> Timestamp? {
         guard let slot = table.slot(of: id), let suspicion = table.suspicions[slot] else { return nil }
         return deadline(of: suspicion, bounds: suspicionTimeout)
@@ -216,7 +227,8 @@ public struct SWIMInstance: Sendable {
     /// The lifetime given to new tombstones.
     var effectiveTombstoneLifetime: Duration { max(settings.tombstoneLifetime, minimumTombstoneLifetime) }
 
-    func deadline(of suspicion: Suspicion, bounds: SuspicionTimeout) -> Timestamp {
-        suspicion.startedAt + health.scale(bounds.timeout(confirmations: suspicion.confirmations))
+    /// When the timer of a suspicion this node accused runs out; `nil` for one it only heard of.
+    func deadline(of suspicion: Suspicion, bounds: SuspicionTimeout) -> Timestamp? {
+        suspicion.accusedAt.map { $0 + health.scale(bounds.timeout(confirmations: suspicion.confirmations)) }
     }
 }

@@ -13,16 +13,16 @@ import ShoalCore
 public struct SWIMRoster: Sendable {
     /// The contacts, in slot order, without duplicate node IDs (the first of duplicates is kept).
     public let contacts: [Contact]
-    let slotByID: [NodeID: Int32]
+    let slotByID: [NodeKey: Int32]
 
     /// A roster of `contacts`; later duplicates of a node ID are dropped.
     public init(_ contacts: [Contact]) {
         var kept: [Contact] = []
-        var slots: [NodeID: Int32] = [:]
+        var slots: [NodeKey: Int32] = [:]
         kept.reserveCapacity(contacts.count)
         slots.reserveCapacity(contacts.count)
-        for contact in contacts where slots[contact.id] == nil {
-            slots[contact.id] = Int32(kept.count)
+        for contact in contacts where slots[NodeKey(contact.id)] == nil {
+            slots[NodeKey(contact.id)] = Int32(kept.count)
             kept.append(contact)
         }
         self.contacts = kept

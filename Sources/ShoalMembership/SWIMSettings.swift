@@ -42,6 +42,11 @@ public struct SWIMSettings: Sendable, Hashable {
     /// full-state transfer. 0 disables it. Default 2.
     public var antiEntropyUpdatesPerMessage: Int = 2
 
+    /// Answers to a member verified less than this long ago are filled with members' state, like
+    /// answers to a stranger: a newcomer learns the cluster in its first periods rather than two
+    /// members per message. Default 30 s.
+    public var newMemberFillWindow: Duration = .seconds(30)
+
     /// How long a dead or departed member is remembered. While remembered, no update with an
     /// incarnation at or below the tombstone's can bring it back. The effective lifetime is never
     /// shorter than ``SWIMInstance/minimumTombstoneLifetime``. Default 1 hour.
@@ -82,13 +87,21 @@ public struct SWIMSettings: Sendable, Hashable {
     /// The most fan-out messages per protocol period. Default 6 (two rounds of ``fanOutTargets``).
     public var fanOutMessagesPerPeriod: Int = 6
 
+    /// Extra gossip messages per protocol period while more deaths and membership news wait than
+    /// one message holds (a join storm, a partition healing): each carries the most urgent pending
+    /// updates to a random member. A fixed budget, so a backlog of any size costs at most this
+    /// many messages per period; 0 leaves dissemination to piggybacking alone. Default 2.
+    public var backlogGossipMessagesPerPeriod: Int = 2
+
     // MARK: Verification
 
-    /// The most verifications started per protocol period. Default 8.
-    public var verificationsPerPeriod: Int = 8
+    /// The most verifications started per protocol period. A verification is one dial and a
+    /// `Ping`; a new member must be verified by every node, and a node must verify every member
+    /// that joins, so in a join storm of `j` members each node needs `j / 32` periods. Default 32.
+    public var verificationsPerPeriod: Int = 32
 
-    /// The most verifications out at once. Default 16.
-    public var maximumVerificationsInFlight: Int = 16
+    /// The most verifications out at once. Default 64.
+    public var maximumVerificationsInFlight: Int = 64
 
     /// How long the shell may take to reach a peer being verified (dial, TLS, answer); scaled by
     /// the local health multiplier. Default 2 s.
@@ -100,8 +113,9 @@ public struct SWIMSettings: Sendable, Hashable {
     /// The most unverified peers remembered. Default 1,024.
     public var maximumUnverifiedMembers: Int = 1024
 
-    /// The most unverified peers one informer may have waiting. Default 16.
-    public var maximumUnverifiedPerInformer: Int = 16
+    /// The most unverified peers one informer may have waiting: one message's worth of claims.
+    /// Default 32.
+    public var maximumUnverifiedPerInformer: Int = 32
 
     /// Failed claims (net of verified ones) after which an informer is penalised. Default 4.
     public var informerFailuresBeforePenalty: Int = 4

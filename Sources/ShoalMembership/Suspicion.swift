@@ -8,16 +8,23 @@ import ShoalCore
 /// ``SuspicionTimeout``). An accuser is the node that raised the suspicion
 /// (``MemberUpdate/accuser``), not the node that relayed it; only when an update does not name
 /// its accuser (a version-1 peer) does its sender count as the accuser.
+///
+/// Only a node that accused the member itself (its own probe went unanswered) runs the timer,
+/// from ``accusedAt``; the others wait for an accuser's verdict (a death notice) or the refutation.
 public struct Suspicion: Hashable, Sendable {
     /// When this node started suspecting the member.
     public var startedAt: Timestamp
-    /// Distinct accusers, the original one first.
+    /// Distinct accusers, the original one first (at most Lifeguard's K + 1 are kept).
     public private(set) var accusers: [NodeID]
+    /// When this node itself accused the member, or `nil` when it only heard of the suspicion.
+    public internal(set) var accusedAt: Timestamp?
 
-    /// Starts a suspicion raised by `accuser` at `startedAt`.
-    public init(startedAt: Timestamp, accuser: NodeID) {
+    /// Starts a suspicion raised by `accuser` at `startedAt`; `accusedAt` is set when this node
+    /// is the accuser.
+    public init(startedAt: Timestamp, accuser: NodeID, accusedAt: Timestamp? = nil) {
         self.startedAt = startedAt
         self.accusers = [accuser]
+        self.accusedAt = accusedAt
     }
 
     /// The node that raised the suspicion, as far as this node knows.

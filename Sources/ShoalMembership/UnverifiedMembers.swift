@@ -14,7 +14,7 @@ struct UnverifiedMembers: Sendable {
         case full
     }
 
-    private(set) var byID: [NodeID: UnverifiedMember] = [:]
+    private var byID: [NodeKey: UnverifiedMember] = [:]
     /// Waiting peers that introduced themselves or that the shell reported, then the others; both
     /// in arrival order, with stale entries skipped lazily.
     private var firstQueue = FIFO()
@@ -22,7 +22,7 @@ struct UnverifiedMembers: Sendable {
     /// Every peer in arrival order with its arrival time, for expiry (all share one lifetime).
     private var arrivals = FIFO()
     /// Peers waiting per informer (the first informer only).
-    private var perInformer: [NodeID: Int] = [:]
+    private var perInformer: [NodeKey: Int] = [:]
     let maximumTotal: Int
     let maximumPerInformer: Int
 
@@ -35,20 +35,24 @@ struct UnverifiedMembers: Sendable {
     var isEmpty: Bool { byID.isEmpty }
 
     subscript(id: NodeID) -> UnverifiedMember? {
-        get { byID[id] }
+        get { byID.isEmpty ? nil : byID[NodeKey(id)] }
         set {
-            guard let newValue, byID[id] != nil else { return }
-            byID[id] = newValue
+            guard let newValue, byID[NodeKey(id)] != nil else { return }
+            byID[NodeKey(id)] = newValue
         }
     }
 
+    /// Every waiting peer, in no particular order.
+    var all: Dictionary<NodeKey, UnverifiedMember>.Values { byID.values }
+
     /// Peers waiting on behalf of `informer`.
-    func waiting(informedBy informer: NodeID) -> Int { perInformer[informer] ?? 0 }
+    func waiting(informedBy informer: NodeID) -> Int { perInformer.isEmpty ? 0 : perInformer[NodeKey(informer)] ?? 0 }
 
     /// Admits `candidate` (a fresh record) unless a cap forbids, or merges it into the waiting one.
     mutating func admit(_ candidate: UnverifiedMember) -> Admission {
         let id = candidate.contact.id
-        if var existing = byID[id] {
+        let key = NodeKey(id)
+        if var existing = byID[key] {
             if candidate.incarnation > existing.incarnation
                 || (candidate.incarnation == existing.incarnation && candidate.status > existing.status)
             {
@@ -63,32 +67,32 @@ struct UnverifiedMembers: Sendable {
             where existing.informers.count < 3 && !existing.informers.contains(where: { $0.hasSameWords(as: informer) }) {
                 existing.informers.append(informer)
             }
-            byID[id] = existing
+            byID[key] = existing
             return .updated
         }
         if let informer = candidate.informers.first, waiting(informedBy: informer) >= maximumPerInformer {
             return .informerFull
         }
         guard byID.count < maximumTotal else { return .full }
-        byID[id] = candidate
-        if let informer = candidate.informers.first { perInformer[informer, default: 0] += 1 }
+        byID[key] = candidate
+        if let informer = candidate.informers.first { perInformer[NodeKey(informer), default: 0] += 1 }
         let ticket = FIFO.Ticket(id: id, learnedAt: candidate.learnedAt)
         let bound = 2 * maximumTotal + 64
         let members = byID
         if candidate.introducedItself || candidate.informers.isEmpty {
-            firstQueue.push(ticket, bound: bound) { members[$0.id]?.attempt == .waiting }
+            firstQueue.push(ticket, bound: bound) { members[NodeKey($0.id)]?.attempt == .waiting }
         } else {
-            gossipQueue.push(ticket, bound: bound) { members[$0.id]?.attempt == .waiting }
+            gossipQueue.push(ticket, bound: bound) { members[NodeKey($0.id)]?.attempt == .waiting }
         }
-        arrivals.push(ticket, bound: bound) { members[$0.id]?.learnedAt == $0.learnedAt }
+        arrivals.push(ticket, bound: bound) { members[NodeKey($0.id)]?.learnedAt == $0.learnedAt }
         return .added
     }
 
     /// Removes and returns the peer `id`.
     @discardableResult
     mutating func remove(_ id: NodeID) -> UnverifiedMember? {
-        guard let removed = byID.removeValue(forKey: id) else { return nil }
-        if let informer = removed.informers.first {
+        guard let removed = byID.removeValue(forKey: NodeKey(id)) else { return nil }
+        if let informer = removed.informers.first.map(NodeKey.init) {
             let left = (perInformer[informer] ?? 1) - 1
             perInformer[informer] = left > 0 ? left : nil
         }
@@ -99,9 +103,9 @@ struct UnverifiedMembers: Sendable {
     mutating func nextToVerify() -> UnverifiedMember? {
         for queue in [0, 1] {
             while let id = (queue == 0 ? firstQueue.pop() : gossipQueue.pop())?.id {
-                guard var candidate = byID[id], candidate.attempt == .waiting else { continue }
+                guard var candidate = byID[NodeKey(id)], candidate.attempt == .waiting else { continue }
                 candidate.attempt = .direct
-                byID[id] = candidate
+                byID[NodeKey(id)] = candidate
                 return candidate
             }
         }
@@ -112,7 +116,7 @@ struct UnverifiedMembers: Sendable {
     mutating func expire(now: Timestamp) -> [UnverifiedMember] {
         var expired: [UnverifiedMember] = []
         while let ticket = arrivals.peek() {
-            guard let candidate = byID[ticket.id], candidate.learnedAt == ticket.learnedAt else {
+            guard let candidate = byID[NodeKey(ticket.id)], candidate.learnedAt == ticket.learnedAt else {
                 _ = arrivals.pop()
                 continue
             }
@@ -127,7 +131,7 @@ struct UnverifiedMembers: Sendable {
     mutating func removeAll(informedBy informer: NodeID) -> [UnverifiedMember] {
         guard waiting(informedBy: informer) > 0 else { return [] }
         let ids = byID.values.filter { $0.informers.first.map { $0.hasSameWords(as: informer) } ?? false }.map(\.contact.id)
-        return ids.compactMap { remove($0) }
+        return ids.sorted().compactMap { remove($0) }
     }
 
     /// A queue of node IDs with an advancing head; compacted when half of it is consumed, and

@@ -163,7 +163,7 @@ public struct SimulatedNetwork<Message> {
     private var lives: [NodeID: UInt64] = [:]
     private var cuts: [Cut] = []
     /// Nodes paused until the given time.
-    private var pausedUntil: [NodeID: Timestamp] = [:]
+    private var pausedUntil: [FastKey: Timestamp] = [:]
 
     /// Creates an empty network.
     /// - Parameters:
@@ -266,12 +266,12 @@ public struct SimulatedNetwork<Message> {
     /// extends the pause (never shortens it).
     public mutating func pause(_ node: NodeID, until: Timestamp) {
         guard until > now else { return }
-        pausedUntil[node] = max(pausedUntil[node] ?? until, until)
+        pausedUntil[FastKey(node)] = max(pausedUntil[FastKey(node)] ?? until, until)
     }
 
     /// `true` while `node` is paused.
     public func isPaused(_ node: NodeID) -> Bool {
-        pausedUntil[node].map { $0 > now } ?? false
+        pausedUntil[FastKey(node)].map { $0 > now } ?? false
     }
 
     /// Whether a message sent now from `from` would currently arrive at `to` (ignoring loss).
@@ -293,13 +293,13 @@ public struct SimulatedNetwork<Message> {
             let entry = popFirst()
             now = max(now, Timestamp(nanoseconds: entry.time))
             guard let payload = payloads[Int(entry.slot)] else { continue }
-            if !pausedUntil.isEmpty, !payload.isCancelledTimer(liveTimers), let until = pausedUntil[payload.node] {
+            if !pausedUntil.isEmpty, !payload.isCancelledTimer(liveTimers), let until = pausedUntil[FastKey(payload.node)] {
                 if until > now {
                     statistics.eventsDeferred += 1
                     pushEntry(at: until, slot: entry.slot)
                     continue
                 }
-                pausedUntil[payload.node] = nil
+                pausedUntil[FastKey(payload.node)] = nil
             }
             payloads[Int(entry.slot)] = nil
             freePayloadSlots.append(entry.slot)
@@ -409,6 +409,22 @@ public struct SimulatedNetwork<Message> {
         heap[parent] = last
         return first
     }
+}
+
+/// A node ID as a dictionary key, compared word by word and hashed by one word (node IDs are
+/// SHA-256 digests): the network looks nodes up on every event, and `Key256`'s own `==` is slow
+/// in unoptimised builds.
+private struct FastKey: Hashable {
+    let id: NodeID
+
+    init(_ id: NodeID) { self.id = id }
+
+    static func == (a: FastKey, b: FastKey) -> Bool {
+        a.id.words.0 == b.id.words.0 && a.id.words.1 == b.id.words.1 && a.id.words.2 == b.id.words.2
+            && a.id.words.3 == b.id.words.3
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(id.words.0) }
 }
 
 /// One scheduled event in the heap: a plain value (not generic), cheap to move.

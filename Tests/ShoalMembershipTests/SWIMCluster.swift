@@ -19,6 +19,10 @@ struct SWIMCluster {
         case requestTimeout(id: UInt64)
         /// A harness timer: pause node `index` (a slow member) for a while.
         case stall(index: Int)
+        /// The transport's `Ping` and `Pong`, with which shells verify peers (answered by the shell,
+        /// not the instance).
+        case ping(id: UInt64)
+        case pong(id: UInt64)
     }
 
     private enum Pending {
@@ -56,9 +60,11 @@ struct SWIMCluster {
 
     var network: SimulatedNetwork<Wire>
     private var nodes: [Node] = []
-    private var indexByID: [NodeID: Int] = [:]
+    private var indexByID: [NodeIndexKey: Int] = [:]
     private(set) var contacts: [Contact] = []
     private var slowness: [Int: Slowness] = [:]
+    /// Stall windows per node index (for diagnostics).
+    private(set) var stalls: [Int: [(Timestamp, Timestamp)]] = [:]
     private var nextRequestID: UInt64 = 1
     private var rng: SeededRandom
     private let period: Duration
@@ -89,26 +95,28 @@ struct SWIMCluster {
 
     /// What node `observer` believes about `id`.
     func status(of id: NodeID, at observer: NodeID) -> MemberStatus? {
-        indexByID[observer].flatMap { nodes[$0].swim.status(of: id) }
+        indexByID[NodeIndexKey(observer)].flatMap { nodes[$0].swim.status(of: id) }
     }
 
-    func instance(_ id: NodeID) -> SWIMInstance? { indexByID[id].map { nodes[$0].swim } }
+    func instance(_ id: NodeID) -> SWIMInstance? { indexByID[NodeIndexKey(id)].map { nodes[$0].swim } }
     func instance(at index: Int) -> SWIMInstance { nodes[index].swim }
-    func index(of id: NodeID) -> Int? { indexByID[id] }
+    func index(of id: NodeID) -> Int? { indexByID[NodeIndexKey(id)] }
 
     /// Messages node `index` has sent so far.
     func messagesSent(byNodeAt index: Int) -> Int { nodes[index].messagesSent }
 
     /// Adds a node knowing (and trusting) `members`, and starts it at a random offset within one period.
-    mutating func addNode(_ contact: Contact, knowing members: [Contact], settings: SWIMSettings) {
-        addNode(contact, roster: SWIMRoster(members), settings: settings)
+    mutating func addNode(
+        _ contact: Contact, knowing members: [Contact], settings: SWIMSettings, startWithin: Duration? = nil
+    ) {
+        addNode(contact, roster: SWIMRoster(members), settings: settings, startWithin: startWithin)
     }
 
     /// Adds a node starting from `roster` (which may include it), and starts it at a random
     /// offset within one period. Nodes given the same roster share its storage.
     mutating func addNode(_ contact: Contact, roster: SWIMRoster, settings: SWIMSettings, startWithin: Duration? = nil) {
         let swim = SWIMInstance(myself: contact, roster: roster, settings: settings, using: &rng)
-        indexByID[contact.id] = nodes.count
+        indexByID[NodeIndexKey(contact.id)] = nodes.count
         nodes.append(Node(swim: swim))
         contacts.append(contact)
         let window = (startWithin ?? settings.probeInterval).nanosecondsClamped
@@ -118,9 +126,9 @@ struct SWIMCluster {
 
     /// Makes node `id` slow: from a random point within its first gap on, it stalls again and again.
     mutating func makeSlow(_ id: NodeID, _ pattern: Slowness) {
-        guard let index = indexByID[id] else { return }
+        guard let index = indexByID[NodeIndexKey(id)] else { return }
         slowness[index] = pattern
-        let gap = period * Int.random(in: pattern.gap, using: &rng)
+        let gap = period * Int.random(in: 0...pattern.gap.upperBound, using: &rng)
         network.scheduleTimer(for: Self.harness, after: gap, .stall(index: index))
     }
 
@@ -131,7 +139,7 @@ struct SWIMCluster {
 
     /// Sends a probe from `from` to `to` carrying `updates`, as a hostile node would, outside its instance.
     mutating func inject(from: NodeID, to: NodeID, updates: [MemberUpdate]) {
-        guard let index = indexByID[from], let target = indexByID[to] else { return }
+        guard let index = indexByID[NodeIndexKey(from)], let target = indexByID[NodeIndexKey(to)] else { return }
         sendRequest(fromIndex: index, to: contacts[target], .probe(updates: updates), timeout: period, .injected)
     }
 
@@ -150,27 +158,40 @@ struct SWIMCluster {
             guard let pattern = slowness[index] else { return }
             let stall = period * Int.random(in: pattern.stall, using: &rng)
             network.pause(contacts[index].id, until: network.now + stall)
+            stalls[index, default: []].append((network.now, network.now + stall))
             let gap = period * Int.random(in: pattern.gap, using: &rng)
             network.scheduleTimer(for: Self.harness, after: stall + gap, .stall(index: index))
         case .timer(_, let id, .tick):
-            guard let index = indexByID[id] else { return }
+            guard let index = indexByID[NodeIndexKey(id)] else { return }
             nodes[index].tickTimer = nil
             perform(index) { swim, now, rng in swim.onTick(now: now, using: &rng) }
         case .timer(_, let id, .requestTimeout(let requestID)):
-            guard let index = indexByID[id], let pending = nodes[index].pending.removeValue(forKey: requestID) else {
+            guard let index = indexByID[NodeIndexKey(id)], let pending = nodes[index].pending.removeValue(forKey: requestID) else {
                 return
             }
             timedOut(pending, at: index)
         case .message(let from, let to, .request(let requestID, let message)):
-            guard let sender = indexByID[from].map({ contacts[$0] }), let index = indexByID[to] else { return }
+            guard let sender = indexByID[NodeIndexKey(from)].map({ contacts[$0] }), let index = indexByID[NodeIndexKey(to)] else { return }
             received(message, from: sender, at: index, requestID: requestID)
         case .message(let from, let to, .response(let requestID, let message)):
-            guard let sender = indexByID[from].map({ contacts[$0] }), let index = indexByID[to],
+            guard let sender = indexByID[NodeIndexKey(from)].map({ contacts[$0] }), let index = indexByID[NodeIndexKey(to)],
                 let pending = nodes[index].pending.removeValue(forKey: requestID)
             else { return }
             answered(pending, with: message, from: sender, at: index)
+        case .message(let from, let to, .ping(let requestID)):
+            guard let index = indexByID[NodeIndexKey(to)], let dialler = indexByID[NodeIndexKey(from)] else { return }
+            nodes[index].messagesSent += 1
+            network.send(.pong(id: requestID), from: to, to: from)
+            // The dialler's Hello named it and its listen address: the shell reports a peer heard of.
+            let contact = contacts[dialler]
+            perform(index) { swim, now, rng in swim.onMemberDiscovered(contact, now: now, using: &rng) }
+        case .message(_, let to, .pong(let requestID)):
+            guard let index = indexByID[NodeIndexKey(to)],
+                case .verification(let contact)? = nodes[index].pending.removeValue(forKey: requestID)
+            else { return }
+            perform(index) { swim, now, rng in swim.onMemberVerified(contact, now: now, using: &rng) }
         case .message(_, _, .tick), .message(_, _, .requestTimeout), .message(_, _, .stall),
-            .timer(_, _, .request), .timer(_, _, .response):
+            .timer(_, _, .request), .timer(_, _, .response), .timer(_, _, .ping), .timer(_, _, .pong):
             return
         }
     }
@@ -208,12 +229,8 @@ struct SWIMCluster {
             perform(index, replyingTo: originRequest) { swim, now, rng in
                 swim.onIndirectProbeAck(from: sender, origin: origin, updates: updates, now: now, using: &rng)
             }
-        case (.verification(let contact), .ack(let updates)):
-            perform(index) { swim, now, rng in swim.onMemberVerified(contact, updates: updates, now: now, using: &rng) }
         case (.gossip, .ack(let updates)):
             perform(index) { swim, now, rng in swim.onGossipAck(from: sender, updates: updates, now: now, using: &rng) }
-        case (.verification(let contact), _):
-            perform(index) { swim, now, rng in swim.onMemberVerificationFailed(contact, now: now, using: &rng) }
         default:
             return
         }
@@ -245,7 +262,7 @@ struct SWIMCluster {
         replyingTo request: UInt64? = nil,
         _ body: (inout SWIMInstance, Timestamp, inout SeededRandom) -> [SWIMDirective]
     ) {
-        guard let index = indexByID[id] else { return }
+        guard let index = indexByID[NodeIndexKey(id)] else { return }
         perform(index, replyingTo: request, body)
     }
 
@@ -272,10 +289,15 @@ struct SWIMCluster {
                 sendRequest(
                     fromIndex: index, to: to, .probe(updates: updates), timeout: timeout,
                     .indirect(target: to, origin: origin, originRequest: request))
-            case .verifyMember(let contact, let updates, let timeout):
+            case .verifyMember(let contact, let timeout):
                 verificationsSent += 1
                 if !exists(contact) { verificationsOfNobody += 1 }
-                sendRequest(fromIndex: index, to: contact, .probe(updates: updates), timeout: timeout, .verification(contact))
+                let requestID = nextRequestID
+                nextRequestID += 1
+                nodes[index].pending[requestID] = .verification(contact)
+                nodes[index].messagesSent += 1
+                if exists(contact) { network.send(.ping(id: requestID), from: id, to: contact.id) }
+                network.scheduleTimer(for: id, after: timeout, .requestTimeout(id: requestID))
             case .sendFanOut(let to, let updates, let timeout):
                 fanOutsSent += 1
                 sendRequest(fromIndex: index, to: to, .probe(updates: updates), timeout: timeout, .gossip(to))
@@ -304,7 +326,7 @@ struct SWIMCluster {
 
     /// Whether `contact` is a real node at its real address.
     private func exists(_ contact: Contact) -> Bool {
-        indexByID[contact.id].map { contacts[$0].address == contact.address } ?? false
+        indexByID[NodeIndexKey(contact.id)].map { contacts[$0].address == contact.address } ?? false
     }
 
     private mutating func sendRequest(
@@ -319,4 +341,19 @@ struct SWIMCluster {
         if exists(to) { network.send(.request(id: requestID, message), from: id, to: to.id) }
         network.scheduleTimer(for: id, after: timeout, .requestTimeout(id: requestID))
     }
+}
+
+/// A node ID as the harness's dictionary key: compared word by word, hashed by one word (IDs are
+/// SHA-256 digests), which is much cheaper than `Key256`'s own conformance in unoptimised builds.
+struct NodeIndexKey: Hashable {
+    let id: NodeID
+
+    init(_ id: NodeID) { self.id = id }
+
+    static func == (a: NodeIndexKey, b: NodeIndexKey) -> Bool {
+        a.id.words.0 == b.id.words.0 && a.id.words.1 == b.id.words.1 && a.id.words.2 == b.id.words.2
+            && a.id.words.3 == b.id.words.3
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(id.words.0) }
 }

@@ -4,9 +4,9 @@ import ShoalTestKit
 import XCTest
 
 final class SWIMDisseminationTests: XCTestCase {
-    /// News about known members: each refuted something, at incarnation 1.
-    private func refutations(_ range: ClosedRange<Int>) -> [MemberUpdate] {
-        range.map { MemberUpdate(member: testContact($0), status: .alive, incarnation: 1) }
+    /// News about known members: each is suspected (by a version-1 relayer, naming no accuser).
+    private func suspicions(_ range: ClosedRange<Int>) -> [MemberUpdate] {
+        range.map { MemberUpdate(member: testContact($0), status: .suspect, incarnation: 0) }
     }
 
     /// Answers probes until nothing is pending.
@@ -24,8 +24,8 @@ final class SWIMDisseminationTests: XCTestCase {
             settings.maximumUpdatesPerMessage = cap
             var swim = makeInstance(memberCount: 70, settings: settings, rng: &rng)
             drain(&swim, rng: &rng)
-            _ = swim.onProbe(from: testContact(1), updates: refutations(10...41), now: .zero, using: &rng)
-            let d = swim.onProbe(from: testContact(2), updates: refutations(42...70), now: .zero, using: &rng)
+            _ = swim.onProbe(from: testContact(1), updates: suspicions(10...41), now: .zero, using: &rng)
+            let d = swim.onProbe(from: testContact(2), updates: suspicions(42...70), now: .zero, using: &rng)
             XCTAssertEqual(swim.pendingUpdateCount, 61)
             XCTAssertEqual(d.replies[0].message.updates.count, expected, "cap \(cap)")
         }
@@ -34,9 +34,9 @@ final class SWIMDisseminationTests: XCTestCase {
     func testOnlyTheWireLimitOfIncomingUpdatesIsRead() {
         var rng = SeededRandom(seed: 31)
         var swim = makeInstance(memberCount: 50, rng: &rng)
-        _ = swim.onProbe(from: testContact(1), updates: refutations(2...41), now: .zero, using: &rng)
-        XCTAssertEqual((2...41).filter { swim.member(testContact($0).id)?.incarnation == 1 }.count, 32)
-        XCTAssertEqual(swim.member(testContact(34).id)?.incarnation, 0, "update 33 onwards is not read")
+        _ = swim.onProbe(from: testContact(1), updates: suspicions(2...41), now: .zero, using: &rng)
+        XCTAssertEqual((2...41).filter { swim.member(testContact($0).id)?.status == .suspect }.count, 32)
+        XCTAssertEqual(swim.member(testContact(34).id)?.status, .alive, "update 33 onwards is not read")
     }
 
     func testEachUpdateIsRetransmittedLambdaLogNTimes() {
@@ -45,14 +45,15 @@ final class SWIMDisseminationTests: XCTestCase {
         settings.antiEntropyUpdatesPerMessage = 0
         var swim = makeInstance(memberCount: 99, settings: settings, rng: &rng)
         drain(&swim, rng: &rng)
-        // n = 100: 3 · ceil(log10(101)) = 9.
-        let newcomer = MemberUpdate(member: testContact(50), status: .alive, incarnation: 1)
+        // n = 100: 3 · ceil(log10(101)) = 9. The news: member 50 is suspected.
+        let news = MemberUpdate(
+            member: testContact(50), status: .suspect, incarnation: 0, accuser: testContact(1).id)
         var carried = 0
-        var updates = [newcomer]
+        var updates = [news]
         for i in 0..<30 {
             let ack = swim.onProbe(from: testContact(1 + i % 9), updates: updates, now: .zero, using: &rng)
             updates = []
-            if ack.replies[0].message.updates.contains(newcomer) { carried += 1 }
+            if ack.replies[0].message.updates.contains(news) { carried += 1 }
         }
         XCTAssertEqual(swim.transmissionLimit, 9)
         XCTAssertEqual(carried, 9)
@@ -70,8 +71,8 @@ final class SWIMDisseminationTests: XCTestCase {
         settings.maximumUpdatesPerMessage = 1
         var swim = makeInstance(memberCount: 20, settings: settings, rng: &rng)
         drain(&swim, rng: &rng)
-        let a = refutations(5...5)
-        let b = refutations(6...6)
+        let a = suspicions(5...5).map { MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id) }
+        let b = suspicions(6...6).map { MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id) }
         func ack(_ updates: [MemberUpdate]) -> [MemberUpdate] {
             swim.onProbe(from: testContact(1), updates: updates, now: .zero, using: &rng).replies[0].message.updates
         }

@@ -18,33 +18,6 @@ final class SWIMSuspicionTests: XCTestCase {
         return (target, swim.onTick(now: start + .seconds(1), using: &rng))
     }
 
-    /// Ticks `swim` once per second from `start` through `end`, as its shell would on an idle
-    /// machine, acking every probe except those to `silent`, for which the helpers nack.
-    private func tickEveryPeriod(
-        _ swim: inout SWIMInstance, from start: Timestamp, through end: Timestamp, silent: Contact,
-        rng: inout SeededRandom
-    ) -> [SWIMDirective] {
-        var all: [SWIMDirective] = []
-        var now = start
-        while now <= end {
-            let d = swim.onTick(now: now, using: &rng)
-            all += d
-            for probe in d.probes {
-                guard probe.to == silent else {
-                    all += swim.onProbeAck(from: probe.to, updates: [], now: now + .milliseconds(10), using: &rng)
-                    continue
-                }
-                let requests = swim.onProbeTimeout(target: silent, now: now + .milliseconds(500), using: &rng)
-                for request in requests.probeRequests {
-                    all += swim.onProbeRequestNack(
-                        from: request.to, target: silent, updates: [], now: now + .milliseconds(900), using: &rng)
-                }
-            }
-            now = now + .seconds(1)
-        }
-        return all
-    }
-
     func testUnansweredTargetBecomesSuspectThenDead() {
         var rng = SeededRandom(seed: 10)
         var swim = makeInstance(memberCount: 9, rng: &rng)
@@ -171,19 +144,24 @@ final class SWIMSuspicionTests: XCTestCase {
         var rng = SeededRandom(seed: 15)
         var swim = makeInstance(memberCount: 99, rng: &rng)  // n = 100: min 10 s, max 60 s
         let target = testContact(50)
+        // This node accuses the target itself (its probe went unanswered): its timer runs.
+        let accusedAt = accuse(&swim, target, from: .zero, rng: &rng)
+        XCTAssertEqual(swim.suspicionDeadline(of: target.id), accusedAt + .seconds(60))
+        // Version-1 relayers name no accuser: each relayer counts as one.
         let suspect = MemberUpdate(member: target, status: .suspect, incarnation: 0)
-        _ = swim.onProbe(from: testContact(1), updates: [suspect], now: .zero, using: &rng)
-        XCTAssertEqual(swim.suspicionDeadline(of: target.id), seconds(60))
         var deadlines: [Timestamp] = []
         for reporter in [2, 2, 3, 4, 5] {
-            _ = swim.onProbe(from: testContact(reporter), updates: [suspect], now: seconds(1), using: &rng)
+            _ = swim.onProbe(from: testContact(reporter), updates: [suspect], now: accusedAt + .seconds(1), using: &rng)
             deadlines.append(swim.suspicionDeadline(of: target.id)!)
         }
+        XCTAssertLessThan(deadlines[0], accusedAt + .seconds(60))
         XCTAssertEqual(deadlines[0], deadlines[1], "a repeated reporter is not an independent confirmation")
         XCTAssertLessThan(deadlines[2], deadlines[1])
-        XCTAssertEqual(deadlines[3], seconds(10), "K = 3 confirmations reach the minimum")
-        XCTAssertEqual(deadlines[4], seconds(10))
-        let d = swim.onTick(now: seconds(10), using: &rng)
+        XCTAssertEqual(deadlines[3], accusedAt + .seconds(10), "K = 3 confirmations reach the minimum")
+        XCTAssertEqual(deadlines[4], accusedAt + .seconds(10))
+        let before = tickEveryPeriod(&swim, from: accusedAt + .seconds(1), through: accusedAt + .seconds(9), silent: target, rng: &rng)
+        XCTAssertFalse(before.changes.contains { $0.new.member == target && $0.new.status == .dead })
+        let d = swim.onTick(now: accusedAt + .seconds(10), using: &rng)
         XCTAssertEqual(d.changes.filter { $0.new.member == target }.map(\.new.status), [.dead])
     }
 }
