@@ -40,6 +40,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Chunk size for files put through this node (a size from 64K to 8M).")
     var chunkSize = ByteSize(bytes: 1 << 20)
 
+    @Option(help: "Chunks each put or get through this node keeps in flight (1 to 64); memory per transfer is about this many chunks.")
+    var transferWindow = 8
+
     @Option(help: "SWIM protocol period in milliseconds.")
     var protocolPeriodMs: Int = 1000
 
@@ -52,6 +55,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup(title: "Resource limits")
+    var resources: ResourceOptions
+
     func validate() throws {
         guard replicas >= 1 && replicas <= 20 else { throw ValidationError("--replicas must be from 1 to 20") }
         guard protocolPeriodMs >= 50 else { throw ValidationError("--protocol-period-ms must be at least 50") }
@@ -59,17 +65,14 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...86_400).contains(repairInterval), (1...86_400).contains(bootstrapInterval) else {
             throw ValidationError("--repair-interval and --bootstrap-interval must be from 1 to 86400 seconds")
         }
-        guard (UInt64(Chunker.minimumChunkSize)...UInt64(Chunker.maximumChunkSize)).contains(chunkSize.bytes) else {
+        guard (1...64).contains(transferWindow) else { throw ValidationError("--transfer-window must be from 1 to 64") }
+        guard (UInt64(ObjectSize.minimumChunk)...UInt64(ObjectSize.maximumChunk)).contains(chunkSize.bytes) else {
             throw ValidationError("--chunk-size must be from 64K to 8M, not \(chunkSize)")
         }
     }
 
     func run() async throws {
-        #if os(Linux)
-        // One malloc arena per thread lets RSS creep up with many threads moving 1 MiB buffers;
-        // two arenas keep the footprint flat at no measurable cost.
-        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
-        #endif
+        ProcessMemory.configureAllocator()
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -88,16 +91,19 @@ struct NodeCommand: AsyncParsableCommand {
         config.cacheSize = cacheSize.bytes
         config.maxStorage = maxStorage?.bytes
         config.chunkSize = Int(chunkSize.bytes)
+        config.transferWindow = transferWindow
         let apiAddress = try PeerAddress(parsing: api)
+        var apiLimits = HTTPAPI.Limits()
+        if let note = resources.apply(to: &config, api: &apiLimits) { logger.notice("\(note)") }
 
         let node = try await ShoalNode.start(configuration: config, logger: logger)
         let apiFile = dataDir.appendingPathComponent(Self.apiFileName)
-        let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, logger: logger) { bound in
+        let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, limits: apiLimits, logger: logger) { bound in
             try? "\(bound)\n".write(to: apiFile, atomically: true, encoding: .utf8)
             logger.info("API listening", metadata: ["api.address": "\(bound)"])
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: NodeService(node: node)), .init(service: app)],
+            services: [.init(service: NodeService(node: node)), .init(service: app), .init(service: MemoryTrimService())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -113,9 +119,3 @@ struct NodeService: Service {
         await node.stop(handOff: true)
     }
 }
-
-#if os(Linux)
-/// glibc's `mallopt(3)`, which the Glibc module does not export.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-#endif

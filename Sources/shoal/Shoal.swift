@@ -62,6 +62,7 @@ struct ClientFailure: Error, CustomStringConvertible {
 
 /// Runs a client action, mapping errors to a message on stderr and a distinct exit code.
 func runClient(_ body: () async throws -> Void) async throws {
+    ProcessMemory.configureAllocator()
     do {
         try await body()
     } catch let failure as ClientFailure {

@@ -1,0 +1,29 @@
+/// What a stored object is. Every object is content-addressed bytes; the kind says how a file uses
+/// it (and how a holder accounts for it).
+public enum ObjectKind: Sendable, Hashable, CustomStringConvertible {
+    /// A data chunk (sealed for a private file, plaintext for a public one).
+    case chunk
+    /// A manifest node: a file's root or an interior node of its manifest tree.
+    case manifest
+
+    public var description: String {
+        switch self {
+        case .chunk: return "chunk"
+        case .manifest: return "manifest"
+        }
+    }
+}
+
+/// Size bounds shared by every layer: the chunker, the stores, the wire and the manifest reader.
+public enum ObjectSize {
+    /// The smallest chunk size a file may use: 64 KiB.
+    public static let minimumChunk = 64 << 10
+    /// The default chunk size: 1 MiB.
+    public static let defaultChunk = 1 << 20
+    /// The largest chunk size a file may use: 8 MiB.
+    public static let maximumChunk = 8 << 20
+    /// AEAD tag bytes added to every sealed object.
+    public static let sealOverhead = 16
+    /// The largest object stored or sent: an 8 MiB chunk plus its tag (manifest nodes are smaller).
+    public static let maximum = maximumChunk + sealOverhead
+}
