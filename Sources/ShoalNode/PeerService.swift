@@ -38,7 +38,6 @@ final class PeerService: PeerRequestHandler {
     /// message that says what to do.
     func handle(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
         metrics.count(request: request.name)
-        if let contact = peer.contact { await dht.heardOf(contact) }
         do {
             switch request {
             case .ping(let payload):
@@ -78,9 +77,10 @@ final class PeerService: PeerRequestHandler {
         }
     }
 
+    /// An inbound peer's listen address is only claimed: membership verifies it (dials it there)
+    /// before it counts, and only then does the routing table hear of it.
     func peerConnected(_ peer: PeerInfo) async {
         guard let contact = peer.contact else { return }
-        await dht.heardOf(contact)
         await membership.add(contact)
     }
 
