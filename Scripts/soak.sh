@@ -51,7 +51,7 @@ trap stop INT TERM EXIT
 address() { echo "127.0.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }
 
 if [ "$hog" -gt 0 ]; then
-    for _ in $(seq 1 "$hog"); do sh -c 'while :; do :; done' & hogs+=($!); done
+    for _ in $(seq 1 "$hog"); do sh -c 'while :; do :; done' & hogs+=($!); disown "$!"; done
     ( sleep "$hog_seconds"; for pid in "${hogs[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done ) &
     echo "CPU hog: $hog spinning processes for $hog_seconds s" >&2
 fi
