@@ -14,6 +14,7 @@ actor DHTShell {
     private let transport: Transport
     private let clock: NodeClock
     private let logger: Logger
+    private let metrics: NodeMetrics?
     let lookupConfiguration: LookupStateMachine.Configuration
     private var lookupsRun = 0
     private var hopsTotal = 0
@@ -26,8 +27,9 @@ actor DHTShell {
     private(set) var placementsLocal = 0
     private(set) var placementsLookedUp = 0
 
-    init(transport: Transport, clock: NodeClock, logger: Logger) {
+    init(transport: Transport, clock: NodeClock, metrics: NodeMetrics? = nil, logger: Logger) {
         self.localID = transport.nodeID
+        self.metrics = metrics
         self.transport = transport
         self.clock = clock
         self.logger = logger
@@ -198,6 +200,7 @@ actor DHTShell {
                         lookupsRun += 1
                         hopsTotal += result.stats.hops
                         timing.total = clock.now - started
+                        metrics?.lookedUp(in: timing.total, hops: result.stats.hops, messages: result.stats.messagesSent)
                         return (result, timing)
                     case .send(let request, let contact, let deadline):
                         let timeout = max(deadline - clock.now, .milliseconds(50))

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import ShoalCore
 import ShoalNode
@@ -96,6 +98,9 @@ struct NodeCommand: AsyncParsableCommand {
         var apiLimits = HTTPAPI.Limits()
         if let note = resources.apply(to: &config, api: &apiLimits) { logger.notice("\(note)") }
 
+        // The one place the global metrics system is bootstrapped: libraries recording through it
+        // (the API's per-route metrics) share the node's registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: config.metrics))
         let node = try await ShoalNode.start(configuration: config, logger: logger)
         let apiFile = dataDir.appendingPathComponent(Self.apiFileName)
         let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, limits: apiLimits, logger: logger) { bound in

@@ -13,7 +13,10 @@ struct Shoal: AsyncParsableCommand {
             Run a node with 'shoal node', then put and get files through it. Client commands find the
             node's API through --api, the SHOAL_API environment variable, or the 'api' file in the
             node's data directory (--data, SHOAL_DATA, default ~/.shoal).
+
+            Shell completions: 'shoal --generate-completion-script bash' (or zsh, fish).
             """,
+        version: ShoalVersion.string,
         subcommands: [NodeCommand.self, Put.self, Get.self, Remove.self, Stat.self, Peers.self, Status.self, Demo.self]
     )
 }
