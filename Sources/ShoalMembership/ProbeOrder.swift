@@ -1,51 +1,35 @@
-import ShoalCore
-
-/// The order in which members are probed: a shuffled round robin (SWIM section 4.3).
+/// The order in which members are probed: a randomised round robin over member slots (SWIM
+/// section 4.3).
 ///
-/// Every member is probed once per round; the order is reshuffled at the start of each round,
-/// and a member learned mid-round is inserted at a random position, so the worst-case time to
-/// first detect a failure is bounded by `2n − 1` periods rather than being unbounded as with
-/// uniform random choice.
+/// Each round walks a fresh pseudorandom permutation of the slots (``SlotPermutation``), so every
+/// member is probed once per round in an order that changes every round. A member added mid-round
+/// in a slot the walk has not reached yet is probed this round, otherwise the next: the time to
+/// first probe a member stays below two rounds (`2n − 1` periods), unlike uniform random choice,
+/// whose worst case is unbounded.
 struct ProbeOrder: Hashable, Sendable {
-    private(set) var ids: [NodeID] = []
-    private var index = 0
+    private var permutation: SlotPermutation?
+    private var position: UInt64 = 0
 
-    var count: Int { ids.count }
-    var isEmpty: Bool { ids.isEmpty }
-
-    /// Adds many members at once (e.g. initial members) and reshuffles.
-    mutating func insert(contentsOf newIDs: [NodeID], using rng: inout some RandomNumberGenerator) {
-        ids.append(contentsOf: newIDs)
-        ids.shuffle(using: &rng)
-        index = 0
-    }
-
-    /// Inserts `id` at a random position; positions already passed this round shift the cursor.
-    mutating func insert(_ id: NodeID, using rng: inout some RandomNumberGenerator) {
-        let position = Int.random(in: 0...ids.count, using: &rng)
-        ids.insert(id, at: position)
-        if position < index { index += 1 }
-    }
-
-    mutating func remove(_ id: NodeID) {
-        guard let position = ids.firstIndex(of: id) else { return }
-        ids.remove(at: position)
-        if position < index { index -= 1 }
-    }
-
-    /// The next member to probe, reshuffling when a round is complete.
-    mutating func next(using rng: inout some RandomNumberGenerator) -> NodeID? {
-        guard !ids.isEmpty else { return nil }
-        if index >= ids.count {
-            ids.shuffle(using: &rng)
-            index = 0
+    /// The next slot to probe: the next slot of this round's walk that is below `slotCount` and
+    /// `isProbeable`; a new round starts when the walk is done.
+    /// - Returns: `nil` when no slot qualified during a whole fresh round.
+    mutating func next(
+        slotCount: Int,
+        using rng: inout some RandomNumberGenerator,
+        isProbeable: (Int32) -> Bool
+    ) -> Int32? {
+        guard slotCount > 0 else { return nil }
+        var freshRounds = 0
+        while true {
+            if permutation.map({ position >= $0.domain }) ?? true {
+                guard freshRounds == 0 else { return nil }
+                freshRounds += 1
+                permutation = SlotPermutation(covering: slotCount, using: &rng)
+                position = 0
+            }
+            let value = permutation!.value(at: position)
+            position += 1
+            if value < UInt64(slotCount), isProbeable(Int32(value)) { return Int32(value) }
         }
-        defer { index += 1 }
-        return ids[index]
-    }
-
-    /// A uniformly random member, or `nil` when there is none.
-    func randomElement(using rng: inout some RandomNumberGenerator) -> NodeID? {
-        ids.randomElement(using: &rng)
     }
 }

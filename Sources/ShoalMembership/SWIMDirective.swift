@@ -2,9 +2,10 @@ import ShoalCore
 
 /// What a ``SWIMInstance`` asks its shell to do. The shell performs directives in order.
 ///
-/// Requests (`sendProbe`, `sendProbeRequest`, `sendIndirectProbe`) are sent as request frames;
-/// the shell correlates the response and reports the outcome through the matching `on…` call
-/// named on each case. A transport error counts as a timeout.
+/// Requests (`sendProbe`, `sendProbeRequest`, `sendIndirectProbe`, `verifyMember`, `sendFanOut`,
+/// `sendExchange`) are sent as request frames; the shell correlates the response and reports the
+/// outcome through the matching `on…` call named on each case. A transport error counts as a
+/// timeout. `ShellContract.md` in this module's documentation states what the shell must do.
 public enum SWIMDirective: Hashable, Sendable, CustomStringConvertible {
     /// Send `.probe(updates)` to `to` as a request. Report the ack with
     /// ``SWIMInstance/onProbeAck(from:updates:now:using:)``; report no ack within `timeout`
@@ -32,7 +33,36 @@ public enum SWIMDirective: Hashable, Sendable, CustomStringConvertible {
 
     /// A member joined (`old == nil`), changed status or address, died (`new.status == .dead`)
     /// or left (`new.status == .left`). Dead and departed members should leave routing tables.
+    ///
+    /// Only verified members are reported: a peer heard of through gossip is reported when it
+    /// has been verified (as a join, `old == nil`, or as a return, `old` being its tombstone), an
+    /// address when it has been reached there. So every contact named here may enter routing
+    /// tables and placement.
     case memberChanged(old: MemberUpdate?, new: MemberUpdate)
+
+    /// Reach `contact` to verify it: dial `contact.address` (a connection this node dialled to
+    /// exactly that address may be reused; a connection the peer dialled may not, as its listen
+    /// address is only claimed), check that the TLS certificate's key hashes to `contact.id`
+    /// (the transport's NodeID pinning), complete the Hello exchange and a `Ping`/`Pong`. Report a
+    /// `Pong` within `timeout` with ``SWIMInstance/onMemberVerified(_:now:using:)``, and anything
+    /// else (refused, another NodeID, no answer, an error) with
+    /// ``SWIMInstance/onMemberVerificationFailed(_:now:using:)``. No SWIM payload travels: a
+    /// verification costs the peer no gossip and this node no merging.
+    case verifyMember(Contact, timeout: Duration)
+
+    /// Send `.probe(updates)` to the member `to` as a request, at once: news (a suspicion, a
+    /// death, a refutation) that should not wait for the next protocol period. Report an ack with
+    /// ``SWIMInstance/onGossipAck(from:updates:now:using:)``; a timeout or error needs no report.
+    case sendFanOut(to: Contact, updates: [MemberUpdate], timeout: Duration)
+
+    /// Send `.probe(updates)` to `to` as a request: this node's membership exchange with a peer
+    /// re-contacted outside SWIM (a bootstrap peer), which heals partitions. Report an ack with
+    /// ``SWIMInstance/onGossipAck(from:updates:now:using:)``; a timeout or error needs no report.
+    case sendExchange(to: Contact, updates: [MemberUpdate], timeout: Duration)
+
+    /// Close every connection with the peer `id` and refuse new ones from it (and do not dial it)
+    /// until `until`: its claims kept failing verification. Its gossip is ignored meanwhile.
+    case disconnect(NodeID, until: Timestamp)
 
     /// Call ``SWIMInstance/onTick(now:using:)`` at `at`. Replaces any earlier scheduled tick:
     /// the shell keeps one timer. Calling `onTick` early or late is harmless.
@@ -48,6 +78,10 @@ public enum SWIMDirective: Hashable, Sendable, CustomStringConvertible {
         case .reply(let to, let m): return "reply(to: \(to), \(m))"
         case .sendLeave(let to, let u): return "sendLeave(to: \(to), \(u.count) updates)"
         case .memberChanged(let old, let new): return "memberChanged(\(old.map(\.description) ?? "none") -> \(new))"
+        case .verifyMember(let contact, let t): return "verifyMember(\(contact), timeout: \(t))"
+        case .sendFanOut(let to, let u, let t): return "sendFanOut(to: \(to), \(u.count) updates, timeout: \(t))"
+        case .sendExchange(let to, let u, let t): return "sendExchange(to: \(to), \(u.count) updates, timeout: \(t))"
+        case .disconnect(let id, let until): return "disconnect(\(id.short), until: \(until))"
         case .scheduleTick(let at): return "scheduleTick(at: \(at))"
         }
     }

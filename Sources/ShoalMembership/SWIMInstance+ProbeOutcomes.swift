@@ -20,10 +20,10 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
-        noteSender(from, now: now, into: &directives, using: &rng)
-        markAcked(target: from.id)
-        scheduleNextTick(into: &directives)
+        noteProven(from, now: now, into: &directives)
+        apply(updates, from: from, proven: true, now: now, into: &directives, using: &rng)
+        markAcked(target: from.id, now: now)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
@@ -31,7 +31,8 @@ extension SWIMInstance {
     ///
     /// If `target` is still this period's unanswered target, asks up to
     /// ``SWIMSettings/indirectProbeCount`` alive members to probe it, with a timeout that ends
-    /// with the period. Otherwise (stale timeout) does nothing.
+    /// with the period; each request carries the target's suspicion, if any, for the helper to
+    /// pass on (buddy system). Otherwise (stale timeout) does nothing.
     /// - Parameters:
     ///   - target: the member that did not answer.
     ///   - now: the current time.
@@ -46,22 +47,23 @@ extension SWIMInstance {
         if var current = round, current.target.id == target.id, !current.acked, current.helpers.isEmpty,
             now < current.endsAt
         {
-            let helpers = pickHelpers(excluding: target.id, using: &rng)
+            let helpers = pickHelpers(excluding: target.id, now: now, using: &rng)
             current.helpers = Set(helpers.map(\.id))
             round = current
             for helper in helpers {
                 directives.append(.sendProbeRequest(
                     to: helper,
                     target: current.target,
-                    updates: outgoingUpdates(for: helper.id, using: &rng),
+                    updates: outgoingUpdates(for: helper.id, carryingSuspicionOf: target.id, using: &rng),
                     timeout: current.endsAt - now))
             }
         }
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
-    /// A helper answered a `.sendProbeRequest` with an ack: the target answered it.
+    /// A helper answered a `.sendProbeRequest` with an ack: the target answered it. When the
+    /// request was the second attempt to verify an unverified `target`, the target is verified.
     /// - Parameters:
     ///   - from: the helper.
     ///   - target: the member the helper probed.
@@ -77,15 +79,17 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
+        apply(updates, from: from, proven: true, now: now, into: &directives, using: &rng)
+        noteIndirectVerification(helper: from.id, target: target, acked: true, now: now, into: &directives)
         noteHelperAnswer(from.id, target: target.id)
-        markAcked(target: target.id)
-        scheduleNextTick(into: &directives)
+        markAcked(target: target.id, now: now)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
     /// A helper answered a `.sendProbeRequest` with a nack: the target did not answer it, but
-    /// the helper itself is reachable (Lifeguard: this node's own health is fine).
+    /// the helper itself is reachable (Lifeguard: this node's own health is fine). When the
+    /// request was the second attempt to verify an unverified `target`, its verification failed.
     /// - Parameters:
     ///   - from: the helper.
     ///   - target: the member the helper probed.
@@ -101,20 +105,21 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
+        apply(updates, from: from, proven: true, now: now, into: &directives, using: &rng)
+        noteIndirectVerification(helper: from.id, target: target, acked: false, now: now, into: &directives)
         noteHelperAnswer(from.id, target: target.id)
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
     /// A `.sendProbeRequest` got neither ack nor nack within its timeout, or could not be sent.
-    /// Counted as a missed nack when the period ends.
+    /// Counted as a missed nack when the period ends; a second attempt to verify `target` failed.
     /// - Parameters:
     ///   - helper: the member that was asked.
     ///   - target: the member it was asked to probe.
     ///   - now: the current time.
-    ///   - rng: unused today; kept for a uniform call shape.
-    /// - Returns: possibly `.scheduleTick`.
+    ///   - rng: randomness for the directives that follow.
+    /// - Returns: possibly `.disconnect`, `.verifyMember` and `.scheduleTick`.
     public mutating func onProbeRequestTimeout(
         helper: Contact,
         target: Contact,
@@ -122,17 +127,20 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        scheduleNextTick(into: &directives)
+        noteIndirectVerification(helper: helper.id, target: target, acked: false, now: now, into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
     // MARK: Helpers
 
-    private mutating func markAcked(target: NodeID) {
+    private mutating func markAcked(target: NodeID, now: Timestamp) {
         guard var current = round, current.target.id == target, !current.acked else { return }
         current.acked = true
         round = current
+        let before = health.multiplier
         health.record(.successfulProbe)
+        if health.multiplier < before { noteSuspicionDeadlinesMayMove(now: now) }
     }
 
     private mutating func noteHelperAnswer(_ helper: NodeID, target: NodeID) {
@@ -142,20 +150,14 @@ extension SWIMInstance {
     }
 
     /// Up to `indirectProbeCount` distinct alive members other than `excluded`, chosen at random.
-    private func pickHelpers(excluding excluded: NodeID, using rng: inout some RandomNumberGenerator) -> [Contact] {
-        let wanted = settings.indirectProbeCount
-        guard wanted > 0 else { return [] }
-        func eligible(_ id: NodeID) -> Bool { id != excluded && membersByID[id]?.status == .alive }
-        var chosen: [NodeID] = []
-        if probeOrder.count <= 4 * wanted + 8 {
-            chosen = Array(probeOrder.ids.filter(eligible).shuffled(using: &rng).prefix(wanted))
-        } else {
-            var attempts = 0
-            while chosen.count < wanted, attempts < 8 * wanted, let id = probeOrder.randomElement(using: &rng) {
-                attempts += 1
-                if eligible(id), !chosen.contains(id) { chosen.append(id) }
-            }
+    private func pickHelpers(excluding excluded: NodeID, now: Timestamp, using rng: inout some RandomNumberGenerator) -> [Contact] {
+        let table = self.table
+        let informers = self.informers
+        let slots = table.randomSlots(settings.indirectProbeCount, using: &rng) { slot in
+            guard table.state(slot).status == .alive else { return false }
+            let id = table.contact(slot).id
+            return !id.hasSameWords(as: excluded) && (informers.records.isEmpty || !informers.isDisconnected(id, now: now))
         }
-        return chosen.compactMap { membersByID[$0]?.contact }
+        return slots.map(table.contact)
     }
 }

@@ -6,7 +6,9 @@ extension SWIMInstance {
     ///
     /// When `from` was unknown to this node (typically a node joining through this one), the
     /// ack's spare room is filled with other members' state so that the newcomer learns the
-    /// cluster without a separate state transfer.
+    /// cluster without a separate state transfer; so it is for a member verified less than
+    /// ``SWIMSettings/newMemberFillWindow`` ago. The newcomer itself waits for verification
+    /// (its listen address is only claimed) and is reported with `.memberChanged` once verified.
     /// - Parameters:
     ///   - from: the prober.
     ///   - updates: the probe's piggybacked updates.
@@ -21,21 +23,26 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        let isNewcomer = from.id != myself.id && membersByID[from.id] == nil && tombstonesByID[from.id] == nil
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
-        noteSender(from, now: now, into: &directives, using: &rng)
+        let isNewcomer = from.id != myself.id
+            && ((table.slot(of: from.id) == nil && tombstonesByID[from.id] == nil) || isNewMember(from.id, now: now))
+        apply(updates, from: from, proven: false, now: now, into: &directives, using: &rng)
+        noteSender(from, now: now)
         let reply = outgoingUpdates(for: from.id, fillWithMembers: isNewcomer, using: &rng)
         directives.append(.reply(to: from, message: .ack(updates: reply)))
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
     /// A probe request arrived: `from` asks this node to probe `target` on its behalf.
     ///
     /// The request stays pending until this node answers it: immediately with an ack when
-    /// `target` is this node, otherwise after the indirect probe through
-    /// ``onIndirectProbeAck(from:origin:updates:now:using:)`` or
-    /// ``onIndirectProbeTimeout(target:origin:now:using:)``.
+    /// `target` is this node, immediately with a nack when neither `from` nor `target` is a
+    /// verified member here (this node does not dial strangers for strangers), otherwise after
+    /// the indirect probe through ``onIndirectProbeAck(from:origin:updates:now:using:)`` or
+    /// ``onIndirectProbeTimeout(target:origin:now:using:)``. The indirect probe goes to the
+    /// address the requester gave, even when this node knows the target elsewhere (an ack
+    /// proves that address, which may be a claim being verified), and carries the target's suspicion,
+    /// from this node's view or from the request, so that a suspect hears of it (buddy system).
     /// - Parameters:
     ///   - from: the requester.
     ///   - target: the member to probe.
@@ -52,22 +59,28 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
-        noteSender(from, now: now, into: &directives, using: &rng)
+        apply(updates, from: from, proven: false, now: now, into: &directives, using: &rng)
+        noteSender(from, now: now)
+        let requesterIsMember = table.slot(of: from.id) != nil && !informers.isIgnored(from.id, now: now)
         if target.id == myself.id {
             directives.append(.reply(to: from, message: .ack(updates: outgoingUpdates(for: from.id, using: &rng))))
-        } else {
+        } else if table.slot(of: target.id) != nil || requesterIsMember {
+            // The target is probed at the address the requester asked about, never at one this
+            // node knows it by: an ack must prove that address (it may be a claim being verified).
+            let own = outgoingUpdates(for: target.id, using: &rng)
             directives.append(.sendIndirectProbe(
                 to: target,
                 origin: from,
-                updates: outgoingUpdates(for: target.id, using: &rng),
+                updates: passingOn(suspicionOf: target.id, from: updates, in: own),
                 timeout: settings.indirectProbeTimeout))
+        } else {
+            directives.append(.reply(to: from, message: .nack(updates: outgoingUpdates(for: from.id, using: &rng))))
         }
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
-    /// The target of a `.sendIndirectProbe` acked.
+    /// The target of a `.sendIndirectProbe` acked (which also verifies it: the shell dialled it).
     /// - Parameters:
     ///   - from: the probed target.
     ///   - origin: the requester waiting for the answer.
@@ -84,10 +97,10 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
-        noteSender(from, now: now, into: &directives, using: &rng)
+        noteProven(from, now: now, into: &directives)
+        apply(updates, from: from, proven: true, now: now, into: &directives, using: &rng)
         directives.append(.reply(to: origin, message: .ack(updates: outgoingUpdates(for: origin.id, using: &rng))))
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
@@ -106,7 +119,7 @@ extension SWIMInstance {
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
         directives.append(.reply(to: origin, message: .nack(updates: outgoingUpdates(for: origin.id, using: &rng))))
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
@@ -125,32 +138,36 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        apply(updates, from: from.id, now: now, into: &directives, using: &rng)
-        scheduleNextTick(into: &directives)
+        apply(updates, from: from, proven: false, now: now, into: &directives, using: &rng)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
-    /// The shell learned of a peer outside SWIM (a bootstrap address, a DHT contact).
+    /// The shell heard of a peer outside SWIM whose address it has not reached itself (the
+    /// listen address in an inbound connection's Hello, a configured address).
     ///
-    /// An unknown peer is added as alive at incarnation 0 and probed in due course; it is not
-    /// gossiped, since nothing vouches for it yet. Known or tombstoned peers are left alone.
+    /// An unknown peer waits for verification like a gossiped one (no informer is held
+    /// responsible if it fails); it becomes a member, reported with `.memberChanged`, once
+    /// verified. Known, waiting or tombstoned peers are left alone. A peer the shell *has*
+    /// reached at its address (a DHT contact that answered) is reported with
+    /// ``onMemberVerified(_:updates:now:using:)`` instead.
     /// - Parameters:
     ///   - contact: the peer.
     ///   - now: the current time.
-    ///   - rng: picks the peer's place in the probe order.
-    /// - Returns: `.memberChanged(old: nil, …)` when the peer was new, and possibly `.scheduleTick`.
+    ///   - rng: randomness for the directives that follow.
+    /// - Returns: possibly `.verifyMember` and `.scheduleTick`.
     public mutating func onMemberDiscovered(
         _ contact: Contact,
         now: Timestamp,
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        if contact.id != myself.id, membersByID[contact.id] == nil, tombstonesByID[contact.id] == nil {
-            let update = MemberUpdate(member: contact, status: .alive, incarnation: 0)
-            addMember(update, reporter: contact.id, now: now, using: &rng)
-            directives.append(.memberChanged(old: nil, new: update))
+        if contact.id != myself.id, table.slot(of: contact.id) == nil, tombstonesByID[contact.id] == nil,
+            unverified[contact.id] == nil
+        {
+            claim(MemberUpdate(member: contact, status: .alive, incarnation: 0), reason: .newMember, informer: nil, now: now)
         }
-        scheduleNextTick(into: &directives)
+        finishCall(now: now, into: &directives, using: &rng)
         return directives
     }
 
@@ -168,12 +185,11 @@ extension SWIMInstance {
         round = nil
         nextPeriodAt = nil
         scheduledTick = nil
-        gossip.enqueue(MemberUpdate(member: myself, status: .left, incarnation: incarnation))
-        let recipients = probeOrder.ids.shuffled(using: &rng).prefix(max(0, settings.leaveFanout))
+        gossip.enqueue(MemberUpdate(member: myself, status: .left, incarnation: incarnation), priority: .final)
+        let recipients = table.randomSlots(max(0, settings.leaveFanout), using: &rng) { _ in true }.map(table.contact)
         var directives: [SWIMDirective] = []
-        for id in recipients {
-            guard let member = membersByID[id] else { continue }
-            directives.append(.sendLeave(to: member.contact, updates: outgoingUpdates(for: id, using: &rng)))
+        for contact in recipients {
+            directives.append(.sendLeave(to: contact, updates: outgoingUpdates(for: contact.id, using: &rng)))
         }
         return directives
     }

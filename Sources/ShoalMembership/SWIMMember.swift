@@ -16,8 +16,10 @@ public struct SWIMMember: Hashable, Sendable, CustomStringConvertible {
     /// The member's node ID.
     public var id: NodeID { contact.id }
 
-    /// The member's state as a gossip update.
-    public var update: MemberUpdate { MemberUpdate(member: contact, status: status, incarnation: incarnation) }
+    /// The member's state as a gossip update; a suspicion names its original accuser.
+    public var update: MemberUpdate {
+        MemberUpdate(member: contact, status: status, incarnation: incarnation, accuser: suspicion?.originalAccuser)
+    }
 
     /// Creates a member record.
     public init(contact: Contact, status: MemberStatus, incarnation: UInt64, suspicion: Suspicion? = nil) {

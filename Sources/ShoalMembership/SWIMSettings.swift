@@ -42,6 +42,11 @@ public struct SWIMSettings: Sendable, Hashable {
     /// full-state transfer. 0 disables it. Default 2.
     public var antiEntropyUpdatesPerMessage: Int = 2
 
+    /// Answers to a member verified less than this long ago are filled with members' state, like
+    /// answers to a stranger: a newcomer learns the cluster in its first periods rather than two
+    /// members per message. Default 30 s.
+    public var newMemberFillWindow: Duration = .seconds(30)
+
     /// How long a dead or departed member is remembered. While remembered, no update with an
     /// incarnation at or below the tombstone's can bring it back. The effective lifetime is never
     /// shorter than ``SWIMInstance/minimumTombstoneLifetime``. Default 1 hour.
@@ -53,6 +58,81 @@ public struct SWIMSettings: Sendable, Hashable {
 
     /// How many members a leaving node tells directly. Default 5.
     public var leaveFanout: Int = 5
+
+    // MARK: Starvation
+
+    /// A tick that comes more than this fraction of ``probeInterval`` after it was due marks this
+    /// node as starved: its local health multiplier rises (if the tick starts a period) and it
+    /// suspects no one and declares no one dead until one full protocol period has passed without
+    /// another late tick. Default 0.5 (half a period, the slack a healthy timer never needs).
+    public var starvationThresholdFraction: Double = 0.5
+
+    /// The lateness beyond which a tick counts as starved: ``starvationThresholdFraction`` of
+    /// ``probeInterval``.
+    public var starvationThreshold: Duration {
+        .nanoseconds(Int64(Double(probeInterval.nanosecondsClamped) * max(0, starvationThresholdFraction)))
+    }
+
+    // MARK: Dissemination budgets
+
+    /// The most updates waiting to be piggybacked; when full, the update sent most often makes
+    /// room. A node piggybacks about `32 · 3` updates per period, each about `λ · log10(n)` times,
+    /// so a few hundred pending updates are many periods of backlog. Default 256.
+    public var maximumPendingUpdates: Int = 256
+
+    /// How many members receive each fan-out (news sent at once rather than on the next probes).
+    /// A suspect is always among the recipients of its own suspicion. 0 disables fan-out. Default 3.
+    public var fanOutTargets: Int = 3
+
+    /// The most fan-out messages per protocol period. Default 6 (two rounds of ``fanOutTargets``).
+    public var fanOutMessagesPerPeriod: Int = 6
+
+    /// Extra gossip messages per protocol period while more deaths and membership news wait than
+    /// one message holds (a join storm, a partition healing): each carries the most urgent pending
+    /// updates to a random member. A fixed budget, so a backlog of any size costs at most this
+    /// many messages per period; 0 leaves dissemination to piggybacking alone. Default 2.
+    public var backlogGossipMessagesPerPeriod: Int = 2
+
+    // MARK: Verification
+
+    /// The most verifications started per protocol period. A verification is one dial and a
+    /// `Ping`; a new member must be verified by every node, and a node must verify every member
+    /// that joins, so in a join storm of `j` members each node needs `j / 32` periods. Default 32.
+    public var verificationsPerPeriod: Int = 32
+
+    /// The most verifications out at once. Default 64.
+    public var maximumVerificationsInFlight: Int = 64
+
+    /// How long the shell may take to reach a peer being verified (dial, TLS, answer); scaled by
+    /// the local health multiplier. Default 2 s.
+    public var verificationTimeout: Duration = .seconds(2)
+
+    /// How long an unverified peer is remembered, from when it was first heard of. Default 60 s.
+    public var unverifiedLifetime: Duration = .seconds(60)
+
+    /// The most unverified peers remembered. Default 1,024.
+    public var maximumUnverifiedMembers: Int = 1024
+
+    /// The most unverified peers one informer may have waiting: one message's worth of claims.
+    /// Default 32.
+    public var maximumUnverifiedPerInformer: Int = 32
+
+    /// Failed claims (net of verified ones) after which an informer is penalised. Default 4.
+    public var informerFailuresBeforePenalty: Int = 4
+
+    /// How long a penalised informer's gossip is ignored. Default 60 s.
+    public var informerPenalty: Duration = .seconds(60)
+
+    /// The penalty at which an informer is also disconnected. Default 3.
+    public var penaltiesBeforeDisconnect: Int = 3
+
+    /// How long a disconnected informer stays disconnected. Default 10 minutes.
+    public var disconnectDuration: Duration = .seconds(600)
+
+    /// Tombstones of peers this node never knew (deaths heard as gossip) are remembered only while
+    /// fewer than this many tombstones are held, so that gossip about made-up peers cannot grow
+    /// the table. Default 4,096.
+    public var maximumStrangerTombstones: Int = 4096
 
     /// Creates the default settings.
     public init() {}

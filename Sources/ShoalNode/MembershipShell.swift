@@ -15,10 +15,13 @@ actor MembershipShell {
     private let clock: NodeClock
     private let logger: Logger
     private var nextTick: Timestamp?
+    private var reportedIncarnation: UInt64 = 0
     private var observers: [@Sendable (MemberUpdate) async -> Void] = []
-    /// Counters for tests and status: members declared dead, and suspicions raised.
+    /// Counters for tests and status: members declared dead, suspicions raised, and refutations
+    /// of suspicions of this node.
     private(set) var deaths = 0
     private(set) var suspicions = 0
+    private(set) var refutations = 0
 
     init(local: Contact, transport: Transport, dht: DHTShell, clock: NodeClock, period: Duration, logger: Logger) {
         var settings = SWIMSettings()
@@ -59,7 +62,16 @@ actor MembershipShell {
     /// Members currently believed alive or suspect.
     var liveMembers: [Contact] { instance.members.map(\.contact) }
 
-    /// A peer became known (handshake, bootstrap, routing table).
+    /// Counters for `/v1/status`.
+    var statistics: MembershipStatistics {
+        MembershipStatistics(
+            suspicions: suspicions, deaths: deaths, refutations: refutations,
+            localHealth: instance.localHealthMultiplier, lateTicks: instance.counters.lateTicks,
+            unverified: instance.unverifiedCount)
+    }
+
+    /// A peer became known (an inbound handshake's listen address, bootstrap, routing table): it
+    /// is verified before it counts.
     func add(_ contact: Contact) {
         guard contact.id != local.id else { return }
         _ = perform(instance.onMemberDiscovered(contact, now: clock.now, using: &rng))
@@ -86,16 +98,12 @@ actor MembershipShell {
     /// Probes `peer` outside the protocol round, carrying this node's own state, and applies the
     /// answer: used on the periodic re-contact of bootstrap peers so that views split by a
     /// partition merge again (each side learns the other declared it dead, and refutes).
-    func exchange(with peer: Contact) async {
+    ///
+    /// `peer` must have been reached at its address by a dial of this node (the bootstrap
+    /// re-contact), which verifies it.
+    func exchange(with peer: Contact) {
         guard peer.id != local.id else { return }
-        if instance.member(peer.id) == nil && instance.tombstone(peer.id) == nil {
-            add(peer)
-            return
-        }
-        let own = MemberUpdate(member: local, status: .alive, incarnation: instance.incarnation)
-        let timeout = instance.settings.probeTimeout
-        guard let updates = await probe(peer, updates: [own], timeout: timeout) else { return }
-        perform(instance.onProbeAck(from: peer, updates: updates, now: clock.now, using: &rng))
+        perform(instance.onExchange(with: peer, now: clock.now, using: &rng))
     }
 
     /// Announces a graceful leave to a few members.
@@ -148,6 +156,11 @@ actor MembershipShell {
     /// response to the request being handled.
     @discardableResult
     private func perform(_ directives: [SWIMDirective]) -> [WireMessage] {
+        if instance.incarnation != reportedIncarnation {
+            reportedIncarnation = instance.incarnation
+            refutations += 1
+            logger.info("refuted a suspicion of this node", metadata: ["incarnation": "\(instance.incarnation)"])
+        }
         var replies: [WireMessage] = []
         for directive in directives {
             switch directive {
@@ -178,6 +191,26 @@ actor MembershipShell {
                 }
             case .memberChanged(let old, let new):
                 memberChanged(old: old, new: new)
+            case .verifyMember(let contact, let timeout):
+                let transport = self.transport
+                Task {
+                    do {
+                        try await transport.verify(contact, timeout: timeout)
+                        await self.verificationFinished(contact, verified: true)
+                    } catch {
+                        await self.verificationFinished(contact, verified: false)
+                    }
+                }
+            case .sendFanOut(let to, let updates, let timeout), .sendExchange(let to, let updates, let timeout):
+                Task {
+                    guard let answer = await self.probe(to, updates: updates, timeout: timeout) else { return }
+                    await self.gossipAcked(from: to, answer)
+                }
+            case .disconnect(let peer, let until):
+                let duration = until - clock.now
+                logger.notice("peer disconnected: its gossip kept failing verification",
+                              metadata: ["peer.id": "\(peer.short)", "duration": "\(duration)"])
+                transport.refuse(peer, for: duration)
             case .scheduleTick(let at):
                 nextTick = at
             }
@@ -203,25 +236,8 @@ actor MembershipShell {
             let dht = self.dht
             Task { await dht.heardOf(new.member) }
         }
-        // Bad news, and the refutation of a suspicion, travel at once; joins ride on probes.
-        if new.status != .alive || old?.status == .suspect { fanOut(new) }
         let observers = self.observers
         Task { for o in observers { await o(new) } }
-    }
-
-    /// Sends a suspicion, death or departure at once to a few random members, as probes carrying
-    /// the update, instead of waiting for the next protocol period: each receiver that learns
-    /// something new does the same, so the news spreads in milliseconds rather than periods. Each
-    /// node fans out at most once per change it learns, so the traffic stays bounded.
-    private func fanOut(_ update: MemberUpdate) {
-        let targets = instance.members.map(\.contact).filter { $0.id != update.member.id }.shuffled(using: &rng).prefix(3)
-        for target in targets {
-            let transport = self.transport
-            let timeout = instance.settings.probeTimeout
-            Task {
-                _ = try? await transport.request(.gossip(GossipMessage(kind: .probe, updates: [update])), to: target, timeout: timeout)
-            }
-        }
     }
 
     private func probe(_ to: Contact, updates: [MemberUpdate], timeout: Duration) async -> [MemberUpdate]? {
@@ -245,6 +261,18 @@ actor MembershipShell {
         } catch {
             return .timeout
         }
+    }
+
+    private func verificationFinished(_ contact: Contact, verified: Bool) {
+        if verified {
+            perform(instance.onMemberVerified(contact, now: clock.now, using: &rng))
+        } else {
+            perform(instance.onMemberVerificationFailed(contact, now: clock.now, using: &rng))
+        }
+    }
+
+    private func gossipAcked(from peer: Contact, _ updates: [MemberUpdate]) {
+        perform(instance.onGossipAck(from: peer, updates: updates, now: clock.now, using: &rng))
     }
 
     private func probeFinished(_ target: Contact, _ result: [MemberUpdate]?) {

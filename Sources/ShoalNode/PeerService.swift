@@ -44,7 +44,6 @@ final class PeerService: PeerRequestHandler {
     }
 
     private func answer(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
-        if let contact = peer.contact { await dht.heardOf(contact) }
         do {
             switch request {
             case .ping(let payload):
@@ -84,9 +83,10 @@ final class PeerService: PeerRequestHandler {
         }
     }
 
+    /// An inbound peer's listen address is only claimed: membership verifies it (dials it there)
+    /// before it counts, and only then does the routing table hear of it.
     func peerConnected(_ peer: PeerInfo) async {
         guard let contact = peer.contact else { return }
-        await dht.heardOf(contact)
         await membership.add(contact)
     }
 

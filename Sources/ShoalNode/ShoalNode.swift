@@ -225,7 +225,8 @@ public final class ShoalNode: Sendable {
                    maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
                    resources: ResourceStatus(transport: transport.usage, api: apiLimiter.withLockedValue { $0?.statistics }.map {
                        APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
-                   }))
+                   }),
+                   membership: await membership.statistics)
     }
 }
 
@@ -252,6 +253,22 @@ public struct NodeStatus: Codable, Sendable {
     public var resources: ResourceStatus
     /// The node's version (``ShoalVersion``).
     public var version: String? = ShoalVersion.string
+    /// Membership health (absent from nodes that predate it).
+    public var membership: MembershipStatistics?
+}
+
+/// Membership counters as `/v1/status` reports them.
+public struct MembershipStatistics: Codable, Sendable {
+    /// Members this node suspected or heard suspected, declared dead, and suspicions of this
+    /// node it refuted, since start.
+    public var suspicions: Int
+    public var deaths: Int
+    public var refutations: Int
+    /// Lifeguard's local health multiplier (0 is healthy) and the protocol ticks that came late.
+    public var localHealth: Int
+    public var lateTicks: Int
+    /// Peers heard of and waiting for verification.
+    public var unverified: Int
 }
 
 /// The resource budget as `/v1/status` reports it.

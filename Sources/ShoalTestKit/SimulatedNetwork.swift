@@ -14,6 +14,10 @@ import ShoalCore
 ///   messages from it are never sent, its timers never fire (not even after ``revive(_:)``).
 /// - A *partition* (``partition(_:from:)``, ``isolate(_:)``) drops messages between its sides on
 ///   arrival, so messages in flight when it starts are lost too. ``healPartitions()`` removes them all.
+/// - A *paused* node (``pause(_:until:)``: a process descheduled by an overloaded machine, a long
+///   garbage-collection pause) handles nothing until the pause ends. Its messages and timers are
+///   not lost: each one that comes due meanwhile is held and handed over when the pause ends, in the
+///   order it came due. So the node's ticks and answers arrive late, as on a starved machine.
 ///
 /// Driving it: the simulation keeps its nodes' state (say `[NodeID: SWIM.Instance]`) beside the
 /// network, pulls events one at a time and hands each to the addressed node, sending whatever that
@@ -104,20 +108,26 @@ public struct SimulatedNetwork<Message> {
         public var timersCancelled = 0
         /// Timers of nodes that were killed.
         public var timersDroppedDead = 0
+        /// Messages and timers held back because their node was paused (counted once per hold).
+        public var eventsDeferred = 0
     }
 
     fileprivate enum Payload {
         case message(from: NodeID, to: NodeID, Message)
         case timer(TimerID, node: NodeID, life: UInt64, Message)
-    }
 
-    fileprivate struct Scheduled {
-        var time: Timestamp
-        var sequence: UInt64
-        var payload: Payload
+        /// `true` for a timer that was cancelled.
+        func isCancelledTimer(_ live: Set<UInt64>) -> Bool {
+            if case .timer(let id, _, _, _) = self { return !live.contains(id.rawValue) }
+            return false
+        }
 
-        func precedes(_ other: Scheduled) -> Bool {
-            time != other.time ? time < other.time : sequence < other.sequence
+        /// The node the event happens to.
+        var node: NodeID {
+            switch self {
+            case .message(_, let to, _): return to
+            case .timer(_, let node, _, _): return node
+            }
         }
     }
 
@@ -140,7 +150,11 @@ public struct SimulatedNetwork<Message> {
     public private(set) var statistics = Statistics()
 
     private var rng: SeededRandom
-    private var heap: [Scheduled] = []
+    /// A binary min-heap of small plain entries; the payloads live in `payloads`, so that moving
+    /// heap entries never copies a generic value (which is slow in unoptimised builds).
+    private var heap: [HeapEntry] = []
+    private var payloads: [Payload?] = []
+    private var freePayloadSlots: [Int32] = []
     private var sequence: UInt64 = 0
     /// Timers scheduled and neither fired nor cancelled.
     private var liveTimers: Set<UInt64> = []
@@ -148,6 +162,8 @@ public struct SimulatedNetwork<Message> {
     /// Bumped on every kill so that timers scheduled before it never fire.
     private var lives: [NodeID: UInt64] = [:]
     private var cuts: [Cut] = []
+    /// Nodes paused until the given time.
+    private var pausedUntil: [FastKey: Timestamp] = [:]
 
     /// Creates an empty network.
     /// - Parameters:
@@ -164,7 +180,7 @@ public struct SimulatedNetwork<Message> {
     public var pendingEventCount: Int { heap.count }
 
     /// The time of the next scheduled event, if any.
-    public var nextEventTime: Timestamp? { heap.first?.time }
+    public var nextEventTime: Timestamp? { heap.first.map { Timestamp(nanoseconds: $0.time) } }
 
     // MARK: Sending and timers
 
@@ -245,6 +261,19 @@ public struct SimulatedNetwork<Message> {
         cuts.removeAll()
     }
 
+    /// Pauses `node` until `until`: every message or timer for it that comes due before then is
+    /// held and handed over at `until`, in the order it came due. Pausing a paused node again
+    /// extends the pause (never shortens it).
+    public mutating func pause(_ node: NodeID, until: Timestamp) {
+        guard until > now else { return }
+        pausedUntil[FastKey(node)] = max(pausedUntil[FastKey(node)] ?? until, until)
+    }
+
+    /// `true` while `node` is paused.
+    public func isPaused(_ node: NodeID) -> Bool {
+        pausedUntil[FastKey(node)].map { $0 > now } ?? false
+    }
+
     /// Whether a message sent now from `from` would currently arrive at `to` (ignoring loss).
     public func canReach(_ from: NodeID, _ to: NodeID) -> Bool {
         !dead.contains(from) && !dead.contains(to) && !cuts.contains { $0.separates(from, to) }
@@ -260,14 +289,25 @@ public struct SimulatedNetwork<Message> {
     /// - Returns: the event, or `nil` when none is left at or before `deadline`.
     public mutating func step(until deadline: Timestamp? = nil) -> Event? {
         while let next = heap.first {
-            if let deadline, next.time > deadline { return nil }
-            let item = popFirst()
-            now = max(now, item.time)
-            switch item.payload {
+            if let deadline, next.time > deadline.nanoseconds { return nil }
+            let entry = popFirst()
+            now = max(now, Timestamp(nanoseconds: entry.time))
+            guard let payload = payloads[Int(entry.slot)] else { continue }
+            if !pausedUntil.isEmpty, !payload.isCancelledTimer(liveTimers), let until = pausedUntil[FastKey(payload.node)] {
+                if until > now {
+                    statistics.eventsDeferred += 1
+                    pushEntry(at: until, slot: entry.slot)
+                    continue
+                }
+                pausedUntil[FastKey(payload.node)] = nil
+            }
+            payloads[Int(entry.slot)] = nil
+            freePayloadSlots.append(entry.slot)
+            switch payload {
             case .message(let from, let to, let message):
-                if dead.contains(to) {
+                if !dead.isEmpty, dead.contains(to) {
                     statistics.messagesDroppedDead += 1
-                } else if cuts.contains(where: { $0.separates(from, to) }) {
+                } else if !cuts.isEmpty, cuts.contains(where: { $0.separates(from, to) }) {
                     statistics.messagesDroppedPartition += 1
                 } else {
                     statistics.messagesDelivered += 1
@@ -276,7 +316,7 @@ public struct SimulatedNetwork<Message> {
             case .timer(let id, let node, let life, let payload):
                 if liveTimers.remove(id.rawValue) == nil {
                     statistics.timersCancelled += 1
-                } else if dead.contains(node) || life != lives[node, default: 0] {
+                } else if !lives.isEmpty, dead.contains(node) || life != lives[node, default: 0] {
                     statistics.timersDroppedDead += 1
                 } else {
                     statistics.timersFired += 1
@@ -322,38 +362,79 @@ public struct SimulatedNetwork<Message> {
         return configuration.baseDelay + .nanoseconds(extra)
     }
 
-    /// Binary min-heap insertion.
+    /// Stores `payload` and schedules it at `time`.
     private mutating func push(at time: Timestamp, _ payload: Payload) {
-        heap.append(Scheduled(time: time, sequence: sequence, payload: payload))
-        sequence += 1
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
+        let slot: Int32
+        if let free = freePayloadSlots.popLast() {
+            slot = free
+            payloads[Int(slot)] = payload
+        } else {
+            slot = Int32(payloads.count)
+            payloads.append(payload)
         }
+        pushEntry(at: time, slot: slot)
     }
 
-    /// Binary min-heap removal of the earliest event. Precondition: not empty.
-    private mutating func popFirst() -> Scheduled {
+    /// Binary min-heap insertion of the payload in `slot`, ordered by time then by scheduling order.
+    private mutating func pushEntry(at time: Timestamp, slot: Int32) {
+        heap.append(HeapEntry(time: time.nanoseconds, sequence: sequence, slot: slot))
+        sequence += 1
+        var child = heap.count - 1
+        let item = heap[child]
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard item.precedes(heap[parent]) else { break }
+            heap[child] = heap[parent]
+            child = parent
+        }
+        heap[child] = item
+    }
+
+    /// Binary min-heap removal of the earliest entry. Precondition: not empty.
+    private mutating func popFirst() -> HeapEntry {
         let first = heap[0]
         let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                let right = left + 1
-                var smallest = parent
-                if left < heap.count && heap[left].precedes(heap[smallest]) { smallest = left }
-                if right < heap.count && heap[right].precedes(heap[smallest]) { smallest = right }
-                if smallest == parent { break }
-                heap.swapAt(parent, smallest)
-                parent = smallest
-            }
+        guard !heap.isEmpty else { return first }
+        var parent = 0
+        let count = heap.count
+        while true {
+            let left = 2 * parent + 1
+            guard left < count else { break }
+            let right = left + 1
+            let smaller = right < count && heap[right].precedes(heap[left]) ? right : left
+            guard heap[smaller].precedes(last) else { break }
+            heap[parent] = heap[smaller]
+            parent = smaller
         }
+        heap[parent] = last
         return first
+    }
+}
+
+/// A node ID as a dictionary key, compared word by word and hashed by one word (node IDs are
+/// SHA-256 digests): the network looks nodes up on every event, and `Key256`'s own `==` is slow
+/// in unoptimised builds.
+private struct FastKey: Hashable {
+    let id: NodeID
+
+    init(_ id: NodeID) { self.id = id }
+
+    static func == (a: FastKey, b: FastKey) -> Bool {
+        a.id.words.0 == b.id.words.0 && a.id.words.1 == b.id.words.1 && a.id.words.2 == b.id.words.2
+            && a.id.words.3 == b.id.words.3
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(id.words.0) }
+}
+
+/// One scheduled event in the heap: a plain value (not generic), cheap to move.
+private struct HeapEntry {
+    var time: Int64
+    var sequence: UInt64
+    var slot: Int32
+
+    func precedes(_ other: HeapEntry) -> Bool {
+        time != other.time ? time < other.time : sequence < other.sequence
     }
 }
 
@@ -361,4 +442,3 @@ extension SimulatedNetwork: Sendable where Message: Sendable {}
 extension SimulatedNetwork.Event: Sendable where Message: Sendable {}
 extension SimulatedNetwork.Event: Equatable where Message: Equatable {}
 extension SimulatedNetwork.Payload: Sendable where Message: Sendable {}
-extension SimulatedNetwork.Scheduled: Sendable where Message: Sendable {}

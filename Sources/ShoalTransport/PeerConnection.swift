@@ -5,13 +5,17 @@ import ShoalWire
 /// A handshaken connection to one peer, usable from any thread.
 public final class PeerConnection: Sendable, Hashable {
     public let peer: PeerInfo
+    /// The address this node dialled to open the connection, `nil` for one the peer dialled. Only
+    /// this address is proven to be the peer's: an inbound peer's listen address is only claimed.
+    public let dialledAddress: PeerAddress?
     let channel: any Channel
     private let handler: NIOLoopBound<PeerConnectionHandler>
 
-    init(peer: PeerInfo, channel: any Channel, handler: NIOLoopBound<PeerConnectionHandler>) {
+    init(peer: PeerInfo, channel: any Channel, handler: NIOLoopBound<PeerConnectionHandler>, dialledAddress: PeerAddress? = nil) {
         self.peer = peer
         self.channel = channel
         self.handler = handler
+        self.dialledAddress = dialledAddress
     }
 
     public var isActive: Bool { channel.isActive }

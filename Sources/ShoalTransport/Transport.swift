@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -29,6 +30,8 @@ public final class Transport: Sendable {
         var dials: [PeerAddress: EventLoopFuture<PeerConnection>] = [:]
         var shutDown = false
         var blocked: Set<NodeID> = []
+        /// Peers refused until the given instant (see `refuse(_:for:)`).
+        var refused: [NodeID: ContinuousClock.Instant] = [:]
     }
     private let state = NIOLockedValueBox(State())
 
@@ -169,6 +172,10 @@ public final class Transport: Sendable {
     }
 
     private func register(_ connection: PeerConnection) {
+        if connection.peer.inbound, isRefused(connection.peer.nodeID) {
+            connection.close()
+            return
+        }
         let loser: PeerConnection? = state.withLockedValue { s in
             guard let existing = s.connections[connection.peer.nodeID], existing.isActive, existing !== connection else {
                 s.connections[connection.peer.nodeID] = connection
@@ -205,6 +212,7 @@ public final class Transport: Sendable {
     /// Dials of addresses not yet proven to belong to `contact.id` are budgeted (``DialPolicy``).
     public func connection(to contact: Contact) async throws -> PeerConnection {
         try checkReachable(contact.id, contact.address)
+        try checkNotRefused(contact.id, contact.address)
         if let existing = state.withLockedValue({ $0.connections[contact.id] }), existing.isActive {
             return existing
         }
@@ -216,9 +224,17 @@ public final class Transport: Sendable {
     /// address share a connection attempt.
     /// - Parameter budgeted: count the dial against the budget of dials to unproven addresses
     ///   (`false` for addresses the operator gave, such as bootstrap peers).
-    public func dial(_ address: PeerAddress, expecting expectedID: NodeID?, budgeted: Bool = false) async throws -> PeerConnection {
+    /// - Parameter provingAddress: reuse only a connection this node dialled to `address` (an
+    ///   inbound connection's listen address is only claimed), so that the connection returned
+    ///   proves that `address` belongs to its peer.
+    public func dial(
+        _ address: PeerAddress, expecting expectedID: NodeID?, budgeted: Bool = false, provingAddress: Bool = false
+    ) async throws -> PeerConnection {
         let reusable = state.withLockedValue { s in
-            s.connections.values.first { $0.isActive && $0.peer.listenAddress == address && (expectedID == nil || $0.peer.nodeID == expectedID) }
+            s.connections.values.first { c in
+                c.isActive && (expectedID == nil || c.peer.nodeID == expectedID)
+                    && (provingAddress ? c.dialledAddress == address : c.peer.listenAddress == address)
+            }
         }
         if let reusable {
             try checkReachable(reusable.peer.nodeID, address)
@@ -292,7 +308,7 @@ public final class Transport: Sendable {
             .flatMap { channel in
                 bound.futureResult.flatMap { handler in
                     channel.eventLoop.submit { handler.value.readyFuture }.flatMap { $0 }
-                        .map { info in PeerConnection(peer: info, channel: channel, handler: handler) }
+                        .map { info in PeerConnection(peer: info, channel: channel, handler: handler, dialledAddress: address) }
                         .flatMapErrorThrowing { error in
                             channel.close(promise: nil)
                             throw error
@@ -303,6 +319,46 @@ public final class Transport: Sendable {
                 self?.register(connection)
                 return connection
             }
+    }
+
+    /// Verifies that `contact.id` listens at `contact.address`: reaches that address over TLS
+    /// (reusing only a connection this node dialled there), where the handshake checks that the
+    /// certificate's key hashes to `contact.id`, then exchanges a `Ping` and its `Pong`.
+    /// - Throws: ``TransportError`` when the address cannot be reached, answers under another
+    ///   NodeID or does not answer within `timeout`; `WireError` when it answers with an error.
+    public func verify(_ contact: Contact, timeout: Duration) async throws {
+        try checkReachable(contact.id, contact.address)
+        try checkNotRefused(contact.id, contact.address)
+        let connection = try await dial(contact.address, expecting: contact.id, budgeted: true, provingAddress: true)
+        let payload = Data("verify".utf8)
+        let response = try await connection.request(.ping(payload: payload), timeout: timeout)
+        guard case .pong = response else {
+            throw TransportError.connectFailed(address: contact.address, reason: "answered \(response.name) to Ping")
+        }
+    }
+
+    /// Closes every connection with `peer` and refuses it, inbound and outbound, for `duration`.
+    public func refuse(_ peer: NodeID, for duration: Duration) {
+        let deadline = ContinuousClock.now + duration
+        let open: [PeerConnection] = state.withLockedValue { s in
+            s.refused[peer] = deadline
+            return s.connections.values.filter { $0.peer.nodeID == peer }
+        }
+        for connection in open { connection.close() }
+    }
+
+    /// Whether `peer` is refused now (see ``refuse(_:for:)``).
+    public func isRefused(_ peer: NodeID) -> Bool {
+        state.withLockedValue { s in
+            guard let until = s.refused[peer] else { return false }
+            if ContinuousClock.now < until { return true }
+            s.refused[peer] = nil
+            return false
+        }
+    }
+
+    private func checkNotRefused(_ id: NodeID, _ address: PeerAddress) throws {
+        if isRefused(id) { throw TransportError.connectFailed(address: address, reason: "refused for a while: its gossip kept failing verification") }
     }
 
     // MARK: Fault injection

@@ -266,7 +266,9 @@ extension GossipMessage {
             guard u.incarnation <= MemberUpdate.maximumIncarnation else {
                 throw FrameError.invalid("MemberUpdate.incarnation \(u.incarnation) exceeds the maximum \(MemberUpdate.maximumIncarnation)")
             }
-            return MemberUpdate(member: try Contact(proto: u.member), status: status, incarnation: u.incarnation)
+            let accuser = u.accuser.isEmpty || status != .suspect
+                ? nil : try Key256(wire: u.accuser, field: "MemberUpdate.accuser")
+            return MemberUpdate(member: try Contact(proto: u.member), status: status, incarnation: u.incarnation, accuser: accuser)
         }
         self.init(kind: kind, target: proto.hasTarget ? try Contact(proto: proto.target) : nil, updates: updates)
     }
@@ -285,6 +287,7 @@ extension GossipMessage {
                 .with {
                     $0.member = u.member.proto
                     $0.incarnation = u.incarnation
+                    if let accuser = u.accuser { $0.accuser = Data(accuser.bytes) }
                     switch u.status {
                     case .alive: $0.status = .alive
                     case .suspect: $0.status = .suspect

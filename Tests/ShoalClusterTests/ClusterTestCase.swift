@@ -70,25 +70,26 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
         return nodes
     }
 
-    /// Waits until each of `nodes` lists every other one as alive.
+    /// Waits until each of `nodes` lists every other one as alive (or, with `statuses`, in one of
+    /// those states: SWIM's members are the alive and the suspect).
     /// - Returns: how long it took.
     @discardableResult
-    func waitForConvergence(_ nodes: [ClusterNode], within limit: Duration) async throws -> Duration {
+    func waitForConvergence(_ nodes: [ClusterNode], within limit: Duration, statuses: Set<String> = ["alive"]) async throws -> Duration {
         let started = ContinuousClock.now
         let ids = Set(nodes.map(\.nodeID))
         var lagging: [String] = []
         do {
-            _ = try await poll("every node to see every other one alive", every: .milliseconds(250), within: limit) { () -> Bool? in
+            _ = try await poll("every node to see every other one \(statuses.sorted().joined(separator: " or "))", every: .milliseconds(250), within: limit) { () -> Bool? in
                 let views = await membersOfAll(nodes)
                 lagging = nodes.compactMap { node in
-                    let alive = Set((views[node.nodeID] ?? []).filter { $0.status == "alive" }.map(\.nodeID))
+                    let alive = Set((views[node.nodeID] ?? []).filter { statuses.contains($0.status) }.map(\.nodeID))
                     let missing = ids.subtracting(alive).subtracting([node.nodeID])
                     return missing.isEmpty ? nil : "\(node.name) misses \(missing.count)"
                 }
                 return lagging.isEmpty ? true : nil
             }
         } catch {
-            throw ClusterError("membership did not converge within \(limit): \(lagging.joined(separator: ", "))")
+            throw ClusterError("membership did not converge within \(limit) (\(statuses.sorted().joined(separator: " or "))): \(lagging.joined(separator: ", "))")
         }
         return ContinuousClock.now - started
     }

@@ -4,8 +4,9 @@ import ShoalTestKit
 import XCTest
 
 final class SWIMDisseminationTests: XCTestCase {
-    private func joins(_ range: ClosedRange<Int>) -> [MemberUpdate] {
-        range.map { MemberUpdate(member: testContact($0), status: .alive, incarnation: 0) }
+    /// News about known members: each is suspected (by a version-1 relayer, naming no accuser).
+    private func suspicions(_ range: ClosedRange<Int>) -> [MemberUpdate] {
+        range.map { MemberUpdate(member: testContact($0), status: .suspect, incarnation: 0) }
     }
 
     /// Answers probes until nothing is pending.
@@ -21,19 +22,21 @@ final class SWIMDisseminationTests: XCTestCase {
             var rng = SeededRandom(seed: 30)
             var settings = SWIMSettings()
             settings.maximumUpdatesPerMessage = cap
-            var swim = makeInstance(memberCount: 40, settings: settings, rng: &rng)
-            _ = swim.onProbe(from: testContact(1), updates: joins(100...131), now: .zero, using: &rng)
-            let d = swim.onProbe(from: testContact(2), updates: joins(132...160), now: .zero, using: &rng)
-            XCTAssertEqual(d.changes.count, 29)
+            var swim = makeInstance(memberCount: 70, settings: settings, rng: &rng)
+            drain(&swim, rng: &rng)
+            _ = swim.onProbe(from: testContact(1), updates: suspicions(10...41), now: .zero, using: &rng)
+            let d = swim.onProbe(from: testContact(2), updates: suspicions(42...70), now: .zero, using: &rng)
+            XCTAssertEqual(swim.pendingUpdateCount, 61)
             XCTAssertEqual(d.replies[0].message.updates.count, expected, "cap \(cap)")
         }
     }
 
     func testOnlyTheWireLimitOfIncomingUpdatesIsRead() {
         var rng = SeededRandom(seed: 31)
-        var swim = makeInstance(memberCount: 1, rng: &rng)
-        let d = swim.onProbe(from: testContact(1), updates: joins(100...139), now: .zero, using: &rng)
-        XCTAssertEqual(d.changes.count, 32)
+        var swim = makeInstance(memberCount: 50, rng: &rng)
+        _ = swim.onProbe(from: testContact(1), updates: suspicions(2...41), now: .zero, using: &rng)
+        XCTAssertEqual((2...41).filter { swim.member(testContact($0).id)?.status == .suspect }.count, 32)
+        XCTAssertEqual(swim.member(testContact(34).id)?.status, .alive, "update 33 onwards is not read")
     }
 
     func testEachUpdateIsRetransmittedLambdaLogNTimes() {
@@ -42,14 +45,15 @@ final class SWIMDisseminationTests: XCTestCase {
         settings.antiEntropyUpdatesPerMessage = 0
         var swim = makeInstance(memberCount: 99, settings: settings, rng: &rng)
         drain(&swim, rng: &rng)
-        // n = 101 once the newcomer is in: 3 · ceil(log10(102)) = 9.
-        let newcomer = MemberUpdate(member: testContact(500), status: .alive, incarnation: 0)
+        // n = 100: 3 · ceil(log10(101)) = 9. The news: member 50 is suspected.
+        let news = MemberUpdate(
+            member: testContact(50), status: .suspect, incarnation: 0, accuser: testContact(1).id)
         var carried = 0
-        var updates = [newcomer]
+        var updates = [news]
         for i in 0..<30 {
             let ack = swim.onProbe(from: testContact(1 + i % 9), updates: updates, now: .zero, using: &rng)
             updates = []
-            if ack.replies[0].message.updates.contains(newcomer) { carried += 1 }
+            if ack.replies[0].message.updates.contains(news) { carried += 1 }
         }
         XCTAssertEqual(swim.transmissionLimit, 9)
         XCTAssertEqual(carried, 9)
@@ -67,8 +71,8 @@ final class SWIMDisseminationTests: XCTestCase {
         settings.maximumUpdatesPerMessage = 1
         var swim = makeInstance(memberCount: 20, settings: settings, rng: &rng)
         drain(&swim, rng: &rng)
-        let a = joins(100...100)
-        let b = joins(101...101)
+        let a = suspicions(5...5).map { MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id) }
+        let b = suspicions(6...6).map { MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id) }
         func ack(_ updates: [MemberUpdate]) -> [MemberUpdate] {
             swim.onProbe(from: testContact(1), updates: updates, now: .zero, using: &rng).replies[0].message.updates
         }
@@ -90,14 +94,23 @@ final class SWIMDisseminationTests: XCTestCase {
         XCTAssertTrue(ack.updates.allSatisfy { $0.status == .alive && (1...10).map(testContact).contains($0.member) })
     }
 
-    func testAnUpdateCarriesTheMembersNewAddress() {
+    func testANewAddressIsAdoptedOnlyOnceVerified() {
         var rng = SeededRandom(seed: 35)
         var swim = makeInstance(memberCount: 3, rng: &rng)
         var moved = testContact(2)
         moved.address = PeerAddress(host: "127.9.9.9", port: 9)
         let update = MemberUpdate(member: moved, status: .alive, incarnation: 1)
         let d = swim.onProbe(from: testContact(1), updates: [update], now: .zero, using: &rng)
-        XCTAssertEqual(d.changes.map(\.new), [update])
+        XCTAssertTrue(d.changes.isEmpty, "the address is only claimed")
+        XCTAssertEqual(swim.member(moved.id)?.incarnation, 1, "the incarnation is news about the member itself")
+        XCTAssertEqual(swim.member(moved.id)?.contact.address, testContact(2).address)
+        XCTAssertEqual(swim.unverifiedMember(moved.id)?.reason, .newAddress)
+        XCTAssertEqual(d.verifications.map(\.contact), [moved])
+
+        let verified = swim.onMemberVerified(moved, now: seconds(0.1), using: &rng)
+        XCTAssertEqual(verified.changes.map(\.new.member), [moved])
+        XCTAssertEqual(verified.changes.first?.old?.member, testContact(2))
         XCTAssertEqual(swim.member(moved.id)?.contact.address, moved.address)
+        XCTAssertNil(swim.unverifiedMember(moved.id))
     }
 }

@@ -12,16 +12,25 @@ final class SWIMJoinLeaveTests: XCTestCase {
         let probe = joiner.onTick(now: .zero, using: &rng).probes[0]
         XCTAssertEqual(probe.to, testContact(1))
         let joined = seed.onProbe(from: testContact(100), updates: probe.updates, now: .zero, using: &rng)
-        XCTAssertEqual(joined.changes.count, 1)
-        XCTAssertNil(joined.changes[0].old)
-        XCTAssertEqual(joined.changes[0].new, MemberUpdate(member: testContact(100), status: .alive, incarnation: 0))
+        // The joiner's listen address is only claimed: the seed verifies it before it counts.
+        XCTAssertTrue(joined.changes.isEmpty)
+        XCTAssertNil(seed.member(testContact(100).id))
+        XCTAssertEqual(joined.verifications.map(\.contact), [testContact(100)])
+        let verified = seed.onMemberVerified(testContact(100), now: seconds(0.005), using: &rng)
+        XCTAssertEqual(verified.changes.count, 1)
+        XCTAssertNil(verified.changes[0].old)
+        XCTAssertEqual(verified.changes[0].new, MemberUpdate(member: testContact(100), status: .alive, incarnation: 0))
         XCTAssertEqual(seed.member(testContact(100).id)?.status, .alive)
 
-        // The ack teaches the joiner about the seed's other members…
+        // The ack teaches the joiner about the seed's other members, which it verifies in turn…
         let ack = joined.replies[0].message
         let learned = joiner.onProbeAck(from: testContact(1), updates: ack.updates, now: seconds(0.01), using: &rng)
-        XCTAssertFalse(learned.changes.isEmpty)
-        XCTAssertTrue(learned.changes.allSatisfy { $0.old == nil && $0.new.status == .alive })
+        XCTAssertTrue(learned.changes.isEmpty)
+        XCTAssertEqual(Set(learned.verifications.map(\.contact)), [testContact(2), testContact(3)])
+        for contact in [testContact(2), testContact(3)] {
+            XCTAssertEqual(joiner.onMemberVerified(contact, now: seconds(0.02), using: &rng).changes.map(\.new.member), [contact])
+        }
+        XCTAssertEqual(joiner.memberCount, 4)
         // …and the seed's next probe spreads the join.
         let next = seed.onTick(now: seconds(1), using: &rng).probes[0]
         XCTAssertTrue(next.updates.contains(MemberUpdate(member: testContact(100), status: .alive, incarnation: 0)))
@@ -41,24 +50,45 @@ final class SWIMJoinLeaveTests: XCTestCase {
         XCTAssertEqual(Set(updates.map(\.member.id)).count, 32)
     }
 
-    func testAnUnknownSenderIsAddedAsAlive() {
+    func testAnUnknownSenderIsVerifiedBeforeItCounts() {
         var rng = SeededRandom(seed: 41)
         var swim = makeInstance(memberCount: 2, rng: &rng)
         let d = swim.onProbe(from: testContact(7), updates: [], now: .zero, using: &rng)
-        XCTAssertEqual(d.changes.map(\.new), [MemberUpdate(member: testContact(7), status: .alive, incarnation: 0)])
+        XCTAssertTrue(d.changes.isEmpty)
+        XCTAssertEqual(d.replies.count, 1, "the probe is answered all the same")
+        XCTAssertEqual(d.verifications.map(\.contact), [testContact(7)])
+        XCTAssertEqual(swim.memberCount, 3, "an unverified sender does not count towards n")
+        XCTAssertEqual(swim.unverifiedMember(testContact(7).id)?.introducedItself, true)
+        let verified = swim.onMemberVerified(testContact(7), now: seconds(0.1), using: &rng)
+        XCTAssertEqual(verified.changes.map(\.new), [MemberUpdate(member: testContact(7), status: .alive, incarnation: 0)])
         XCTAssertEqual(swim.memberCount, 4)
+        XCTAssertEqual(swim.unverifiedCount, 0)
     }
 
-    func testDiscoveredMembersAreProbedButNotGossiped() {
+    func testDiscoveredMembersAreVerifiedThenProbedAndGossiped() {
         var rng = SeededRandom(seed: 42)
         var swim = SWIMInstance(myself: testContact(0), using: &rng)
-        let pending = swim.pendingUpdateCount
         let d = swim.onMemberDiscovered(testContact(5), now: .zero, using: &rng)
-        XCTAssertEqual(d.changes.map(\.new), [MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)])
-        XCTAssertEqual(swim.pendingUpdateCount, pending)
-        XCTAssertTrue(swim.onMemberDiscovered(testContact(5), now: .zero, using: &rng).changes.isEmpty)
-        XCTAssertTrue(swim.onMemberDiscovered(testContact(0), now: .zero, using: &rng).changes.isEmpty)
-        XCTAssertEqual(swim.onTick(now: .zero, using: &rng).probes.map(\.to), [testContact(5)])
+        XCTAssertTrue(d.changes.isEmpty)
+        XCTAssertEqual(d.verifications.map(\.contact), [testContact(5)])
+        XCTAssertTrue(swim.onMemberDiscovered(testContact(5), now: .zero, using: &rng).verifications.isEmpty)
+        XCTAssertTrue(swim.onMemberDiscovered(testContact(0), now: .zero, using: &rng).verifications.isEmpty)
+        XCTAssertTrue(swim.onTick(now: .zero, using: &rng).probes.isEmpty, "an unverified peer is not probed")
+        let verified = swim.onMemberVerified(testContact(5), now: seconds(0.1), using: &rng)
+        XCTAssertEqual(verified.changes.map(\.new), [MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)])
+        let next = swim.onTick(now: seconds(1), using: &rng).probes
+        XCTAssertEqual(next.map(\.to), [testContact(5)])
+        XCTAssertTrue(next[0].updates.contains(MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)),
+                      "a verified member is gossiped")
+    }
+
+    func testAVerifiedContactNeverHeardOfBecomesAMember() {
+        var rng = SeededRandom(seed: 47)
+        var swim = makeInstance(memberCount: 2, rng: &rng)
+        let d = swim.onMemberVerified(testContact(9), now: .zero, using: &rng)
+        XCTAssertEqual(d.changes.map(\.new), [MemberUpdate(member: testContact(9), status: .alive, incarnation: 0)])
+        XCTAssertTrue(d.verifications.isEmpty)
+        XCTAssertEqual(swim.memberCount, 4)
     }
 
     func testAloneThereIsNothingToProbe() {

@@ -22,9 +22,10 @@ final class SWIMSuspicionTests: XCTestCase {
         var rng = SeededRandom(seed: 10)
         var swim = makeInstance(memberCount: 9, rng: &rng)
         let (target, end) = failOnePeriod(&swim, at: .zero, rng: &rng)
+        let suspicion = MemberUpdate(member: target, status: .suspect, incarnation: 0, accuser: testContact(0).id)
         XCTAssertEqual(end.changes.count, 1)
         XCTAssertEqual(end.changes[0].old, MemberUpdate(member: target, status: .alive, incarnation: 0))
-        XCTAssertEqual(end.changes[0].new, MemberUpdate(member: target, status: .suspect, incarnation: 0))
+        XCTAssertEqual(end.changes[0].new, suspicion, "this node is the accuser")
         XCTAssertEqual(swim.member(target.id)?.status, .suspect)
         XCTAssertEqual(swim.localHealthMultiplier, 0, "every helper nacked, so this node is healthy")
 
@@ -35,9 +36,11 @@ final class SWIMSuspicionTests: XCTestCase {
 
         // The suspicion rides on the next message.
         let ack = swim.onProbe(from: testContact(5), updates: [], now: seconds(1.1), using: &rng).replies[0].message
-        XCTAssertTrue(ack.updates.contains(MemberUpdate(member: target, status: .suspect, incarnation: 0)))
+        XCTAssertTrue(ack.updates.contains(suspicion))
 
-        // Not dead just before the deadline; dead at it.
+        // Not dead just before the deadline (ticking on time, every period); dead at it.
+        let before = tickEveryPeriod(&swim, from: seconds(2), through: seconds(30), silent: target, rng: &rng)
+        XCTAssertFalse(before.changes.contains { $0.new.member == target })
         XCTAssertTrue(swim.onTick(now: seconds(30.9), using: &rng).changes.filter { $0.new.member == target }.isEmpty)
         let death = swim.onTick(now: seconds(31), using: &rng).changes.filter { $0.new.member == target }
         XCTAssertEqual(death.count, 1)
@@ -70,7 +73,9 @@ final class SWIMSuspicionTests: XCTestCase {
         for _ in 0..<2 where !told {
             let probes = swim.onTick(now: now, using: &rng).probes
             if let probe = probes.first, probe.to == testContact(1) {
-                told = probe.updates.first == suspect
+                // Relayed by a version-1 peer (no accuser named): the relayer counts as the accuser.
+                told = probe.updates.first == MemberUpdate(
+                    member: testContact(1), status: .suspect, incarnation: 0, accuser: testContact(2).id)
             }
             now = now + .seconds(1)
         }
@@ -139,19 +144,24 @@ final class SWIMSuspicionTests: XCTestCase {
         var rng = SeededRandom(seed: 15)
         var swim = makeInstance(memberCount: 99, rng: &rng)  // n = 100: min 10 s, max 60 s
         let target = testContact(50)
+        // This node accuses the target itself (its probe went unanswered): its timer runs.
+        let accusedAt = accuse(&swim, target, from: .zero, rng: &rng)
+        XCTAssertEqual(swim.suspicionDeadline(of: target.id), accusedAt + .seconds(60))
+        // Version-1 relayers name no accuser: each relayer counts as one.
         let suspect = MemberUpdate(member: target, status: .suspect, incarnation: 0)
-        _ = swim.onProbe(from: testContact(1), updates: [suspect], now: .zero, using: &rng)
-        XCTAssertEqual(swim.suspicionDeadline(of: target.id), seconds(60))
         var deadlines: [Timestamp] = []
         for reporter in [2, 2, 3, 4, 5] {
-            _ = swim.onProbe(from: testContact(reporter), updates: [suspect], now: seconds(1), using: &rng)
+            _ = swim.onProbe(from: testContact(reporter), updates: [suspect], now: accusedAt + .seconds(1), using: &rng)
             deadlines.append(swim.suspicionDeadline(of: target.id)!)
         }
+        XCTAssertLessThan(deadlines[0], accusedAt + .seconds(60))
         XCTAssertEqual(deadlines[0], deadlines[1], "a repeated reporter is not an independent confirmation")
         XCTAssertLessThan(deadlines[2], deadlines[1])
-        XCTAssertEqual(deadlines[3], seconds(10), "K = 3 confirmations reach the minimum")
-        XCTAssertEqual(deadlines[4], seconds(10))
-        let d = swim.onTick(now: seconds(10), using: &rng)
+        XCTAssertEqual(deadlines[3], accusedAt + .seconds(10), "K = 3 confirmations reach the minimum")
+        XCTAssertEqual(deadlines[4], accusedAt + .seconds(10))
+        let before = tickEveryPeriod(&swim, from: accusedAt + .seconds(1), through: accusedAt + .seconds(9), silent: target, rng: &rng)
+        XCTAssertFalse(before.changes.contains { $0.new.member == target && $0.new.status == .dead })
+        let d = swim.onTick(now: accusedAt + .seconds(10), using: &rng)
         XCTAssertEqual(d.changes.filter { $0.new.member == target }.map(\.new.status), [.dead])
     }
 }

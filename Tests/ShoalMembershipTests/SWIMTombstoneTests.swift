@@ -31,12 +31,13 @@ final class SWIMTombstoneTests: XCTestCase {
         XCTAssertEqual(ack.updates.first, MemberUpdate(member: member, status: .dead, incarnation: 2))
         XCTAssertEqual(swim.status(of: member.id), .dead)
 
-        // The node itself refuting with a higher incarnation rejoins.
+        // The node itself refuting with a higher incarnation from the address it was verified at
+        // rejoins at once.
         let rejoin = MemberUpdate(member: member, status: .alive, incarnation: 3)
         let back = swim.onProbe(from: member, updates: [rejoin], now: seconds(2), using: &rng)
         XCTAssertEqual(back.changes.count, 1)
-        XCTAssertEqual(back.changes[0].old?.status, .dead)
-        XCTAssertEqual(back.changes[0].new, rejoin)
+        XCTAssertEqual(back.changes.first?.old?.status, .dead)
+        XCTAssertEqual(back.changes.first?.new, rejoin)
         XCTAssertEqual(swim.member(member.id)?.status, .alive)
         XCTAssertNil(swim.tombstone(member.id))
     }
@@ -64,14 +65,14 @@ final class SWIMTombstoneTests: XCTestCase {
         var settings = SWIMSettings()
         settings.tombstoneLifetime = .seconds(1)
         var swim = makeInstance(memberCount: 5, settings: settings, rng: &rng)
-        // n = 5 after the departure: max suspicion 30 s, limit 3 · ceil(log10 6) = 3,
-        // slowest period 9 s: 30 + 9 · 6 = 84 s.
+        // n = 5 after the departure: max suspicion 30 s, stretched up to 9 times by local health;
+        // limit 3 · ceil(log10 6) = 3, slowest period 9 s: 270 + 9 · 6 = 324 s.
         let member = testContact(4)
         _ = swim.onProbe(
             from: testContact(1), updates: [MemberUpdate(member: member, status: .left, incarnation: 0)],
             now: .zero, using: &rng)
-        XCTAssertEqual(swim.minimumTombstoneLifetime, .seconds(84))
-        XCTAssertEqual(swim.tombstone(member.id)?.expiresAt, seconds(84))
+        XCTAssertEqual(swim.minimumTombstoneLifetime, .seconds(324))
+        XCTAssertEqual(swim.tombstone(member.id)?.expiresAt, seconds(324))
         XCTAssertEqual(swim.tombstone(member.id)?.status, .left)
     }
 
@@ -88,5 +89,23 @@ final class SWIMTombstoneTests: XCTestCase {
             from: testContact(2), updates: [MemberUpdate(member: stranger, status: .alive, incarnation: 1)],
             now: .zero, using: &rng)
         XCTAssertTrue(stale.changes.isEmpty)
+    }
+
+    func testARevivalAtAnotherAddressWaitsForVerification() {
+        var rng = SeededRandom(seed: 24)
+        var swim = makeInstance(memberCount: 5, rng: &rng)
+        let member = testContact(3)
+        _ = swim.onProbe(
+            from: testContact(1), updates: [MemberUpdate(member: member, status: .dead, incarnation: 2)],
+            now: .zero, using: &rng)
+        let moved = Contact(id: member.id, address: PeerAddress(host: "127.0.9.9", port: 7000))
+        let rejoin = MemberUpdate(member: moved, status: .alive, incarnation: 3)
+        let claimed = swim.onProbe(from: testContact(2), updates: [rejoin], now: seconds(1), using: &rng)
+        XCTAssertTrue(claimed.changes.isEmpty)
+        XCTAssertEqual(swim.unverifiedMember(member.id)?.reason, .revival)
+        XCTAssertEqual(swim.status(of: member.id), .dead)
+        let back = swim.onMemberVerified(moved, now: seconds(1.1), using: &rng)
+        XCTAssertEqual(back.changes.map(\.new), [rejoin])
+        XCTAssertEqual(swim.member(member.id)?.contact, moved)
     }
 }

@@ -32,7 +32,8 @@ final class FrameCodecTests: XCTestCase {
             WireFrame(id: 6, .deleteAck(DeleteAck(removed: 2, absent: 0, retained: [id]))),
             WireFrame(id: 0, .badCopy(id)),
             WireFrame(id: 7, .gossip(GossipMessage(kind: .probeRequest, target: contact,
-                                                   updates: [MemberUpdate(member: contact, status: .suspect, incarnation: 3)]))),
+                                                   updates: [MemberUpdate(member: contact, status: .suspect, incarnation: 3),
+                                                             MemberUpdate(member: contact, status: .suspect, incarnation: 4, accuser: id)]))),
             WireFrame(id: 7, .gossip(GossipMessage(kind: .ack))),
             WireFrame(id: 8, .error(WireError(.notFound, "no such object"))),
         ]
@@ -218,6 +219,49 @@ final class FrameCodecTests: XCTestCase {
         let atMaximum = MemberUpdate(member: contact, status: .suspect, incarnation: MemberUpdate.maximumIncarnation)
         try FrameEncoder.write(WireFrame(id: 4, .gossip(GossipMessage(kind: .probe, updates: [atMaximum]))), to: &fine)
         XCTAssertNotNil(try FrameDecoder.readFrame(from: &fine, maximumFrameSize: 1 << 20))
+    }
+
+    func testTheAccuserFieldIsAdditive() throws {
+        // A version-1 peer that predates the field sends none: the update decodes without one.
+        let old = Shoal_V1_Frame.with {
+            $0.id = 4
+            $0.gossip = .with {
+                $0.kind = .probe
+                $0.updates = [.with { $0.member = contact.proto; $0.status = .suspect; $0.incarnation = 2 }]
+            }
+        }
+        var buffer = ByteBuffer()
+        let bytes = try old.serializedBytes() as [UInt8]
+        buffer.writeInteger(UInt8(bytes.count))
+        buffer.writeBytes(bytes)
+        let decoded = try XCTUnwrap(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20))
+        guard case .gossip(let gossip) = decoded.message else { return XCTFail() }
+        XCTAssertEqual(gossip.updates, [MemberUpdate(member: contact, status: .suspect, incarnation: 2)])
+        XCTAssertNil(gossip.updates.first?.accuser)
+
+        // A node that predates the field reads an update that carries it as before (unknown
+        // fields are skipped): the encoding of the first three fields is unchanged.
+        let accused = MemberUpdate(member: contact, status: .suspect, incarnation: 2, accuser: id)
+        let encoded: [UInt8] = try WireFrame(id: 4, .gossip(GossipMessage(kind: .probe, updates: [accused]))).proto.serializedBytes()
+        let parsed = try Shoal_V1_Frame(serializedBytes: encoded)
+        XCTAssertEqual(parsed.gossip.updates.first?.accuser, Data(id.bytes))
+        XCTAssertEqual(parsed.gossip.updates.first?.incarnation, 2)
+
+        // An accuser of the wrong length is refused.
+        let bad = Shoal_V1_Frame.with {
+            $0.id = 5
+            $0.gossip = .with {
+                $0.kind = .probe
+                $0.updates = [.with { $0.member = contact.proto; $0.status = .suspect; $0.accuser = Data([1, 2, 3]) }]
+            }
+        }
+        var badBuffer = ByteBuffer()
+        let badBytes = try bad.serializedBytes() as [UInt8]
+        badBuffer.writeInteger(UInt8(badBytes.count))
+        badBuffer.writeBytes(badBytes)
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &badBuffer, maximumFrameSize: 1 << 20)) { error in
+            XCTAssertEqual((error as? FrameError)?.code, .badRequest)
+        }
     }
 
     func testHostileContactListsAreTruncated() throws {

@@ -807,6 +807,12 @@ nonisolated struct Shoal_V1_MemberUpdate: Sendable {
 
   var incarnation: UInt64 = 0
 
+  /// SUSPECT only: the NodeID (32 bytes) of the member that raised the suspicion, which relays
+  /// pass on unchanged. Added within protocol version 1: a peer that does not send it (empty) is
+  /// counted as the accuser itself; a peer that does not know it ignores it. Any other length is
+  /// BAD_REQUEST; set on another status, it is ignored.
+  var accuser: Data = Data()
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -1905,7 +1911,7 @@ nonisolated extension Shoal_V1_BadCopy: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Shoal_V1_MemberUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".MemberUpdate"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{1}status\0\u{1}incarnation\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{1}status\0\u{1}incarnation\0\u{1}accuser\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1916,6 +1922,7 @@ nonisolated extension Shoal_V1_MemberUpdate: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularMessageField(value: &self._member) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.accuser) }()
       default: break
       }
     }
@@ -1935,6 +1942,9 @@ nonisolated extension Shoal_V1_MemberUpdate: SwiftProtobuf.Message, SwiftProtobu
     if self.incarnation != 0 {
       try visitor.visitSingularUInt64Field(value: self.incarnation, fieldNumber: 3)
     }
+    if !self.accuser.isEmpty {
+      try visitor.visitSingularBytesField(value: self.accuser, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1942,6 +1952,7 @@ nonisolated extension Shoal_V1_MemberUpdate: SwiftProtobuf.Message, SwiftProtobu
     if lhs._member != rhs._member {return false}
     if lhs.status != rhs.status {return false}
     if lhs.incarnation != rhs.incarnation {return false}
+    if lhs.accuser != rhs.accuser {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
