@@ -75,6 +75,16 @@ public struct KeyRange: Hashable, Sendable, Comparable, CustomStringConvertible 
                 KeyRange(unchecked: prefix.settingBit(bitLength, to: true), bitLength: bitLength + 1))
     }
 
+    /// The ranges that cover this one except `inner` (which it must contain): the siblings along
+    /// the path from this range down to `inner`, at most `inner.bitLength − bitLength` of them, in
+    /// key order. Empty when `inner` is this range.
+    public func excluding(_ inner: KeyRange) -> [KeyRange] {
+        precondition(contains(inner), "\(inner) is not inside \(self)")
+        return (bitLength..<inner.bitLength).map { bit in
+            KeyRange(unchecked: inner.prefix.keepingPrefix(bit + 1).settingBit(bit, to: !inner.prefix.bit(bit)), bitLength: bit + 1)
+        }.sorted()
+    }
+
     /// Key order of the first keys; a range sorts before the ranges nested in it.
     public static func < (a: KeyRange, b: KeyRange) -> Bool {
         a.prefix != b.prefix ? a.prefix < b.prefix : a.bitLength < b.bitLength

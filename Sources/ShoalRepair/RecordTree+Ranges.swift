@@ -32,6 +32,27 @@ extension RecordTree {
         return RangeSummary(count: count, hash: RangeHashing.nodeHash(children: summaries))
     }
 
+    /// Records in `range` (no hashing: counts are always current).
+    public func recordCount(in range: KeyRange) -> Int {
+        let alignedDepth = range.bitLength / 4
+        let extraBits = range.bitLength % 4
+        var index: Int32 = 0
+        var depth = 0
+        while depth < alignedDepth {
+            if nodes[Int(index)].isLeaf { return nodes[Int(index)].records.lazy.filter { range.contains($0.record.id) }.count }
+            index = nodes[Int(index)].children[range.prefix.nibble(depth)]
+            if index == RecordTreeNode.none { return 0 }
+            depth += 1
+        }
+        let node = nodes[Int(index)]
+        if extraBits == 0 { return node.count }
+        if node.isLeaf { return node.records.lazy.filter { range.contains($0.record.id) }.count }
+        let first = range.prefix.bits(from: 4 * alignedDepth, count: extraBits) << (4 - extraBits)
+        return node.children[first..<(first + (1 << (4 - extraBits)))].reduce(0) {
+            $0 + ($1 == RecordTreeNode.none ? 0 : nodes[Int($1)].count)
+        }
+    }
+
     /// The summaries of `range`'s ``KeyRange/children``, in key order.
     public mutating func childSummaries(of range: KeyRange) -> [RangeSummary] {
         range.children.map { summary(of: $0) }
