@@ -94,16 +94,21 @@ extension ExchangeSession {
             outcome.peerLacksRangeRecords += Int(local.count)
             return nil
         }
+        let budget = limits.maximumDifferencesPerSession - outcome.differenceCount - reservedDifferences
+        guard budget > 0 else {
+            outcome.unexplored.append(range)
+            return nil
+        }
         let leaf = UInt64(RangeHashing.leafCapacity)
         if local.count == 0 || (summary.count <= leaf && local.count <= leaf) {
             let potential = Int(summary.count + local.count)
-            if outcome.differenceCount + reservedDifferences + potential <= limits.maximumDifferencesPerSession {
+            if potential <= budget {
                 reservedDifferences += potential
                 fetches.append(RecordFetch(range: range, peer: summary, reserved: potential))
-            } else if range.bitLength < Key256.bitCount, summary.count > 1 {
-                descents.append(SummarizedRange(range: range, peer: summary))
+            } else if potential > limits.maximumDifferencesPerSession, range.bitLength < Key256.bitCount {
+                descents.append(SummarizedRange(range: range, peer: summary))  // too big for any one session: split it
             } else {
-                outcome.unexplored.append(range)
+                outcome.unexplored.append(range)  // fits a later session whole
             }
             return nil
         }

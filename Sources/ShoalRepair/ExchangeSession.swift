@@ -125,7 +125,8 @@ public struct ExchangeSession: Sendable {
     mutating func advance(now: Timestamp) -> [ExchangeDirective] {
         guard phase != .done else { return [] }
         let hasWork = !fetches.isEmpty || !descents.isEmpty || nextRoot < roots.count
-        guard hasWork, outcome.requests < limits.maximumRequestsPerSession else { return finish() }
+        let budgetLeft = fetches.isEmpty ? outcome.differenceCount < limits.maximumDifferencesPerSession : true
+        guard hasWork, budgetLeft, outcome.requests < limits.maximumRequestsPerSession else { return finish() }
         let body: ExchangeRequest.Body
         if !fetches.isEmpty {
             let batch = Array(fetches.prefix(limits.maximumRangesPerRequest))

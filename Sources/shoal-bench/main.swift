@@ -27,6 +27,11 @@ let usage = """
              messages per lookup, how often the 3 closest found are the true 3 closest; beside a
              Ping round trip on an established connection
 
+      antientropy [--objects 10k,100k,1M] [--nodes 20] [--replicas 3] [--changed 1] [--seed 1]
+             a simulated stable cluster (in memory, metadata only) where one node holds that many
+             objects: requests and bytes of its repair round today (one FindValue per object per
+             replica, counted) beside the range exchange, stable, after a node dies, after changes
+
       all    ingest --sizes 256M, cluster --sizes 256M, lookup --lookups 200: a quick pass of each
 
     with no benchmark named, shoal-bench prints this text. Figures only: no benchmark asserts
@@ -53,6 +58,11 @@ case "cluster":
     status = await ClusterBenchmark.run(Array(arguments.dropFirst()))
 case "lookup":
     status = await LookupBenchmark.run(Array(arguments.dropFirst()))
+case "antientropy":
+    do { status = try await AntiEntropyBenchmark.run(arguments: Array(arguments.dropFirst())) } catch {
+        FileHandle.standardError.write(Data("shoal-bench antientropy: \(error)\n".utf8))
+        status = 1
+    }
 case "all":
     let ingest = await IngestBenchmark.run(["--sizes", "256M"])
     print("")
