@@ -31,10 +31,9 @@ public struct HolderEvidence: Sendable {
             fresh = PeerRangeEvidence.carving(range, from: fresh) + [PeerRangeEvidence(range: range, isKnown: false)]
             fresh.sort { $0.range < $1.range }
         }
-        var entries = evidence[outcome.peer] ?? []
-        for range in outcome.ranges { entries = PeerRangeEvidence.carving(range, from: entries) }
-        entries = (entries + fresh).sorted { $0.range < $1.range }
-        evidence[outcome.peer] = entries
+        let entries = PeerRangeEvidence.removing(outcome.ranges, from: evidence[outcome.peer] ?? [])
+            + fresh
+        evidence[outcome.peer] = entries.sorted { $0.range < $1.range }
         if let acknowledged = stored[outcome.peer] {
             let kept = acknowledged.filter { id in Self.index(containing: id, in: fresh).map { !fresh[$0].isKnown } ?? true }
             stored[outcome.peer] = kept.isEmpty ? nil : kept

@@ -6,8 +6,8 @@ public enum RepairDirective: Hashable, Sendable, CustomStringConvertible {
     /// Report the end with ``RepairPlanner/onPushFinished(_:to:)``; on success also
     /// ``HolderEvidence/noteStored(_:on:)``.
     case push(RepairPush)
-    /// Delete the local copy: the object was handed off to all of its `r` closest nodes, which no
-    /// longer include this one. Keep its record (claims, tombstones) with `isStored` false.
+    /// Delete the local copy and its record: the object was handed off to all of its `r` closest
+    /// nodes, which no longer include this one and keep the record.
     case drop(ContentID)
     /// Free the local bytes of deleted content (every owner's claim is tombstoned), pinned or not
     /// (remove its pins): keep the record and its tombstones until they expire.

@@ -79,12 +79,14 @@ public struct ResponsibilityMap: Sendable {
             guard restrictedTo.map(candidates.contains) ?? true else { return [] }
             return [ResponsibleRange(range: range, holders: candidates.sorted())]
         }
-        let classes = candidates.map { ($0, ($0 ^ range.prefix).keepingPrefix(range.bitLength)) }
-            .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+        // Each candidate's distance to the range, truncated to the range's fixed bits, in the top
+        // words; the node itself in the bottom ones, to sort by both with one comparison.
+        let ranked = candidates.map { RankedNode(node: $0, distance: ($0 ^ range.prefix).keepingPrefix(range.bitLength)) }
+            .sorted()
         // The end of the group of equal truncations that holds the r-th closest.
         var end = replicas
-        while end < classes.count, classes[end].1 == classes[replicas - 1].1 { end += 1 }
-        let contenders = classes[..<end].map(\.0)
+        while end < ranked.count, ranked[end].distance == ranked[replicas - 1].distance { end += 1 }
+        let contenders = ranked[..<end].map(\.node)
         if let restrictedTo, !contenders.contains(restrictedTo) { return [] }
         if end == replicas || range.bitLength == Key256.bitCount {
             return [ResponsibleRange(range: range, holders: contenders.prefix(replicas).sorted())]
