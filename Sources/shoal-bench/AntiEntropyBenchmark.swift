@@ -149,7 +149,7 @@ enum AntiEntropyBenchmark {
                   "\(group(death.toPush)) push, \(group(death.toLearn)) learn", death.rounds > 1 ? "\(death.rounds) rounds" : ""))
         print(row("", "(d) after \(options.changedPercent)% changed", group(changed.requests), bytes(changed.bytes),
                   percent(Double(changed.requests) / Double(baselineRequests)), percent(Double(changed.bytes) / Double(baselineBytes)),
-                  "\(group(changed.differing))/\(group(expected)) differing", String(format: "%.1f s", elapsed.inSeconds)))
+                  "\(group(changed.differing))/\(group(expected)) differing", String(format: "%.1f s in all", elapsed.inSeconds)))
         let failures = stable.failures + answered.failures + death.failures + changed.failures
         for f in failures { print("  session failed: \(f)") }
         let ok = failures.isEmpty && stable.differences == 0 && changed.differing == expected && changed.differences == expected
@@ -217,7 +217,7 @@ enum AntiEntropyBenchmark {
             s.count >= n ? s : (right ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count))
         }
         return pad(a, 10, right: true) + "  " + pad(b, 38) + pad(c, 11, right: true) + pad(d, 11, right: true)
-            + pad(e, 17, right: true) + pad(f, 14, right: true) + "  " + pad(g, 28) + pad(h, 9, right: true)
+            + pad(e, 17, right: true) + pad(f, 14, right: true) + "  " + pad(g, 28) + pad(h, 12, right: true)
     }
 
     private static func group(_ n: Int) -> String {
