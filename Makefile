@@ -8,11 +8,14 @@ build:
 run:
 	swift run shoal demo
 
-# Every test: the Swift test suite, then the C interop check against a real node.
+# Every test: the Swift test suite, the C interop check against a real node, and the web UI in a
+# headless browser (each of the last two says plainly when it skipped for a missing package).
 test:
 	swift build --build-tests
 	swift test --skip-build
 	bash Protocol/interop/run.sh
+	bash Scripts/embed-webui.sh --check
+	bash Tests/browser/run.sh
 
 bench:
 	swift run -c release shoal-bench

@@ -19,7 +19,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -28,7 +27,7 @@ let package = Package(
         .target(name: "ShoalCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ShoalDHT", dependencies: ["ShoalCore"]),
         .target(name: "ShoalMembership", dependencies: ["ShoalCore"]),
-        .target(name: "ShoalRepair", dependencies: ["ShoalCore"]),
+        .target(name: "ShoalRepair", dependencies: ["ShoalCore"], exclude: ["ShellContract.md"]),
 
         // The one codec target.
         .target(
@@ -37,14 +36,25 @@ let package = Package(
                 "ShoalCore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        // The file pipeline: chunk → seal → manifest, and back. No disk, no sockets.
         .target(
-            name: "ShoalStore",
+            name: "ShoalFile",
             dependencies: [
                 "ShoalCore", "ShoalWire",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "ShoalStore",
+            dependencies: [
+                "ShoalCore", "ShoalFile", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,22 +77,24 @@ let package = Package(
         .target(
             name: "ShoalNode",
             dependencies: [
-                "ShoalCore", "ShoalDHT", "ShoalMembership", "ShoalRepair", "ShoalWire", "ShoalStore",
+                "ShoalCore", "ShoalDHT", "ShoalMembership", "ShoalRepair", "ShoalWire", "ShoalFile", "ShoalStore",
                 "ShoalTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["WebUI/index.html"]
         ),
         .executableTarget(
             name: "shoal",
             dependencies: [
-                "ShoalNode", "ShoalCore",
+                "ShoalNode", "ShoalCore", "ShoalTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,7 +103,10 @@ let package = Package(
         .executableTarget(
             name: "shoal-bench",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalStore", "ShoalDHT", "ShoalTestKit",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalTestKit", "ShoalTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,8 +131,12 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ShoalFileTests",
+            dependencies: ["ShoalFile", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "ShoalStoreTests",
-            dependencies: ["ShoalStore", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ShoalStore", "ShoalFile", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "ShoalTransportTests",
@@ -133,7 +152,10 @@ let package = Package(
         .testTarget(
             name: "ShoalClusterTests",
             dependencies: [
-                "ShoalNode", "ShoalCore",
+                "ShoalNode", "ShoalCore", "ShoalTransport", "ShoalWire",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -142,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "ShoalNodeTests",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

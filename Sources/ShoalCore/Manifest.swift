@@ -61,12 +61,17 @@ public struct Manifest: Hashable, Sendable {
     /// - Throws: `ManifestError` describing the first inconsistency.
     public func validate() throws {
         guard formatVersion == Manifest.formatVersion else { throw ManifestError.unsupportedVersion(formatVersion) }
-        guard (UInt32(Chunker.minimumChunkSize)...UInt32(Chunker.maximumChunkSize)).contains(chunkSize) else {
+        guard (UInt32(ObjectSize.minimumChunk)...UInt32(ObjectSize.maximumChunk)).contains(chunkSize) else {
             throw ManifestError.invalid("chunk size \(chunkSize) out of range")
         }
         guard depth < 8 else { throw ManifestError.invalid("depth \(depth) is too deep") }
         guard totalSize <= Manifest.maximumFileSize else {
             throw ManifestError.invalid("size \(totalSize) exceeds the largest file size, \(Manifest.maximumFileSize) bytes")
+        }
+        // The node's first byte plus its size must stay within the largest file.
+        let (start, startOverflow) = firstChunk.multipliedReportingOverflow(by: UInt64(chunkSize))
+        guard !startOverflow, start <= Manifest.maximumFileSize, totalSize <= Manifest.maximumFileSize - start else {
+            throw ManifestError.invalid("a node starting at chunk \(firstChunk) with \(totalSize) bytes reaches past the largest file size")
         }
         guard entries.count <= Manifest.maximumEntries else {
             throw ManifestError.invalid("\(entries.count) entries; a manifest node lists at most \(Manifest.maximumEntries)")

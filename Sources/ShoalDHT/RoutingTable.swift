@@ -100,6 +100,12 @@ public struct RoutingTable: Sendable {
         buckets[index].replacements.reversed().map(\.contact)
     }
 
+    /// Whether bucket `index` is full or has contacts waiting in its replacement cache: then some
+    /// node of its range this node has heard of may be missing from the table.
+    func isIncomplete(bucket index: Int) -> Bool {
+        buckets[index].entries.count >= configuration.bucketSize || !buckets[index].replacements.isEmpty
+    }
+
     /// Every contact in the table, nearest bucket first.
     public var allContacts: [Contact] {
         buckets.reversed().flatMap { $0.entries.map(\.contact) }

@@ -17,6 +17,14 @@ actor DHTShell {
     let lookupConfiguration: LookupStateMachine.Configuration
     private var lookupsRun = 0
     private var hopsTotal = 0
+    /// Regions of the key space that recent lookups proved, for placements near them.
+    private var neighbourhood = NeighbourhoodMap()
+    private var neighbourhoodSince: Timestamp
+    /// How long a proven region is trusted (membership changes clear them sooner).
+    static let neighbourhoodLifetime: Duration = .seconds(60)
+    /// Placements answered without a lookup, and with one.
+    private(set) var placementsLocal = 0
+    private(set) var placementsLookedUp = 0
 
     init(transport: Transport, clock: NodeClock, logger: Logger) {
         self.localID = transport.nodeID
@@ -24,6 +32,7 @@ actor DHTShell {
         self.clock = clock
         self.logger = logger
         self.table = RoutingTable(localID: transport.nodeID, now: clock.now)
+        self.neighbourhoodSince = clock.now
         var config = LookupStateMachine.Configuration()
         config.requestTimeout = .seconds(3)
         self.lookupConfiguration = config
@@ -52,6 +61,40 @@ actor DHTShell {
     /// Membership declared a peer dead or gone.
     func remove(_ id: NodeID) {
         apply(table.remove(id, now: clock.now))
+        forgetNeighbourhood()
+    }
+
+    /// Forgets what recent lookups proved (the membership changed).
+    func forgetNeighbourhood() {
+        neighbourhood = NeighbourhoodMap()
+        neighbourhoodSince = clock.now
+    }
+
+    // MARK: Placement
+
+    /// The `r` nodes that should hold `id`, this node included when it is one of them.
+    ///
+    /// Computed without a lookup when the routing table provably covers `id`'s neighbourhood
+    /// (``RoutingTable/coversNeighbourhood(of:count:)``) or a recent lookup proved it
+    /// (``NeighbourhoodMap``); otherwise a lookup finds them, and what it proves is kept for the
+    /// next placements near it.
+    /// - Returns: the replica set, closest first, and whether it took a network lookup.
+    func placement(for id: ContentID, r: Int) async -> (contacts: [Contact], lookedUp: Bool) {
+        guard let local = localContact else { return ([], false) }
+        let near = table.closest(to: id, count: r) + [local]
+        if table.coversNeighbourhood(of: id, count: r) {
+            placementsLocal += 1
+            return (Placement.replicaSet(for: id, r: r, among: near), false)
+        }
+        if clock.now - neighbourhoodSince > Self.neighbourhoodLifetime { forgetNeighbourhood() }
+        if let proven = neighbourhood.provenClosest(to: id, count: r, others: near) {
+            placementsLocal += 1
+            return (proven, false)
+        }
+        let result = await lookup(id)
+        neighbourhood.record(target: id, closest: result.closest, k: lookupConfiguration.k)
+        placementsLookedUp += 1
+        return (Placement.replicaSet(for: id, r: r, among: result.closest + [local]), true)
     }
 
     func closest(to target: Key256, count: Int) -> [Contact] {

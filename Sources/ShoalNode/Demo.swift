@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import ShoalCore
+import ShoalFile
 import ShoalStore
 import ShoalWire
 
@@ -180,7 +181,7 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: size, state: seed, bufferSize: bufferSize) }
 
     /// Fills `bytes` with the next bytes of the stream whose generator state is `state`.
-    static func fill(_ bytes: UnsafeMutableRawBufferPointer, state: inout UInt64) {
+    public static func fill(_ bytes: UnsafeMutableRawBufferPointer, state: inout UInt64) {
         let words = bytes.count / 8
         for i in 0..<words { bytes.storeBytes(of: step(&state), toByteOffset: i * 8, as: UInt64.self) }
         if bytes.count % 8 != 0 {
@@ -217,17 +218,13 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
 }
 
 extension ShoalNode {
-    /// Deletes this node's local copies of a file's objects (pins and cache entries included), as if
+    /// Deletes this node's local copies of a file's objects (replicas and cache entries), as if
     /// its disk had lost them. Used by the demo and by tests.
     /// - Returns: how many objects were removed.
     public func dropLocalCopies(of address: FileAddress) async throws -> Int {
-        let stat = try await FileReader(source: NetworkObjectSource(service: files), maxInFlight: 8).stat(try await files.resolve(address))
+        let stat = try await FileReader(source: files.fetcher, maxInFlight: 8).stat(try await files.resolve(address))
         var removed = 0
-        for id in stat.allObjectIDs {
-            for root in try await metadata.roots(pinning: id) { _ = try await metadata.unpin(id, root: root) }
-            if try await metadata.isCached(id) { try await metadata.cacheRemove(id) }
-            if try await chunks.delete(id) { removed += 1 }
-        }
+        for id in stat.allObjectIDs where try await objects.drop(id) { removed += 1 }
         return removed
     }
 }

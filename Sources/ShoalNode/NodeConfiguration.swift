@@ -17,7 +17,7 @@ public struct NodeConfiguration: Sendable {
     /// Most bytes of objects this node stores; `nil` for no limit.
     public var maxStorage: UInt64?
     /// Chunk size for files put through this node.
-    public var chunkSize = Chunker.defaultChunkSize
+    public var chunkSize = ObjectSize.defaultChunk
     /// Objects in flight per put, and chunks fetched in parallel per get.
     public var transferWindow = 8
     /// Peer transport limits and timeouts.
@@ -32,6 +32,8 @@ public struct NodeConfiguration: Sendable {
     public var repairBandwidth: UInt64 = 64 << 20
     /// How often routing-table buckets are checked for refresh.
     public var refreshCheckInterval: Duration = .seconds(60)
+    /// The clocks every part of the node reads (tests inject their own).
+    public var clock: NodeClock = .system()
 
     public init(listen: PeerAddress, dataDirectory: URL) {
         self.listen = listen

@@ -8,6 +8,8 @@ final class NodeMetrics: Sendable {
         var servedBytes: UInt64 = 0
         var fetchFailures: UInt64 = 0
         var corruptChunks: UInt64 = 0
+        var filesPut: UInt64 = 0
+        var fileLookups: UInt64 = 0
     }
     private let counters = NIOLockedValueBox(Counters())
 
@@ -16,6 +18,13 @@ final class NodeMetrics: Sendable {
     func add(servedBytes n: Int) { counters.withLockedValue { $0.servedBytes += UInt64(n) } }
     func fetchFailed() { counters.withLockedValue { $0.fetchFailures += 1 } }
     func corruptChunk() { counters.withLockedValue { $0.corruptChunks += 1 } }
+    /// A file was put, and placing its objects took `lookups` network lookups.
+    func placed(file size: UInt64, lookups: Int) {
+        counters.withLockedValue {
+            $0.filesPut += 1
+            $0.fileLookups += UInt64(lookups)
+        }
+    }
 
     /// Prometheus exposition text, with the counters and gauges kept elsewhere passed in.
     func render(counters extra: [(String, String, Double)], gauges: [(String, String, Double)]) -> String {
@@ -29,6 +38,8 @@ final class NodeMetrics: Sendable {
         out += "# TYPE shoal_served_bytes_total counter\nshoal_served_bytes_total \(c.servedBytes)\n"
         out += "# TYPE shoal_fetch_failures_total counter\nshoal_fetch_failures_total \(c.fetchFailures)\n"
         out += "# TYPE shoal_corrupt_chunks_total counter\nshoal_corrupt_chunks_total \(c.corruptChunks)\n"
+        out += "# TYPE shoal_files_put_total counter\nshoal_files_put_total \(c.filesPut)\n"
+        out += "# TYPE shoal_file_placement_lookups_total counter\nshoal_file_placement_lookups_total \(c.fileLookups)\n"
         for (name, help, value) in extra {
             out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
         }

@@ -15,13 +15,12 @@ actor RepairShell {
     private let replicas: Int
     private let transport: Transport
     private let dht: DHTShell
-    private let chunks: ChunkStore
-    private let metadata: MetadataStore
+    private let objects: LocalObjects
     private let bandwidth: UInt64
     private let logger: Logger
     private var membership: MembershipShell?
     private var planner: RepairPlanner
-    private let clock = NodeClock()
+    private let clock: NodeClock
     /// Objects waiting for a push beyond this round's limits.
     private(set) var backlog = 0
     /// Pushes done and copies dropped since start.
@@ -32,16 +31,18 @@ actor RepairShell {
     /// placement is unchanged and fresh, so an idle round costs no network traffic.
     private var confirmed: [ContentID: (closest: [NodeID], holders: Set<NodeID>, at: Timestamp)] = [:]
     private let confirmationLifetime: Duration = .seconds(300)
+    /// The kind of each object in the last inventory, for pushes.
+    private var kinds: [ContentID: ObjectKind] = [:]
     private var roundRequested = false
 
-    init(local: Contact, replicas: Int, transport: Transport, dht: DHTShell, chunks: ChunkStore, metadata: MetadataStore,
+    init(local: Contact, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects, clock: NodeClock,
          bandwidth: UInt64, logger: Logger) {
         self.local = local
         self.replicas = replicas
         self.transport = transport
         self.dht = dht
-        self.chunks = chunks
-        self.metadata = metadata
+        self.objects = objects
+        self.clock = clock
         self.bandwidth = max(bandwidth, 1 << 20)
         self.logger = logger
         self.planner = RepairPlanner(localID: local.id, replicas: replicas,
@@ -121,20 +122,24 @@ actor RepairShell {
 
     // MARK: Gathering
 
-    /// The objects this node keeps for placement (cached copies are not its responsibility).
-    /// Tombstoned objects are deleted from disk when their Delete arrives, and a node refuses to
-    /// store a tombstoned object (`GONE`), so nothing listed here can be resurrected by a push.
+    /// The replicas this node keeps (cached copies are not its responsibility, and unchecked
+    /// copies are not pushed until their claims were checked). Objects whose every claim was
+    /// deleted are no longer held at all, so nothing listed here can be resurrected by a push.
     private func currentInventory() async -> [InventoryEntry] {
-        guard let ids = try? await chunks.allIDs() else { return [] }
-        let cached = Set((try? await metadata.cacheEntries(limit: Int.max)) ?? [])
         var out: [InventoryEntry] = []
-        out.reserveCapacity(ids.count)
-        for id in ids where !cached.contains(id) {
-            let size = (try? await chunks.size(of: id)).flatMap { $0 }.map(Int.init) ?? 0
-            out.append(InventoryEntry(id: id, size: size, isPinned: false, isTombstoned: false))
+        var cursor: ContentID?
+        // Bounded: each page advances the cursor; the store holds finitely many objects.
+        while true {
+            guard let page = try? await objects.metadata.objects(in: [.replica], after: cursor, limit: 1024), !page.isEmpty else { break }
+            for record in page {
+                out.append(InventoryEntry(id: record.id, size: Int(clamping: record.size), isPinned: false, isTombstoned: false))
+                kinds[record.id] = record.kind
+            }
+            cursor = page.last?.id
         }
-        let held = Set(ids)
+        let held = Set(out.map(\.id))
         confirmed = confirmed.filter { held.contains($0.key) }
+        kinds = kinds.filter { held.contains($0.key) }
         return out
     }
 
@@ -198,8 +203,7 @@ actor RepairShell {
                 planner.onPushFinished(id, to: target.id)
             case .drop(let id):
                 do {
-                    for root in try await metadata.roots(pinning: id) { _ = try await metadata.unpin(id, root: root) }
-                    if try await chunks.delete(id) { dropped += 1 }
+                    if try await objects.drop(id) { dropped += 1 }
                     confirmed[id] = nil
                 } catch {
                     logger.warning("could not drop a handed-off copy", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
@@ -210,12 +214,15 @@ actor RepairShell {
         return done
     }
 
+    /// Pushes a replica with its kind and every claim on it.
     private func push(_ id: ContentID, to target: Contact) async -> Bool {
         do {
-            let bytes = try await chunks.get(id)
-            let owner = try await metadata.owners(of: id).first ?? []
+            guard let bytes = try await objects.get(id) else { return false }
+            let claims = try await objects.metadata.claims(of: id)
             let response = try await transport.request(
-                .storeChunk(StoreChunk(id: id, data: Data(bytes), kind: .chunk, root: .zero, ownerKey: Data(owner), force: true)),
+                .storeChunk(StoreChunk(id: id, data: bytes, kind: kinds[id] ?? .chunk, root: .zero,
+                                       ownerKey: Data(claims.first?.owner.key ?? []), force: true,
+                                       claims: Array(claims.prefix(StoreChunk.maximumClaims)))),
                 to: target, timeout: .seconds(30))
             if case .storeAck(let ack) = response, ack.stored { return true }
             return false

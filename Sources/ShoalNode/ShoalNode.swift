@@ -18,33 +18,37 @@ public final class ShoalNode: Sendable {
     public let contact: Contact
     let transport: Transport
     let dht: DHTShell
-    let chunks: ChunkStore
-    let metadata: MetadataStore
+    let objects: LocalObjects
     let clock: NodeClock
     let logger: Logger
     let membership: MembershipShell
     let repair: RepairShell
+    let service: PeerService
     public let files: FileService
     let metrics: NodeMetrics
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// The HTTP API's connection limiter, once an API was made for this node (for status).
+    let apiLimiter = NIOLockedValueBox<APIConnectionLimiter?>(nil)
     private let stopped = NIOLockedValueBox(false)
 
     public var nodeID: NodeID { identity.nodeID }
+    var chunks: ChunkStore { objects.chunks }
+    var metadata: MetadataStore { objects.metadata }
 
     private init(configuration: NodeConfiguration, identity: NodeIdentity, contact: Contact, transport: Transport,
-                 dht: DHTShell, chunks: ChunkStore, metadata: MetadataStore, clock: NodeClock, logger: Logger,
-                 membership: MembershipShell, repair: RepairShell, files: FileService, metrics: NodeMetrics) {
+                 dht: DHTShell, objects: LocalObjects, clock: NodeClock, logger: Logger, membership: MembershipShell,
+                 repair: RepairShell, service: PeerService, files: FileService, metrics: NodeMetrics) {
         self.configuration = configuration
         self.identity = identity
         self.contact = contact
         self.transport = transport
         self.dht = dht
-        self.chunks = chunks
-        self.metadata = metadata
+        self.objects = objects
         self.clock = clock
         self.logger = logger
         self.membership = membership
         self.repair = repair
+        self.service = service
         self.files = files
         self.metrics = metrics
     }
@@ -56,15 +60,8 @@ public final class ShoalNode: Sendable {
         let identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory)
         var logger = logger
         logger[metadataKey: "node"] = "\(identity.nodeID.short)"
-        let chunks = try await ChunkStore.open(directory: configuration.dataDirectory.path, maxBytes: configuration.maxStorage, logger: logger)
-        let metadata: MetadataStore
-        do {
-            metadata = try await MetadataStore.open(path: configuration.dataDirectory.appendingPathComponent("metadata.sqlite").path,
-                                                    cacheSize: configuration.cacheSize, logger: logger)
-        } catch {
-            chunks.close()
-            throw error
-        }
+        let objects = try await LocalObjects.open(directory: configuration.dataDirectory.path, maxStorage: configuration.maxStorage,
+                                                  cacheSize: configuration.cacheSize, logger: logger)
         let router = PeerRequestRouter()
         let transport: Transport
         let bound: PeerAddress
@@ -72,26 +69,33 @@ public final class ShoalNode: Sendable {
             transport = try Transport(identity: identity, configuration: configuration.transport, handler: router, logger: logger)
             bound = try await transport.listen(on: configuration.listen)
         } catch {
-            chunks.close()
-            try? await metadata.close()
+            await objects.close()
             throw NodeError.cannotListen(configuration.listen, "\(error)")
         }
         let contact = Contact(id: identity.nodeID, address: configuration.transport.advertisedAddress ?? bound)
-        let clock = NodeClock()
+        let clock = configuration.clock
         let dht = DHTShell(transport: transport, clock: clock, logger: logger)
         await dht.setLocalContact(contact)
         let membership = MembershipShell(local: contact, transport: transport, dht: dht, clock: clock,
                                          period: configuration.protocolPeriod, logger: logger)
         let repair = RepairShell(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
-                                 chunks: chunks, metadata: metadata, bandwidth: configuration.repairBandwidth, logger: logger)
+                                 objects: objects, clock: clock, bandwidth: configuration.repairBandwidth, logger: logger)
         let metrics = NodeMetrics()
-        let files = FileService(local: contact, identity: identity, replicas: configuration.replicas, chunkSize: configuration.chunkSize,
-                                window: configuration.transferWindow, transport: transport, dht: dht, chunks: chunks,
-                                metadata: metadata, metrics: metrics, logger: logger)
+        let service = PeerService(local: contact, replicas: configuration.replicas, objects: objects, dht: dht,
+                                  membership: membership, metrics: metrics, clock: clock, logger: logger)
+        let placer = ObjectPlacer(local: contact, owner: identity.owner, replicas: configuration.replicas,
+                                  transport: transport, dht: dht, objects: objects, clock: clock, metrics: metrics)
+        let fetcher = ObjectFetcher(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
+                                    objects: objects, board: HolderBoard(clock: clock), metrics: metrics, logger: logger)
+        let deleter = DeleteFanOut(local: contact, identity: identity, replicas: configuration.replicas, transport: transport,
+                                   dht: dht, service: service, clock: clock)
+        let files = FileService(local: contact, identity: identity, chunkSize: configuration.chunkSize,
+                                window: configuration.transferWindow, placer: placer, fetcher: fetcher, deleter: deleter,
+                                objects: objects, clock: clock, metrics: metrics, logger: logger)
         let node = ShoalNode(configuration: configuration, identity: identity, contact: contact, transport: transport,
-                             dht: dht, chunks: chunks, metadata: metadata, clock: clock, logger: logger,
-                             membership: membership, repair: repair, files: files, metrics: metrics)
-        router.attach(node)
+                             dht: dht, objects: objects, clock: clock, logger: logger, membership: membership,
+                             repair: repair, service: service, files: files, metrics: metrics)
+        router.attach(service)
         await repair.attach(membership: membership)
         node.startBackgroundWork()
         logger.info("node started", metadata: ["node.id": "\(identity.nodeID.hex)", "listen.address": "\(contact.address)",
@@ -139,8 +143,11 @@ public final class ShoalNode: Sendable {
                 await dht.tick()
             }
         })
+        started.append(Task { [self] in await transport.run() })
         started.append(Task { [self] in await membership.run() })
         started.append(Task { [self] in await repair.run(interval: configuration.repairInterval) })
+        started.append(Task { [self] in await objects.runCacheWriter() })
+        started.append(Task { [self] in await files.runJanitor() })
         tasks.withLockedValue { $0.append(contentsOf: started) }
     }
 
@@ -159,8 +166,7 @@ public final class ShoalNode: Sendable {
         }
         for task in tasks.withLockedValue({ $0 }) { task.cancel() }
         await transport.shutdown()
-        chunks.close()
-        try? await metadata.close()
+        await objects.close()
         logger.info("node stopped")
     }
 
@@ -173,9 +179,13 @@ public final class ShoalNode: Sendable {
     public func status() async -> NodeStatus {
         NodeStatus(nodeID: nodeID.hex, listenAddress: contact.address.description,
                    peers: transport.connectedPeers.count, routingTableSize: await dht.size,
-                   members: await membership.aliveCount, bytesStored: chunks.bytesInUse, objectsStored: chunks.objectCount,
+                   members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
                    cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
-                   repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops)
+                   repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops,
+                   maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
+                   resources: ResourceStatus(transport: transport.usage, api: apiLimiter.withLockedValue { $0?.statistics }.map {
+                       APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
+                   }))
     }
 }
 
@@ -192,6 +202,27 @@ public struct NodeStatus: Codable, Sendable {
     public var replicas: Int
     public var repairBacklog: Int
     public var averageLookupHops: Double
+    /// The storage limit (`--max-storage`), or `nil` for none.
+    public var maxStorage: UInt64?
+    /// Bytes free on the data directory's disk.
+    public var diskFree: UInt64?
+    /// The cache bound (`--cache-size`).
+    public var cacheSize: UInt64
+    /// What the resource budget is using, and what it refused.
+    public var resources: ResourceStatus
+}
+
+/// The resource budget as `/v1/status` reports it.
+public struct ResourceStatus: Codable, Sendable {
+    public var transport: TransportUsage
+    public var api: APIUsage?
+}
+
+/// The HTTP API's connections.
+public struct APIUsage: Codable, Sendable {
+    public var connections: Int
+    public var evicted: Int
+    public var refused: Int
 }
 
 public enum NodeError: Error, CustomStringConvertible {
@@ -202,28 +233,5 @@ public enum NodeError: Error, CustomStringConvertible {
         case .cannotListen(let address, let why):
             return "cannot listen on \(address): \(why); choose another --listen port or stop the process using it"
         }
-    }
-}
-
-/// Forwards the transport's requests to the node once it exists (the transport is created first).
-final class PeerRequestRouter: PeerRequestHandler {
-    private let node = NIOLockedValueBox<ShoalNode?>(nil)
-
-    func attach(_ node: ShoalNode) { self.node.withLockedValue { $0 = node } }
-
-    func handle(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
-        guard let node = node.withLockedValue({ $0 }) else { return .error(WireError(.overloaded, "node is starting; retry")) }
-        return await node.handle(request, from: peer)
-    }
-
-    func handleOneWay(_ message: WireMessage, from peer: PeerInfo) async {
-        guard let node = node.withLockedValue({ $0 }) else { return }
-        await node.handleOneWay(message, from: peer)
-    }
-
-    func peerConnected(_ peer: PeerInfo) async {
-        guard let node = node.withLockedValue({ $0 }), let contact = peer.contact else { return }
-        await node.dht.heardOf(contact)
-        await node.membership.add(contact)
     }
 }

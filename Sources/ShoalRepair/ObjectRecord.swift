@@ -12,14 +12,7 @@ import ShoalCore
 /// shows up as a difference between two holders' range summaries.
 public struct ObjectRecord: Hashable, Sendable, CustomStringConvertible {
     /// What the object's bytes are.
-    public enum Kind: UInt8, Hashable, Sendable, Comparable {
-        /// A (sealed or public) data chunk.
-        case chunk = 0
-        /// A manifest node (root or interior).
-        case manifest = 1
-
-        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
-    }
+    public typealias Kind = ObjectKind
 
     /// The object's content ID.
     public let id: ContentID

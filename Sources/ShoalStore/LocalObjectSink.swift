@@ -1,48 +1,41 @@
+import NIOCore
 import ShoalCore
-import ShoalWire
+import ShoalFile
 
-/// An ``ObjectSink`` that writes into the local ``ChunkStore`` and, when given a
-/// ``MetadataStore``, pins every object so it is never evicted or collected.
-///
-/// The file's root is known only when its last object is stored, so objects are first pinned
-/// under ``uploadID``, a provisional root; ``finish(root:)`` hands the pins to the real root. Pins
-/// still under an upload ID after a crash belong to an upload that never finished.
+/// An ``ObjectSink`` that stores every object of a file as a durable replica on this node, claimed
+/// by `owner` (for single-node ingest: benchmarks, tools and tests).
 public struct LocalObjectSink: ObjectSink {
-    public let chunks: ChunkStore
-    public let metadata: MetadataStore?
-    /// The provisional root objects are pinned under until ``finish(root:)``.
-    public let uploadID: ContentID
+    public let objects: LocalObjects
+    /// The owner the objects are claimed by (``ObjectOwner/anonymous`` for an anonymous store).
+    public let owner: ObjectOwner
+    /// The wall clock the claims are dated with.
+    public let now: @Sendable () -> Timestamp
 
-    /// - Parameters:
-    ///   - chunks: where objects are written.
-    ///   - metadata: where they are pinned; `nil` to only write them.
-    ///   - uploadID: the provisional root for pins; a fresh random ID by default.
-    public init(chunks: ChunkStore, metadata: MetadataStore? = nil, uploadID: ContentID? = nil) {
-        self.chunks = chunks
-        self.metadata = metadata
-        self.uploadID = uploadID ?? Key256(bytes: FileKey.generate().bytes)!
+    public init(objects: LocalObjects, owner: ObjectOwner = .anonymous, now: @escaping @Sendable () -> Timestamp) {
+        self.objects = objects
+        self.owner = owner
+        self.now = now
     }
 
-    public func put(id: ContentID, bytes: [UInt8], kind: ObjectKind) async throws {
-        if let metadata { try await metadata.pin(id, root: uploadID, kind: kind) }
-        try await chunks.put(bytes, id: id)
-    }
-
-    /// Moves this upload's pins to the file's root once ``FileIngest`` returned it.
-    public func finish(root: ContentID) async throws {
-        try await metadata?.reassignPins(from: uploadID, to: root)
+    public func put(id: ContentID, bytes: ByteBuffer, kind: ObjectKind) async throws {
+        let time = now()
+        try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [OwnerClaim(owner: owner, claimedAt: time)], fresh: true,
+                                       hashVerified: true, now: time)
     }
 }
 
-/// An ``ObjectSource`` that reads from the local ``ChunkStore`` (which verifies every object).
+/// An ``ObjectSource`` that reads this node's own copies (verified on every read).
 public struct LocalObjectSource: ObjectSource {
-    public let chunks: ChunkStore
+    public let objects: LocalObjects
 
-    public init(chunks: ChunkStore) {
-        self.chunks = chunks
+    public init(objects: LocalObjects) {
+        self.objects = objects
     }
 
-    public func get(id: ContentID, kind: ObjectKind) async throws -> [UInt8] {
-        try await chunks.get(id)
+    public func get(id: ContentID, kind: ObjectKind, expectedSize: UInt64?) async throws -> ByteBuffer {
+        guard let bytes = try await objects.get(id) else {
+            throw ChunkStoreError(.notFound, id: id, "object \(id.short) is not held by this node")
+        }
+        return bytes
     }
 }

@@ -51,6 +51,92 @@ enum MetadataSchema {
             ) WITHOUT ROWID
             """,
         ]),
+        // Version 2: one row per held object (replica, cache or unchecked) with its size on disk;
+        // ownership claims and tombstones scoped to an owner, each with its time; the objects of
+        // the files put through this node; uploads in progress; node-level state.
+        MetadataMigration(version: 2, statements: [
+            """
+            CREATE TABLE objects (
+                id BLOB NOT NULL PRIMARY KEY,
+                kind INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                allocated INTEGER NOT NULL,
+                state INTEGER NOT NULL,
+                last_used INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX objects_by_state_and_use ON objects (state, last_used)",
+            """
+            INSERT OR IGNORE INTO objects (id, kind, size, allocated, state, last_used)
+                SELECT id, MIN(kind), 0, 0, 1, 0 FROM pins GROUP BY id
+            """,
+            """
+            INSERT OR IGNORE INTO objects (id, kind, size, allocated, state, last_used)
+                SELECT id, 0, size, size, 2, last_used FROM cache
+            """,
+            """
+            CREATE TABLE claims (
+                id BLOB NOT NULL,
+                owner BLOB NOT NULL,
+                claimed_at INTEGER NOT NULL,
+                PRIMARY KEY (id, owner)
+            ) WITHOUT ROWID
+            """,
+            "INSERT OR IGNORE INTO claims (id, owner, claimed_at) SELECT id, owner_key, 0 FROM owners",
+            """
+            INSERT OR IGNORE INTO claims (id, owner, claimed_at)
+                SELECT id, X'', 0 FROM objects WHERE state = 1 AND id NOT IN (SELECT id FROM claims)
+            """,
+            "ALTER TABLE tombstones RENAME TO tombstones_v1",
+            """
+            CREATE TABLE tombstones (
+                id BLOB NOT NULL,
+                owner BLOB NOT NULL,
+                deleted_at INTEGER NOT NULL,
+                PRIMARY KEY (id, owner)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX tombstones_by_time ON tombstones (deleted_at)",
+            "INSERT INTO tombstones (id, owner, deleted_at) SELECT id, X'', deleted_at FROM tombstones_v1",
+            """
+            CREATE TABLE file_objects (
+                root BLOB NOT NULL,
+                id BLOB NOT NULL,
+                PRIMARY KEY (root, id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX file_objects_by_id ON file_objects (id)",
+            "INSERT OR IGNORE INTO file_objects (root, id) SELECT p.root, p.id FROM pins p JOIN keyring k ON k.root = p.root",
+            """
+            CREATE TABLE uploads (
+                upload BLOB NOT NULL PRIMARY KEY,
+                started_at INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE node_state (
+                key TEXT NOT NULL PRIMARY KEY,
+                value INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "DROP TABLE pins",
+            "DROP TABLE cache",
+            "DROP TABLE owners",
+            "DROP TABLE tombstones_v1",
+        ]),
+        // Version 3: a tombstone names the signed Delete that made it (SHA-256 of its bytes), kept
+        // in `deletes` while a tombstone names it, so peers can fetch and verify it; tombstones of
+        // the first schema, which named no owner, belong to the unattributed owner (one zero byte).
+        MetadataMigration(version: 3, statements: [
+            "ALTER TABLE tombstones ADD COLUMN delete_id BLOB NOT NULL DEFAULT X'\(String(repeating: "00", count: 32))'",
+            "UPDATE tombstones SET owner = X'00' WHERE owner = X''",
+            """
+            CREATE TABLE deletes (
+                delete_id BLOB NOT NULL PRIMARY KEY,
+                message BLOB NOT NULL
+            ) WITHOUT ROWID
+            """,
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

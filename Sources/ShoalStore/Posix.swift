@@ -44,41 +44,52 @@ enum Posix {
 
     /// Writes all of `bytes`, or throws. `failAfter` simulates a full disk after that many bytes
     /// (tests only).
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String, failAfter: Int? = nil) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                var want = raw.count - offset
-                if let failAfter {
-                    guard offset < failAfter else {
-                        throw SystemCallError(call: "write", path: path, errno: ENOSPC)
-                    }
-                    want = min(want, failAfter - offset)
+    static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String, failAfter: Int? = nil) throws {
+        var offset = 0
+        while offset < raw.count {
+            var want = raw.count - offset
+            if let failAfter {
+                guard offset < failAfter else {
+                    throw SystemCallError(call: "write", path: path, errno: ENOSPC)
                 }
-                let n = write(fd, raw.baseAddress! + offset, want)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemCallError(call: "write", path: path, errno: errno)
-                }
-                offset += n
+                want = min(want, failAfter - offset)
             }
+            let n = write(fd, raw.baseAddress! + offset, want)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemCallError(call: "write", path: path, errno: errno)
+            }
+            offset += n
         }
     }
 
-    /// Reads `count` bytes from offset 0 with `pread` (fewer if the file is shorter).
-    static func readAll(_ fd: Int32, count: Int, path: String) throws -> [UInt8] {
-        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var offset = 0
-            while offset < count {
-                let n = pread(fd, buffer.baseAddress! + offset, count - offset, off_t(offset))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemCallError(call: "pread", path: path, errno: errno)
-                }
-                if n == 0 { break }
-                offset += n
+    /// Reads up to `raw.count` bytes at `offset` with `pread`. - Returns: the bytes read (fewer at
+    /// the end of the file).
+    static func read(_ fd: Int32, into raw: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String) throws -> Int {
+        var done = 0
+        while done < raw.count {
+            let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemCallError(call: "pread", path: path, errno: errno)
             }
-            initialized = offset
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Makes a file's data durable (and the metadata needed to read it back).
+    static func fdatasync(_ fd: Int32, path: String) throws {
+        while true {
+            #if canImport(Darwin)
+            let rc = Darwin.fsync(fd)
+            #else
+            let rc = Glibc.fdatasync(fd)
+            #endif
+            if rc == 0 { return }
+            if errno == EINTR { continue }
+            throw SystemCallError(call: "fdatasync", path: path, errno: errno)
         }
     }
 
@@ -119,9 +130,22 @@ enum Posix {
     }
 
     static func fileSize(fd: Int32, path: String) throws -> UInt64 {
+        try fileSpace(fd: fd, path: path).size
+    }
+
+    /// A file's size and the bytes its blocks take on disk.
+    static func fileSpace(fd: Int32, path: String) throws -> (size: UInt64, allocated: UInt64) {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SystemCallError(call: "fstat", path: path, errno: errno) }
-        return UInt64(info.st_size)
+        return (UInt64(max(0, info.st_size)), UInt64(max(0, info.st_blocks)) * 512)
+    }
+
+    /// The size and allocation of what is at `path`, or `nil` when nothing is.
+    static func fileSpace(_ path: String) throws -> (size: UInt64, allocated: UInt64)? {
+        var info = stat()
+        if stat(path, &info) == 0 { return (UInt64(max(0, info.st_size)), UInt64(max(0, info.st_blocks)) * 512) }
+        if errno == ENOENT || errno == ENOTDIR { return nil }
+        throw SystemCallError(call: "stat", path: path, errno: errno)
     }
 
     /// Links `source` to `destination` without replacing anything.
@@ -161,6 +185,13 @@ enum Posix {
         if rc == 0 { return true }
         if errno == ENOENT { return false }
         throw SystemCallError(call: "unlink", path: path, errno: errno)
+    }
+
+    /// Bytes available to an unprivileged user on the file system holding `path`.
+    static func freeSpace(_ path: String) throws -> UInt64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { throw SystemCallError(call: "statvfs", path: path, errno: errno) }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
     /// Takes an exclusive advisory lock on `path` (created if needed) and returns its descriptor.

@@ -20,13 +20,21 @@ public final class PeerConnection: Sendable, Hashable {
     /// - Returns: the response body.
     /// - Throws: `WireError` when the peer answers with an Error frame; ``TransportError`` on timeout
     ///   or when the connection closes first.
+    ///   A cancelled task's request is withdrawn at once (a late answer is ignored) and throws
+    ///   `CancellationError`.
     public func request(_ message: WireMessage, timeout: Duration) async throws -> WireMessage {
         let promise = channel.eventLoop.makePromise(of: WireMessage.self)
         let handler = self.handler
-        channel.eventLoop.execute {
-            handler.value.sendRequest(message, timeout: timeout, promise: promise)
+        let ticket = RequestTicket()
+        let loop = channel.eventLoop
+        loop.execute {
+            handler.value.sendRequest(message, timeout: timeout, promise: promise, ticket: ticket)
         }
-        let response = try await promise.futureResult.get()
+        let response = try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            loop.execute { handler.value.cancelRequest(ticket) }
+        }
         if case .error(let error) = response { throw error }
         return response
     }
@@ -37,6 +45,9 @@ public final class PeerConnection: Sendable, Hashable {
         channel.eventLoop.execute { handler.value.sendOneWay(message) }
     }
 
+    /// Whether the peer announced `capability` in its Hello.
+    public func supports(_ capability: String) -> Bool { peer.capabilities.contains(capability) }
+
     /// Closes the connection.
     public func close() {
         let handler = self.handler
@@ -45,4 +56,10 @@ public final class PeerConnection: Sendable, Hashable {
 
     public static func == (a: PeerConnection, b: PeerConnection) -> Bool { a === b }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+
+/// The request id a request got once it was sent, so that a cancelled caller can withdraw it.
+/// Touched only on the connection's event loop.
+final class RequestTicket: @unchecked Sendable {
+    var id: UInt64?
 }

@@ -19,13 +19,14 @@ public final class Transport: Sendable {
     private let logger: Logger
     private let serverContext: NIOSSLContext
     private let clientContext: NIOSSLContext
+    let budget: TransportBudget
+    private let events = PeerEvents()
 
     private struct State {
         var serverChannel: (any Channel)?
         var listenAddress: PeerAddress?
         var connections: [NodeID: PeerConnection] = [:]
         var dials: [PeerAddress: EventLoopFuture<PeerConnection>] = [:]
-        var openChannels = 0
         var shutDown = false
         var blocked: Set<NodeID> = []
     }
@@ -42,6 +43,7 @@ public final class Transport: Sendable {
         self.handler = handler
         self.logger = logger
         self.group = group
+        self.budget = TransportBudget(configuration: configuration)
         let certificate = try NIOSSLCertificate(bytes: identity.certificateDER, format: .der)
         let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem)
 
@@ -65,6 +67,36 @@ public final class Transport: Sendable {
     /// The address peers are told to dial, once listening.
     public var listenAddress: PeerAddress? { state.withLockedValue { $0.listenAddress } }
 
+    /// What the resource budget is using, and what it refused.
+    public var usage: TransportUsage { budget.snapshot }
+
+    /// Answers inbound requests (each in its own child task, bounded by the in-flight limits) and
+    /// reports connections and disconnections in order, until ``shutdown()``. Run it for the life
+    /// of the transport; requests that arrive before it runs wait for it.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            let handler = self.handler
+            group.addTask {
+                for await event in self.events.events {
+                    switch event {
+                    case .connected(let peer): await handler.peerConnected(peer)
+                    case .disconnected(let peer): await handler.peerDisconnected(peer)
+                    }
+                }
+            }
+            for await job in events.jobs {
+                group.addTask {
+                    if job.id == 0 {
+                        await handler.handleOneWay(job.message, from: job.peer)
+                        job.finish(nil)
+                    } else {
+                        job.finish(await handler.handle(job.message, from: job.peer))
+                    }
+                }
+            }
+        }
+    }
+
     /// Peers with an open, handshaken connection.
     public var connectedPeers: [PeerInfo] {
         state.withLockedValue { $0.connections.values.filter(\.isActive).map(\.peer) }
@@ -82,16 +114,13 @@ public final class Transport: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 4 << 20))
             .childChannelInitializer { [self] channel in
-                let admitted = state.withLockedValue { s -> Bool in
-                    guard !s.shutDown, s.openChannels < configuration.maximumConnections else { return false }
-                    s.openChannels += 1
-                    return true
-                }
+                let admitted = !state.withLockedValue(\.shutDown) && budget.connections.admit(channel)
                 guard admitted else {
-                    logger.info("connection refused: at the connection limit", metadata: ["peer.remote": "\(channel.remoteAddress?.description ?? "?")"])
+                    logger.info("connection refused: at the connection limit and no idle connection to evict",
+                                metadata: ["peer.remote": "\(channel.remoteAddress?.description ?? "?")"])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { [self] _ in state.withLockedValue { $0.openChannels -= 1 } }
+                channel.closeFuture.whenComplete { [budget] _ in budget.connections.remove(channel) }
                 return channel.eventLoop.makeCompletedFuture {
                     let tls = NIOSSLServerHandler(context: serverContext, customVerificationCallback: { certificates, promise in
                         // Any self-signed certificate is acceptable; the NodeID it proves is checked
@@ -121,13 +150,14 @@ public final class Transport: Sendable {
 
     private func addFrameHandlers(to channel: any Channel, expectedID: NodeID?, inbound: Bool) throws -> (EventLoopFuture<PeerInfo>, NIOLoopBound<PeerConnectionHandler>) {
         let ready = channel.eventLoop.makePromise(of: PeerInfo.self)
+        let progress = FrameProgress()
         let connectionHandler = PeerConnectionHandler(
-            localHello: localHello(), expectedID: expectedID, inbound: inbound, handler: handler,
-            configuration: configuration, logger: logger, ready: ready,
+            localHello: localHello(), expectedID: expectedID, inbound: inbound, events: events, budget: budget,
+            progress: progress, logger: logger, ready: ready,
             onClose: { [weak self] info in self?.connectionClosed(info, channel: channel) })
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
-        try sync.addHandler(MessageToByteHandler(FrameEncoder(maximumFrameSize: configuration.maximumFrameSize)))
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize, progress: progress)))
+        try sync.addHandler(FrameWriter(maximumFrameSize: configuration.maximumFrameSize))
         try sync.addHandler(connectionHandler)
         let bound = NIOLoopBound(connectionHandler, eventLoop: channel.eventLoop)
         if inbound {
@@ -172,18 +202,21 @@ public final class Transport: Sendable {
 
     /// Returns the open connection to `contact`, dialling it if needed.
     /// - Throws: ``TransportError`` when it cannot connect or the peer is not `contact.id`.
+    /// Dials of addresses not yet proven to belong to `contact.id` are budgeted (``DialPolicy``).
     public func connection(to contact: Contact) async throws -> PeerConnection {
         try checkReachable(contact.id, contact.address)
         if let existing = state.withLockedValue({ $0.connections[contact.id] }), existing.isActive {
             return existing
         }
-        let connection = try await dial(contact.address, expecting: contact.id)
+        let connection = try await dial(contact.address, expecting: contact.id, budgeted: true)
         return connection
     }
 
     /// Dials an address whose NodeID may be unknown (bootstrap peers); concurrent dials of one
     /// address share a connection attempt.
-    public func dial(_ address: PeerAddress, expecting expectedID: NodeID?) async throws -> PeerConnection {
+    /// - Parameter budgeted: count the dial against the budget of dials to unproven addresses
+    ///   (`false` for addresses the operator gave, such as bootstrap peers).
+    public func dial(_ address: PeerAddress, expecting expectedID: NodeID?, budgeted: Bool = false) async throws -> PeerConnection {
         let reusable = state.withLockedValue { s in
             s.connections.values.first { $0.isActive && $0.peer.listenAddress == address && (expectedID == nil || $0.peer.nodeID == expectedID) }
         }
@@ -194,6 +227,9 @@ public final class Transport: Sendable {
         let future: EventLoopFuture<PeerConnection> = try state.withLockedValue { s in
             if s.shutDown { throw TransportError.shutDown }
             if let inProgress = s.dials[address] { return inProgress }
+            if let refusal = budget.dials.permit(address, expecting: expectedID, budgeted: budgeted) {
+                throw TransportError.connectFailed(address: address, reason: refusal)
+            }
             let f = makeDial(address, expecting: expectedID)
             s.dials[address] = f
             return f
@@ -203,7 +239,17 @@ public final class Transport: Sendable {
                 if s.dials[address] === future { s.dials[address] = nil }
             }
         }
-        let connection = try await future.get()
+        let connection: PeerConnection
+        do {
+            connection = try await future.get()
+        } catch let TransportError.identityMismatch(_, actual) {
+            budget.dials.proved(address, is: actual)
+            throw TransportError.identityMismatch(expected: expectedID ?? actual, actual: actual)
+        } catch {
+            budget.dials.failed(address)
+            throw error
+        }
+        budget.dials.proved(address, is: connection.peer.nodeID)
         try checkReachable(connection.peer.nodeID, address)
         if let expectedID, connection.peer.nodeID != expectedID {
             throw TransportError.identityMismatch(expected: expectedID, actual: connection.peer.nodeID)
@@ -220,7 +266,12 @@ public final class Transport: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 4 << 20))
             .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard budget.connections.admit(channel) else {
+                    return channel.eventLoop.makeFailedFuture(TransportError.connectFailed(
+                        address: address, reason: "this node is at its connection limit and has no idle connection to close"))
+                }
+                channel.closeFuture.whenComplete { [budget] _ in budget.connections.remove(channel) }
+                return channel.eventLoop.makeCompletedFuture {
                     let tls = try NIOSSLClientHandler(context: clientContext, serverHostname: nil, customVerificationCallback: { certificates, promise in
                         guard let leaf = certificates.first, let id = try? NodeIdentity.nodeID(of: leaf) else {
                             promise.succeed(.failed)
@@ -277,6 +328,14 @@ public final class Transport: Sendable {
         return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
     }
 
+    /// Sends a one-way message to `peer` if a connection to it is open and it announced `capability`
+    /// (when given); otherwise does nothing.
+    public func sendIfConnected(_ message: WireMessage, to peer: NodeID, requiring capability: String? = nil) {
+        guard let connection = state.withLockedValue({ $0.connections[peer] }), connection.isActive else { return }
+        if let capability, !connection.supports(capability) { return }
+        connection.send(oneWay: message)
+    }
+
     /// Sends a one-way message to every connected peer (e.g. Gossip LEAVE).
     public func broadcast(oneWay message: WireMessage) {
         for c in state.withLockedValue({ Array($0.connections.values) }) where c.isActive {
@@ -284,7 +343,7 @@ public final class Transport: Sendable {
         }
     }
 
-    /// Stops listening and closes every connection.
+    /// Stops listening, closes every connection, and ends ``run()``.
     public func shutdown() async {
         let (server, connections) = state.withLockedValue { s -> ((any Channel)?, [PeerConnection]) in
             s.shutDown = true
@@ -292,5 +351,6 @@ public final class Transport: Sendable {
         }
         try? await server?.close()
         for c in connections { try? await c.channel.close() }
+        events.finish()
     }
 }

@@ -43,6 +43,16 @@ public struct PeerInfo: Sendable, Hashable, CustomStringConvertible {
     /// `true` if the peer dialled us.
     public var inbound: Bool
 
+    public init(nodeID: NodeID, listenAddress: PeerAddress?, remoteAddress: String, agent: String, capabilities: [String],
+                inbound: Bool) {
+        self.nodeID = nodeID
+        self.listenAddress = listenAddress
+        self.remoteAddress = remoteAddress
+        self.agent = agent
+        self.capabilities = capabilities
+        self.inbound = inbound
+    }
+
     /// The peer as a DHT contact, if it listens.
     public var contact: Contact? { listenAddress.map { Contact(id: nodeID, address: $0) } }
 

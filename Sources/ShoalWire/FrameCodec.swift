@@ -46,18 +46,51 @@ extension WireLimits {
     public static let maximumFrameSize = 9 << 20
 }
 
+/// What a connection's decoder knows of the frame it is receiving, for the connection's limits:
+/// its announced length once the prefix is in, and when its first byte arrived. Confined to the
+/// connection's event loop.
+public final class FrameProgress {
+    /// The length of the frame being received, once its length prefix arrived.
+    public internal(set) var announcedLength: Int?
+    /// When the first byte of the frame being received arrived; `nil` between frames.
+    public internal(set) var startedAt: NIODeadline?
+    /// Frames decoded so far.
+    public internal(set) var framesDecoded = 0
+
+    public init() {}
+}
+
 /// Decodes varint-length-delimited `Frame`s. Bytes are never buffered beyond one frame's length,
 /// and a length over `maximumFrameSize` throws before any of the body is read.
 public struct FrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = WireFrame
     public let maximumFrameSize: Int
+    /// Told about each frame as it arrives.
+    public let progress: FrameProgress?
 
-    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize) {
+    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize, progress: FrameProgress? = nil) {
         self.maximumFrameSize = maximumFrameSize
+        self.progress = progress
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.readFrame(from: &buffer, maximumFrameSize: maximumFrameSize) else { return .needMoreData }
+        if let progress, progress.startedAt == nil, buffer.readableBytes > 0 { progress.startedAt = .now() }
+        guard let frame = try Self.readFrame(from: &buffer, maximumFrameSize: maximumFrameSize) else {
+            // Make room for the whole frame at once, rather than growing the buffer as it arrives.
+            var view = buffer
+            if let length = try Self.readVarint(from: &view) {
+                progress?.announcedLength = Int(length)
+                if length > UInt64(view.readableBytes) {
+                    buffer.reserveCapacity(minimumWritableBytes: Int(length) - view.readableBytes)
+                }
+            }
+            return .needMoreData
+        }
+        if let progress {
+            progress.framesDecoded += 1
+            progress.announcedLength = nil
+            progress.startedAt = buffer.readableBytes > 0 ? .now() : nil
+        }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
     }
@@ -75,6 +108,7 @@ public struct FrameDecoder: ByteToMessageDecoder {
         }
         guard let body = view.readSlice(length: Int(length)) else { return nil }
         buffer = view
+        if let frame = try DataFrameCodec.decode(body) { return frame }
         let proto: Shoal_V1_Frame
         do {
             proto = try Shoal_V1_Frame(serializedBytes: Array(body.readableBytesView))
@@ -119,6 +153,15 @@ public struct FrameEncoder: MessageToByteEncoder {
     /// Appends one encoded frame to `out`.
     /// - Throws: `FrameError.frameTooLarge` when the encoding exceeds the limit (nothing is written).
     public static func write(_ frame: WireFrame, to out: inout ByteBuffer, maximumFrameSize: Int = WireLimits.maximumFrameSize) throws {
+        if var parts = DataFrameCodec.encode(frame) {
+            guard parts.frameLength <= maximumFrameSize else {
+                throw FrameError.frameTooLarge(length: UInt64(parts.frameLength), limit: maximumFrameSize)
+            }
+            out.writeBuffer(&parts.prefix)
+            out.writeBuffer(&parts.data)
+            out.writeBuffer(&parts.suffix)
+            return
+        }
         let bytes: [UInt8] = try frame.proto.serializedBytes()
         guard bytes.count <= maximumFrameSize else {
             throw FrameError.frameTooLarge(length: UInt64(bytes.count), limit: maximumFrameSize)
@@ -137,5 +180,38 @@ public struct FrameEncoder: MessageToByteEncoder {
         var buffer = ByteBuffer()
         try write(frame, to: &buffer)
         return Array(buffer.readableBytesView)
+    }
+}
+
+/// Writes `WireFrame`s to the channel, the bytes of data frames as they are (the buffers they
+/// arrived in or were read from disk into), without copying them into one frame buffer.
+public final class FrameWriter: ChannelOutboundHandler, Sendable {
+    public typealias OutboundIn = WireFrame
+    public typealias OutboundOut = ByteBuffer
+    public let maximumFrameSize: Int
+
+    public init(maximumFrameSize: Int = WireLimits.maximumFrameSize) {
+        self.maximumFrameSize = maximumFrameSize
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        do {
+            if let parts = DataFrameCodec.encode(frame, allocator: context.channel.allocator) {
+                guard parts.frameLength <= maximumFrameSize else {
+                    throw FrameError.frameTooLarge(length: UInt64(parts.frameLength), limit: maximumFrameSize)
+                }
+                context.write(wrapOutboundOut(parts.prefix), promise: nil)
+                if parts.data.readableBytes > 0 { context.write(wrapOutboundOut(parts.data), promise: nil) }
+                context.write(wrapOutboundOut(parts.suffix), promise: promise)
+                return
+            }
+            var out = context.channel.allocator.buffer(capacity: 256)
+            try FrameEncoder.write(frame, to: &out, maximumFrameSize: maximumFrameSize)
+            context.write(wrapOutboundOut(out), promise: promise)
+        } catch {
+            promise?.fail(error)
+            context.fireErrorCaught(error)
+        }
     }
 }

@@ -5,7 +5,7 @@ import SwiftProtobuf
 extension Manifest {
     /// Decodes a manifest node from its plaintext protobuf bytes and validates it.
     /// - Throws: `ManifestError` when the bytes are not a valid manifest node.
-    public init(serialized bytes: some DataProtocol) throws {
+    public init(serialized bytes: some Sequence<UInt8>) throws {
         let proto: Shoal_V1_Manifest
         do {
             proto = try Shoal_V1_Manifest(serializedBytes: Array(bytes))

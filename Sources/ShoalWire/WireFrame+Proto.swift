@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 import ShoalCore
 import SwiftProtobuf
 
@@ -36,9 +38,13 @@ extension WireFrame {
             case .manifest: kind = .manifest
             case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown ObjectKind \(v)")
             }
-            message = .storeChunk(StoreChunk(id: try Key256(wire: s.id, field: "StoreChunk.id"), data: s.data, kind: kind,
-                                             root: try Key256(wire: s.root, field: "StoreChunk.root"),
-                                             ownerKey: s.ownerKey, force: s.force))
+            guard s.claims.count <= StoreChunk.maximumClaims else {
+                throw FrameError.invalid("StoreChunk carries \(s.claims.count) claims, at most \(StoreChunk.maximumClaims) allowed")
+            }
+            message = .storeChunk(StoreChunk(id: try Key256(wire: s.id, field: "StoreChunk.id"), data: ByteBuffer(data: s.data),
+                                             kind: kind, root: try Key256(wire: s.root, field: "StoreChunk.root"),
+                                             ownerKey: s.ownerKey, force: s.force,
+                                             claims: try s.claims.map { try OwnerClaim(proto: $0) }))
         case .storeAck(let a):
             message = .storeAck(StoreAck(stored: a.stored, reason: a.reason,
                                          closer: try a.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
@@ -46,21 +52,22 @@ extension WireFrame {
             message = .getChunk(GetChunk(id: try Key256(wire: g.id, field: "GetChunk.id"), offset: g.offset, length: g.length))
         case .chunkData(let c):
             message = .chunkData(ChunkData(id: try Key256(wire: c.id, field: "ChunkData.id"), offset: c.offset,
-                                           totalSize: c.totalSize, data: c.data))
+                                           totalSize: c.totalSize, data: ByteBuffer(data: c.data)))
         case .delete(let d):
-            guard d.objects.count <= DeleteRequest.maximumObjects else {
-                throw FrameError.invalid("Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
-            }
-            message = .delete(DeleteRequest(root: try Key256(wire: d.root, field: "Delete.root"),
-                                            objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
-                                            issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature))
+            message = .delete(try DeleteRequest(proto: d))
         case .deleteAck(let a):
-            message = .deleteAck(removed: a.removed, absent: a.absent)
+            guard a.retained.count <= DeleteRequest.maximumObjects else {
+                throw FrameError.invalid("DeleteAck lists \(a.retained.count) retained objects, at most \(DeleteRequest.maximumObjects) allowed")
+            }
+            message = .deleteAck(DeleteAck(removed: a.removed, absent: a.absent,
+                                           retained: try a.retained.map { try Key256(wire: $0, field: "DeleteAck.retained") }))
         case .gossip(let g):
             message = .gossip(try GossipMessage(proto: g))
         case .error(let e):
             let code = WireError.Code(rawValue: e.code.rawValue) ?? .unspecified
             message = .error(WireError(code, String(e.message.prefix(1024))))
+        case .badCopy(let b):
+            message = .badCopy(try Key256(wire: b.id, field: "BadCopy.id"))
         }
         self.init(id: proto.id, message)
     }
@@ -91,11 +98,12 @@ extension WireFrame {
         case .storeChunk(let s):
             frame.storeChunk = .with {
                 $0.id = Data(s.id.bytes)
-                $0.data = s.data
+                $0.data = Data(buffer: s.data)
                 $0.kind = s.kind == .chunk ? .chunk : .manifest
                 $0.root = Data(s.root.bytes)
                 $0.ownerKey = s.ownerKey
                 $0.force = s.force
+                $0.claims = s.claims.map(\.proto)
             }
         case .storeAck(let a):
             frame.storeAck = .with {
@@ -114,20 +122,15 @@ extension WireFrame {
                 $0.id = Data(c.id.bytes)
                 $0.offset = c.offset
                 $0.totalSize = c.totalSize
-                $0.data = c.data
+                $0.data = Data(buffer: c.data)
             }
         case .delete(let d):
-            frame.delete = .with {
-                $0.root = Data(d.root.bytes)
-                $0.objects = d.objects.map { Data($0.bytes) }
-                $0.issuedAt = d.issuedAt
-                $0.ownerKey = d.ownerKey
-                $0.signature = d.signature
-            }
-        case .deleteAck(let removed, let absent):
+            frame.delete = d.proto
+        case .deleteAck(let a):
             frame.deleteAck = .with {
-                $0.removed = removed
-                $0.absent = absent
+                $0.removed = a.removed
+                $0.absent = a.absent
+                $0.retained = a.retained.map { Data($0.bytes) }
             }
         case .gossip(let g):
             frame.gossip = g.proto
@@ -136,6 +139,8 @@ extension WireFrame {
                 $0.code = Shoal_V1_ErrorCode(rawValue: e.code.rawValue) ?? .unspecified
                 $0.message = e.message
             }
+        case .badCopy(let id):
+            frame.badCopy = .with { $0.id = Data(id.bytes) }
         }
         return frame
     }
@@ -176,6 +181,28 @@ extension Contact {
         .with {
             $0.nodeID = Data(id.bytes)
             $0.address = address.description
+        }
+    }
+}
+
+extension OwnerClaim {
+    /// A claim as the wire carries it: a 65-byte owner key or none (anonymous), unix nanoseconds.
+    init(wireOwner owner: [UInt8], claimedAt nanoseconds: Int64) throws {
+        guard owner.isEmpty || owner.count == 65, let key = ObjectOwner(storedKey: owner) else {
+            throw FrameError.invalid("OwnerClaim.owner_key is \(owner.count) bytes, expected 65 or none")
+        }
+        guard nanoseconds >= 0 else { throw FrameError.invalid("OwnerClaim.claimed_at \(nanoseconds) is before 1970") }
+        self.init(owner: key, claimedAt: Timestamp(nanoseconds: nanoseconds))
+    }
+
+    init(proto: Shoal_V1_OwnerClaim) throws {
+        try self.init(wireOwner: Array(proto.ownerKey), claimedAt: proto.claimedAt)
+    }
+
+    var proto: Shoal_V1_OwnerClaim {
+        .with {
+            $0.ownerKey = Data(owner.key)
+            $0.claimedAt = claimedAt.nanoseconds
         }
     }
 }
@@ -277,4 +304,45 @@ extension DeleteRequest {
 
     /// The statement this request claims to be signed over.
     public var statementBytes: [UInt8] { Self.statementBytes(root: root, objects: objects, issuedAt: issuedAt) }
+
+    init(proto d: Shoal_V1_Delete) throws {
+        guard d.objects.count <= DeleteRequest.maximumObjects else {
+            throw FrameError.invalid("Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
+        }
+        self.init(root: try Key256(wire: d.root, field: "Delete.root"),
+                  objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
+                  issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature)
+    }
+
+    var proto: Shoal_V1_Delete {
+        .with {
+            $0.root = Data(root.bytes)
+            $0.objects = objects.map { Data($0.bytes) }
+            $0.issuedAt = issuedAt
+            $0.ownerKey = ownerKey
+            $0.signature = signature
+        }
+    }
+
+    /// The Delete as holders keep it and hand it to each other: its known fields encoded in field
+    /// order (proto3 binary, nothing unknown), the same bytes on every holder whatever the sender's
+    /// encoder did. Its SHA-256 is the ``deleteID`` tombstones name.
+    public var canonicalBytes: [UInt8] {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return (try? proto.serializedBytes(options: options)) ?? []
+    }
+
+    /// SHA-256 of ``canonicalBytes``: the ID a tombstone made by this Delete carries.
+    public var deleteID: Key256 { .sha256(of: canonicalBytes) }
+
+    /// Decodes a Delete kept or handed over as ``canonicalBytes``.
+    /// - Throws: ``FrameError`` when the bytes are not a valid Delete.
+    public init(canonicalBytes bytes: [UInt8]) throws {
+        let decoded: Shoal_V1_Delete
+        do { decoded = try Shoal_V1_Delete(serializedBytes: bytes) } catch {
+            throw FrameError.invalid("a kept Delete does not decode: \(error)")
+        }
+        try self.init(proto: decoded)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ShoalCore
 
 /// The protocol version this build speaks (`Hello.protocol_version`).
@@ -30,16 +31,18 @@ public enum WireMessage: Sendable, Equatable {
     case getChunk(GetChunk)
     case chunkData(ChunkData)
     case delete(DeleteRequest)
-    case deleteAck(removed: UInt32, absent: UInt32)
+    case deleteAck(DeleteAck)
     case gossip(GossipMessage)
     case error(WireError)
+    /// One-way: the copy the receiver served does not hash to its ID.
+    case badCopy(ContentID)
 
     /// `true` for the bodies that answer a request.
     public var isResponse: Bool {
         switch self {
         case .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error: return true
         case .gossip(let g): return g.kind == .ack || g.kind == .nack
-        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete: return false
+        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete, .badCopy: return false
         }
     }
 
@@ -61,6 +64,7 @@ public enum WireMessage: Sendable, Equatable {
         case .deleteAck: return "DeleteAck"
         case .gossip(let g): return "Gossip.\(g.kind)"
         case .error: return "Error"
+        case .badCopy: return "BadCopy"
         }
     }
 }
@@ -97,27 +101,30 @@ public struct ValueResult: Sendable, Equatable {
     }
 }
 
-public enum ObjectKind: Sendable, Equatable {
-    case chunk
-    case manifest
-}
-
 public struct StoreChunk: Sendable, Equatable {
     public var id: ContentID
-    public var data: Data
+    public var data: ByteBuffer
     public var kind: ObjectKind
     public var root: ContentID
+    /// A fresh store's owner (X9.63), or empty.
     public var ownerKey: Data
     /// A repair or hand-off push: accept even if not among the r closest known.
     public var force: Bool
+    /// A push's claims (every owner the pusher knows, with when each claimed it).
+    public var claims: [OwnerClaim]
 
-    public init(id: ContentID, data: Data, kind: ObjectKind, root: ContentID, ownerKey: Data, force: Bool = false) {
+    /// The most claims one push carries.
+    public static let maximumClaims = 64
+
+    public init(id: ContentID, data: ByteBuffer, kind: ObjectKind, root: ContentID, ownerKey: Data, force: Bool = false,
+                claims: [OwnerClaim] = []) {
         self.id = id
         self.data = data
         self.kind = kind
         self.root = root
         self.ownerKey = ownerKey
         self.force = force
+        self.claims = claims
     }
 }
 
@@ -148,8 +155,8 @@ public struct ChunkData: Sendable, Equatable {
     public var id: ContentID
     public var offset: UInt64
     public var totalSize: UInt64
-    public var data: Data
-    public init(id: ContentID, offset: UInt64, totalSize: UInt64, data: Data) {
+    public var data: ByteBuffer
+    public init(id: ContentID, offset: UInt64, totalSize: UInt64, data: ByteBuffer) {
         self.id = id
         self.offset = offset
         self.totalSize = totalSize
@@ -176,6 +183,22 @@ public struct DeleteRequest: Sendable, Equatable {
         self.issuedAt = issuedAt
         self.ownerKey = ownerKey
         self.signature = signature
+    }
+}
+
+/// What a Delete did on one holder.
+public struct DeleteAck: Sendable, Equatable {
+    /// Objects removed (the signer's claim was the last) or dropped from the cache.
+    public var removed: UInt32
+    /// Objects on which the signer had no claim here.
+    public var absent: UInt32
+    /// Objects whose signer's claim was removed but which other owners keep.
+    public var retained: [ContentID]
+
+    public init(removed: UInt32, absent: UInt32, retained: [ContentID] = []) {
+        self.removed = removed
+        self.absent = absent
+        self.retained = retained
     }
 }
 

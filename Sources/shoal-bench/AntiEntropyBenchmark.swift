@@ -43,14 +43,7 @@ enum AntiEntropyBenchmark {
         var differences: Int { toPush + toLearn + differing }
     }
 
-    static func run(arguments: [String]) async throws -> Int32 {
-        guard let options = parse(arguments) else {
-            FileHandle.standardError.write(Data("""
-                usage: shoal-bench antientropy [--objects 10k,100k,1M] [--nodes 20] [--replicas 3] [--changed 1] [--seed 1]
-
-                """.utf8))
-            return 2
-        }
+    static func run(_ options: Options) -> Int32 {
         print("anti-entropy: \(options.nodes) nodes, r = \(options.replicas), node 0 holding N objects (metadata only, one owner claim each)")
         print("requests and bytes of node 0's repair round; bytes are encoded frame sizes; (a) is counted, not executed\n")
         print(row("objects", "round", "requests", "bytes", "requests vs (a)", "bytes vs (a)", "found", "note"))
@@ -242,41 +235,8 @@ enum AntiEntropyBenchmark {
         return String(format: "%.5f%%", share * 100)
     }
 
-    private static func parse(_ arguments: [String]) -> Options? {
-        var options = Options()
-        var i = 0
-        func value() -> String? {
-            i += 1
-            return i < arguments.count ? arguments[i] : nil
-        }
-        while i < arguments.count {
-            switch arguments[i] {
-            case "--objects":
-                guard let list = value()?.split(separator: ",").map({ count(String($0)) }), !list.isEmpty,
-                      list.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 10_000_000 }) else { return nil }
-                options.objectCounts = list.map { $0! }
-            case "--nodes":
-                guard let n = value().flatMap({ Int($0) }), (4...1_000).contains(n) else { return nil }
-                options.nodes = n
-            case "--replicas":
-                guard let n = value().flatMap({ Int($0) }), (2...8).contains(n) else { return nil }
-                options.replicas = n
-            case "--changed":
-                guard let p = value().flatMap({ Double($0) }), p > 0, p <= 50 else { return nil }
-                options.changedPercent = p
-            case "--seed":
-                guard let s = value().flatMap({ UInt64($0) }) else { return nil }
-                options.seed = s
-            default:
-                return nil
-            }
-            i += 1
-        }
-        return options.replicas < options.nodes ? options : nil
-    }
-
     /// `10000`, `10k`, `1M`.
-    private static func count(_ text: String) -> Int? {
+    static func count(_ text: String) -> Int? {
         let lower = text.lowercased()
         if lower.hasSuffix("k") { return Int(lower.dropLast()).map { $0 * 1_000 } }
         if lower.hasSuffix("m") { return Int(lower.dropLast()).map { $0 * 1_000_000 } }

@@ -56,6 +56,28 @@ enum Baselines {
         return BenchSupport.megabytesPerSecond(UInt64(blocks * blockSize), time)
     }
 
+    /// Writes 256 MiB as one file per block, each written and fsynced, one at a time: the disk's
+    /// share of the ingest's work without hashing, sealing or concurrency.
+    static func diskWriteFsync(blockSize chunkSize: Int = 1 << 20, under parent: String) throws -> Double {
+        var template = Array((parent + "/shoal-bench-disk-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { return 0 }
+        let directory = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let blocks = (256 << 20) / chunkSize
+        let bytes = ByteGenerator.block(count: chunkSize, seed: 2)
+        let time = try ContinuousClock().measure {
+            for index in 0..<blocks {
+                let path = "\(directory)/\(index)"
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+                guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+                defer { close(fd) }
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                guard written == bytes.count, fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            }
+        }
+        return BenchSupport.megabytesPerSecond(UInt64(blocks * chunkSize), time)
+    }
+
     /// Plain TCP over 127.0.0.1: one thread writes `total` bytes in `writeSize` writes through a
     /// connected socket, another reads them. No TLS, no framing.
     /// - Returns: MB/s from connect until the reader has every byte.

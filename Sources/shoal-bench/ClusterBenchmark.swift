@@ -1,30 +1,29 @@
 import Crypto
 import Foundation
+import NIOConcurrencyHelpers
 import ShoalNode
 
-/// `shoal-bench cluster`: three real `shoal node` processes on loopback. For each size, a generated
-/// file is streamed in through node 1's HTTP API and out through node 3's, its SHA-256 checked;
-/// beside the MB/s, raw loopback TCP and SHA-256 measured in the same run, and every node's peak
-/// RSS after every size.
+/// `shoal-bench cluster`: six `shoal node` processes hold the data, a seventh that stores nothing
+/// (`--max-storage 1M --cache-size 0`) serves the reads. Each size is put with `shoal put -`
+/// through node 1 and got with `shoal get` through node 7, both real CLI processes, the bytes
+/// generated and hashed by this process, never held whole.
 ///
-/// With r = 3 every node holds every object, so node 3's get reads its own disk; so the benchmark
-/// also runs a cluster with r = 1 (by default), where node 3 must fetch about two thirds of the
-/// objects from nodes 1 and 2 over TLS. The share that crossed the peer network is measured from
-/// the nodes' own counters and printed.
+/// Beside the figures, measured in the same run: raw loopback TCP, one bare TLS 1.3 stream between
+/// two processes (swift-nio-ssl), SHA-256 and AES-256-GCM on one core, and the disk's rate for
+/// writing and fsyncing 1 MiB files one at a time. Per phase and node: CPU seconds per GiB and
+/// the peak RSS (sampled every 50 ms); per client: peak RSS and CPU from `wait4`.
 enum ClusterBenchmark {
     struct Options {
-        var sizes: [UInt64] = [256 << 20, 1 << 30, 4 << 30]
+        var sizes: [UInt64] = [1 << 30, 4 << 30]
+        var storageNodes = 6
         var replicas: [Int] = [3, 1]
-        var directory = BenchSupport.temporaryDirectory()
-        var shoal: String?
-        var tcpBytes: UInt64 = 1 << 30
         var isPublic = false
+        var shoal: String?
+        var directory = BenchSupport.temporaryDirectory()
+        var baselineBytes: UInt64 = 1 << 30
     }
 
-    static let nodeCount = 3
-
-    static func run(_ arguments: [String]) async -> Int32 {
-        guard let options = parse(arguments) else { return 2 }
+    static func run(_ options: Options) async -> Int32 {
         CleanupRegistry.shared.installSignalHandlers()
         do {
             return try await benchmark(options)
@@ -35,105 +34,72 @@ enum ClusterBenchmark {
         }
     }
 
-    private static func parse(_ arguments: [String]) -> Options? {
-        var options = Options()
-        var iterator = arguments.makeIterator()
-        while let argument = iterator.next() {
-            func value() -> String? {
-                guard let next = iterator.next() else {
-                    BenchSupport.printError("shoal-bench cluster: \(argument) needs a value")
-                    return nil
-                }
-                return next
-            }
-            switch argument {
-            case "--size", "--sizes":
-                guard let text = value() else { return nil }
-                let sizes = text.split(separator: ",").map { BenchSupport.parseSize(String($0)) }
-                guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                    BenchSupport.printError("shoal-bench cluster: \(argument) takes sizes like 256M,1G,4G")
-                    return nil
-                }
-                options.sizes = sizes.map { $0! }
-            case "--replicas":
-                guard let text = value() else { return nil }
-                let counts = text.split(separator: ",").map { Int($0) }
-                guard !counts.isEmpty, counts.allSatisfy({ (1...nodeCount).contains($0 ?? 0) }) else {
-                    BenchSupport.printError("shoal-bench cluster: --replicas takes replication factors from 1 to \(nodeCount), e.g. 3,1")
-                    return nil
-                }
-                options.replicas = counts.map { $0! }
-            case "--tcp-bytes":
-                guard let text = value(), let bytes = BenchSupport.parseSize(text), bytes > 0 else {
-                    BenchSupport.printError("shoal-bench cluster: --tcp-bytes takes a size like 1G")
-                    return nil
-                }
-                options.tcpBytes = bytes
-            case "--shoal":
-                guard let text = value() else { return nil }
-                options.shoal = text
-            case "--dir":
-                guard let text = value() else { return nil }
-                options.directory = text
-            case "--public":
-                options.isPublic = true
-            default:
-                BenchSupport.printError("shoal-bench cluster: unknown option \(argument)\n\n\(usage)")
-                return nil
-            }
-        }
-        return options
-    }
-
     private static func shoalExecutable(_ options: Options) throws -> String {
         let path = options.shoal ?? URL(fileURLWithPath: BenchSupport.executablePath()).deletingLastPathComponent().appendingPathComponent("shoal").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw ClusterError("no shoal executable at \(path): build it beside shoal-bench (swift build -c release --product shoal) or pass --shoal PATH")
+            throw ClusterError("no shoal executable at \(path): build it beside shoal-bench (swift build -c release) or pass --shoal PATH")
         }
         return path
     }
 
-    // MARK: - Baselines, then one cluster per replication factor
+    struct Baseline {
+        var tcp: Double
+        var tls: Double
+        var sha256: Double
+        var aes: Double
+        var disk: Double
+    }
 
     private static func benchmark(_ options: Options) async throws -> Int32 {
         let shoal = try shoalExecutable(options)
-        print("shoal-bench cluster: \(nodeCount) shoal node processes on 127.0.0.1; put through node 1's HTTP API, get through node 3's")
-        print("node binary \(shoal); data under \(options.directory); \(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by the nodes, this client and anything else running (load average \(BenchSupport.loadAverage()))")
-        print("\(options.isPublic ? "public files (no encryption)" : "private files (AES-256-GCM)"), 1 MiB chunks, each node's default transfer window (8)")
-        print("MB = 10^6 bytes. The client streams generated bytes (never held whole) and hashes what it gets back.")
+        print("shoal-bench cluster: \(options.storageNodes) storage nodes + 1 reader that stores nothing, all shoal node processes on 127.0.0.1")
+        print("put: `shoal put -` through node 1; get: `shoal get` through node 7; \(options.isPublic ? "public files" : "private files (AES-256-GCM)"), 1 MiB chunks")
+        print("\(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by every process (load average \(BenchSupport.loadAverage())); data under \(options.directory); MB = 10^6 bytes")
         print("")
-
-        let tcp = try Baselines.loopbackTCP(total: options.tcpBytes)
-        let sha = Baselines.sha256()
-        let aes = Baselines.aesGCM()
+        let baseline = Baseline(tcp: try Baselines.loopbackTCP(total: options.baselineBytes),
+                                tls: try await TLSBaseline.measure(total: options.baselineBytes),
+                                sha256: Baselines.sha256(), aes: Baselines.aesGCM(),
+                                disk: try Baselines.diskWriteFsync(under: options.directory))
         print("baselines, measured now:")
-        print("  loopback TCP, one plain socket pair, \(BenchSupport.formatSize(options.tcpBytes)) \(String(format: "%8.0f", tcp)) MB/s")
-        print("  SHA-256, one core                          \(String(format: "%8.0f", sha)) MB/s")
-        print("  AES-256-GCM seal, one core                 \(String(format: "%8.0f", aes)) MB/s")
+        print("  loopback TCP, one socket pair                   \(String(format: "%8.0f", baseline.tcp)) MB/s")
+        print("  TLS 1.3 stream between two processes (NIOSSL)   \(String(format: "%8.0f", baseline.tls)) MB/s")
+        print("  SHA-256, one core                               \(String(format: "%8.0f", baseline.sha256)) MB/s")
+        print("  AES-256-GCM seal, one core                      \(String(format: "%8.0f", baseline.aes)) MB/s")
+        print("  disk: write + fsync 1 MiB files, one at a time  \(String(format: "%8.0f", baseline.disk)) MB/s")
         print("")
-
         var failed = false
         for replicas in options.replicas {
-            failed = try await cluster(replicas: replicas, shoal: shoal, options: options) || failed
+            failed = try await cluster(replicas: replicas, shoal: shoal, baseline: baseline, options: options) || failed
             print("")
         }
-        print(failed ? "some sizes failed; see above" : "all sizes verified (SHA-256 of what node 3 served == SHA-256 of what was generated)")
+        print(failed ? "some sizes failed; see above" : "all sizes verified (SHA-256 of what node 7 served == SHA-256 of what was generated)")
         return failed ? 1 : 0
     }
 
-    /// Runs every size on one fresh cluster with replication factor `replicas`.
-    /// - Returns: `true` when a size failed.
-    private static func cluster(replicas: Int, shoal: String, options: Options) async throws -> Bool {
+    private static func cluster(replicas: Int, shoal: String, baseline: Baseline, options: Options) async throws -> Bool {
         guard let root = BenchSupport.makeTemporaryDirectory(under: options.directory, prefix: "shoal-bench-cluster-r\(replicas)") else {
             throw ClusterError("cannot create a temp directory under \(options.directory)")
         }
         CleanupRegistry.shared.add(directory: root)
+        defer { CleanupRegistry.shared.removeDirectory(root) }
         var nodes: [NodeProcess] = []
-        defer {
-            CleanupRegistry.shared.removeDirectory(root)
-        }
         do {
-            let failed = try await runSizes(replicas: replicas, shoal: shoal, root: root, nodes: &nodes, options: options)
+            let common = ["--replicas", String(replicas), "--log-level", "warning"]
+            nodes.append(try NodeProcess(name: "n1", executable: shoal, dataDirectory: root + "/n1", extraArguments: common))
+            try await nodes[0].waitUntilServing(within: .seconds(30))
+            guard let seed = nodes[0].listenAddress else { throw ClusterError("n1 reported no listen address") }
+            for index in 2...options.storageNodes {
+                nodes.append(try NodeProcess(name: "n\(index)", executable: shoal, dataDirectory: root + "/n\(index)",
+                                             extraArguments: common + ["--bootstrap", seed]))
+            }
+            for node in nodes.dropFirst() { try await node.waitUntilServing(within: .seconds(30)) }
+            try await waitUntilFormed(nodes, within: .seconds(60))
+            let reader = try NodeProcess(name: "n\(options.storageNodes + 1)", executable: shoal, dataDirectory: root + "/reader",
+                                         extraArguments: common + ["--bootstrap", seed, "--max-storage", "1M", "--cache-size", "0"])
+            nodes.append(reader)
+            try await reader.waitUntilServing(within: .seconds(30))
+            try await waitUntilFormed(nodes, within: .seconds(60))
+            let failed = try await runSizes(replicas: replicas, shoal: shoal, nodes: nodes, root: root, baseline: baseline, options: options)
             for node in nodes.reversed() { await node.stop(grace: .seconds(20)) }
             return failed
         } catch {
@@ -142,118 +108,121 @@ enum ClusterBenchmark {
         }
     }
 
-    private static func runSizes(replicas: Int, shoal: String, root: String, nodes: inout [NodeProcess], options: Options) async throws -> Bool {
-        let common = ["--replicas", String(replicas), "--log-level", "warning"]
-        let first = try NodeProcess(name: "node1", executable: shoal, dataDirectory: root + "/node1", extraArguments: common)
-        nodes.append(first)
-        try await first.waitUntilServing(within: .seconds(30))
-        guard let seed = first.listenAddress else { throw ClusterError("node1 reported no listen address") }
-        for index in 2...nodeCount {
-            let node = try NodeProcess(name: "node\(index)", executable: shoal, dataDirectory: root + "/node\(index)",
-                                       extraArguments: common + ["--bootstrap", seed])
-            nodes.append(node)
-        }
-        for node in nodes.dropFirst() { try await node.waitUntilServing(within: .seconds(30)) }
-        try await waitUntilFormed(nodes, within: .seconds(60))
-
-        print("r = \(replicas): " + replicaNote(replicas))
-        print("  " + nodes.map { "\($0.name) pid \($0.pid) peer \($0.listenAddress ?? "?")" }.joined(separator: ", "))
-        print("  put→peers: bytes nodes 2+3 stored from peers during the put; get←peers: bytes nodes 1+2 served during the get; both ÷ file size")
-        print("  RSS in MiB: each node's VmHWM (peak since the cluster started) and VmRSS (now), read after each size;")
-        print("  client: this process's VmHWM after the put and after the get")
-        print("  size       put s  put MB/s    get s  get MB/s  put→peers  get←peers  SHA-256   peak n1/n2/n3   now n1/n2/n3  client put/get")
-
-        let (api1, api3) = (nodes[0].api!, nodes[nodeCount - 1].api!)
+    private static func runSizes(replicas: Int, shoal: String, nodes: [NodeProcess], root: String, baseline: Baseline,
+                                 options: Options) async throws -> Bool {
+        let (writer, reader) = (nodes[0], nodes[nodes.count - 1])
+        let diskShare = baseline.disk / Double(replicas)
+        print("r = \(replicas): \(nodes.map { "\($0.name) pid \($0.pid)" }.joined(separator: ", ")) (\(reader.name) stores nothing)")
+        print("  put target: 80% of disk ÷ r = \(String(format: "%.0f", 0.8 * diskShare)) MB/s; get target: 35% of the TLS stream = \(String(format: "%.0f", 0.35 * baseline.tls)) MB/s and 400 MB/s")
         var failed = false
         for size in options.sizes {
-            let label = "  " + BenchSupport.pad(BenchSupport.formatSize(size), 9, right: false)
-            // Room for r copies, node 3's read cache (up to 1 GiB) and slack.
-            let needed = size + size / 50 + size * UInt64(replicas) + (replicas < nodeCount ? min(size, 1 << 30) : 0) + (1 << 30)
+            let label = BenchSupport.formatSize(size)
+            let needed = size * UInt64(replicas) + size / 20 + (1 << 30)
             if let free = BenchSupport.freeBytes(at: root), free < needed {
-                print("\(label)skipped: needs about \(BenchSupport.formatSize(needed)) free, \(BenchSupport.formatSize(free)) free under \(options.directory)")
+                print("  \(label): skipped, needs about \(BenchSupport.formatSize(needed)) free, \(BenchSupport.formatSize(free)) free")
                 continue
             }
             let seed = 7 &+ size
-            let expected = GeneratedBytes.digest(size: size, seed: seed)
-
-            let storedBefore = try await sum(nodes.dropFirst(), "shoal_stored_bytes_total")
-            let clock = ContinuousClock()
-            let putStart = clock.now
-            let put: PutResult
-            do {
-                put = try await api1.put(GeneratedBytes(size: size, seed: seed), length: Int64(size), isPublic: options.isPublic,
-                                         name: "bench-\(size)")
-            } catch {
-                print("\(label)put failed: \(error)")
+            // Put.
+            let sampler = ResidentSampler(nodes.map(\.pid))
+            let cpuBefore = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
+            let started = ContinuousClock.now
+            let put = try await Task.detached { try putFile(shoal: shoal, api: writer.apiAddress!, size: size, seed: seed,
+                                                           isPublic: options.isPublic, log: root + "/put.err") }.value
+            let putTime = ContinuousClock.now - started
+            let putPeaks = sampler.stop()
+            let cpuAfterPut = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
+            guard put.exit.status == 0, let address = put.address else {
+                print("  \(label): put failed (exit \(put.exit.status)); see \(root)/put.err")
                 failed = true
                 continue
             }
-            let putTime = clock.now - putStart
-            let storedAfter = try await sum(nodes.dropFirst(), "shoal_stored_bytes_total")
-            let clientPeakAfterPut = BenchSupport.peakResidentBytes() ?? 0
-
-            let servedBefore = try await sum(nodes.prefix(nodeCount - 1), "shoal_served_bytes_total")
-            var hasher = SHA256()
-            var received: UInt64 = 0
-            let getStart = clock.now
-            do {
-                try await api3.get(put.address) { buffer, _ in
-                    buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                    received += UInt64(buffer.readableBytes)
-                }
-            } catch {
-                print("\(label)get failed after \(received) bytes: \(error)")
-                failed = true
-                _ = try? await api1.delete(put.address)
-                continue
-            }
-            let getTime = clock.now - getStart
-            let servedAfter = try await sum(nodes.prefix(nodeCount - 1), "shoal_served_bytes_total")
-            let verified = received == size && hasher.finalize() == expected
+            let lookups = (try? await writer.metric("shoal_file_placement_lookups_total")) ?? 0
+            // Get.
+            let getSampler = ResidentSampler(nodes.map(\.pid))
+            let getStarted = ContinuousClock.now
+            let get = try await Task.detached { try getFile(shoal: shoal, api: reader.apiAddress!, address: address,
+                                                           log: root + "/get.err") }.value
+            let getTime = ContinuousClock.now - getStarted
+            let getPeaks = getSampler.stop()
+            let cpuAfterGet = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
+            let verified = get.exit.status == 0 && get.bytes == size && get.digest == Array(GeneratedBytes.digest(size: size, seed: seed))
             failed = failed || !verified
-
-            let resident = nodes.map { $0.resident }
-            let peaks = resident.map { $0.map { String($0.peak >> 20) } ?? "?" }.joined(separator: "/")
-            let now = resident.map { $0.map { String($0.current >> 20) } ?? "?" }.joined(separator: "/")
-            let share = { (bytes: Double) in String(format: "%.0f%%", bytes / Double(size) * 100) }
-            print([
-                label,
-                BenchSupport.pad(String(format: "%.2f", BenchSupport.seconds(putTime)), 6),
-                BenchSupport.pad(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, putTime)), 9),
-                BenchSupport.pad(String(format: "%.2f", BenchSupport.seconds(getTime)), 8),
-                BenchSupport.pad(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, getTime)), 9),
-                BenchSupport.pad(share(storedAfter - storedBefore), 10),
-                BenchSupport.pad(share(servedAfter - servedBefore), 10),
-                BenchSupport.pad(verified ? "ok" : "MISMATCH", 9),
-                BenchSupport.pad(peaks, 15),
-                BenchSupport.pad(now, 14),
-                BenchSupport.pad("\(clientPeakAfterPut >> 20)/\((BenchSupport.peakResidentBytes() ?? 0) >> 20)", 13),
-            ].joined(separator: " "))
-            if !verified {
-                print("    node 3 served \(received) bytes whose SHA-256 differs from the generated \(BenchSupport.formatSize(size))")
+            let readerHolds = (try? await reader.api?.status())?.objectsStored ?? -1
+            let gib = Double(size) / Double(1 << 30)
+            let putMBps = BenchSupport.megabytesPerSecond(size, putTime)
+            let getMBps = BenchSupport.megabytesPerSecond(size, getTime)
+            func cpu(_ after: [Double], _ before: [Double]) -> String {
+                zip(after, before).map { String(format: "%.1f", ($0 - $1) / gib) }.joined(separator: " ")
             }
-            // Frees the disk for the next size (tombstones stay).
-            do {
-                _ = try await api1.delete(put.address)
-            } catch {
-                print("    could not delete the \(BenchSupport.formatSize(size)) file (\(error)); its chunks stay until the cluster is removed")
-            }
+            func mib(_ peaks: [UInt64]) -> String { peaks.map { String($0 >> 20) }.joined(separator: " ") }
+            print("  \(label):")
+            print("    put \(String(format: "%7.1f", putMBps)) MB/s = \(String(format: "%3.0f", 100 * putMBps / diskShare))% of disk ÷ r, \(String(format: "%.2f", putTime.inSeconds)) s; network lookups for the file: \(Int(lookups))")
+            print("    get \(String(format: "%7.1f", getMBps)) MB/s = \(String(format: "%3.0f", 100 * getMBps / baseline.tls))% of the TLS stream, \(String(format: "%.2f", getTime.inSeconds)) s; \(verified ? "verified" : "MISMATCH: \(get.bytes) bytes, exit \(get.exit.status)"); \(reader.name) holds \(readerHolds) objects")
+            print("    CPU s/GiB, put (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterPut, cpuBefore)); client \(String(format: "%.1f", put.exit.cpuSeconds / gib))")
+            print("    CPU s/GiB, get (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterGet, cpuAfterPut)); client \(String(format: "%.1f", get.exit.cpuSeconds / gib))")
+            print("    peak RSS MiB, put: \(mib(putPeaks)); get: \(mib(getPeaks)); shoal put \(put.exit.peakResident >> 20), shoal get \(get.exit.peakResident >> 20)")
+            _ = try? await writer.api?.delete(address)
         }
         return failed
     }
 
-    private static func replicaNote(_ replicas: Int) -> String {
-        switch replicas {
-        case nodeCount:
-            return "every node holds every object, so node 3's get reads its own disk (no peer traffic); the put sends each object to nodes 2 and 3 over TLS"
-        case 1:
-            return "each object lives on one node (the XOR-closest), so node 3 fetches about two thirds of the file from nodes 1 and 2 over TLS"
-        default:
-            return "each object lives on \(replicas) of the \(nodeCount) nodes; node 3 fetches what it lacks from nodes 1 and 2 over TLS"
-        }
+    private struct PutOutcome: Sendable {
+        var exit: Spawned.Exit
+        var address: String?
     }
 
-    /// Waits until every node's routing table holds the other two.
+    private struct GetOutcome: Sendable {
+        var exit: Spawned.Exit
+        var bytes: UInt64
+        var digest: [UInt8]
+    }
+
+    /// `shoal put -` fed `size` generated bytes on its standard input.
+    private static func putFile(shoal: String, api: String, size: UInt64, seed: UInt64, isPublic: Bool, log: String) throws -> PutOutcome {
+        var arguments = ["put", "-", "--api", api]
+        if isPublic { arguments.append("--public") }
+        let child = try Spawned(shoal, arguments, errorLog: log)
+        let output = NIOLockedValueBox("")
+        let reader = Thread {
+            var text = ""
+            child.readAll { text += String(decoding: $0, as: UTF8.self) }
+            output.withLockedValue { $0 = text }
+        }
+        reader.start()
+        var state = seed
+        var remaining = size
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while remaining > 0 {
+            let n = Int(min(UInt64(buffer.count), remaining))
+            buffer.withUnsafeMutableBytes { GeneratedBytes.fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), state: &state) }
+            do {
+                try buffer.withUnsafeBytes { try child.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            } catch {
+                break
+            }
+            remaining -= UInt64(n)
+        }
+        child.closeInput()
+        while !reader.isFinished { usleep(1000) }
+        let exit = child.wait()
+        let address = output.withLockedValue { $0 }.split(separator: "\n").last.map(String.init)
+        return PutOutcome(exit: exit, address: address)
+    }
+
+    /// `shoal get ADDRESS` with its standard output hashed here.
+    private static func getFile(shoal: String, api: String, address: String, log: String) throws -> GetOutcome {
+        let child = try Spawned(shoal, ["get", address, "--api", api], errorLog: log)
+        child.closeInput()
+        var hasher = SHA256()
+        var bytes: UInt64 = 0
+        child.readAll { piece in
+            hasher.update(bufferPointer: piece)
+            bytes += UInt64(piece.count)
+        }
+        return GetOutcome(exit: child.wait(), bytes: bytes, digest: Array(hasher.finalize()))
+    }
+
     private static func waitUntilFormed(_ nodes: [NodeProcess], within limit: Duration) async throws {
         let deadline = ContinuousClock.now + limit
         var sizes: [Int] = []
@@ -269,10 +238,36 @@ enum ClusterBenchmark {
         }
         throw ClusterError("the nodes did not all find each other within \(limit) (routing table sizes \(sizes))")
     }
+}
 
-    private static func sum(_ nodes: some Sequence<NodeProcess>, _ metric: String) async throws -> Double {
-        var total = 0.0
-        for node in nodes { total += try await node.metric(metric) }
-        return total
+/// Samples the RSS of some processes every 50 ms on its own thread and keeps each one's peak.
+final class ResidentSampler: @unchecked Sendable {
+    private let pids: [Int32]
+    private let peaks: NIOLockedValueBox<[UInt64]>
+    private let running = NIOLockedValueBox(true)
+    private let thread: Thread
+
+    init(_ pids: [Int32]) {
+        self.pids = pids
+        let peaks = NIOLockedValueBox([UInt64](repeating: 0, count: pids.count))
+        let running = self.running
+        self.peaks = peaks
+        thread = Thread {
+            while running.withLockedValue({ $0 }) {
+                for (i, pid) in pids.enumerated() {
+                    let now = BenchSupport.residentBytes(pid: pid)?.current ?? 0
+                    peaks.withLockedValue { $0[i] = max($0[i], now) }
+                }
+                usleep(50_000)
+            }
+        }
+        thread.start()
+    }
+
+    /// Stops sampling. - Returns: each process's peak RSS while sampled.
+    func stop() -> [UInt64] {
+        running.withLockedValue { $0 = false }
+        while !thread.isFinished { usleep(1000) }
+        return peaks.withLockedValue { $0 }
     }
 }

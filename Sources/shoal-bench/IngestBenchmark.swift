@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
+import Logging
 import NIOCore
 import ShoalCore
+import ShoalFile
 import ShoalNode
 import ShoalStore
 
@@ -24,8 +26,7 @@ enum IngestBenchmark {
     /// The peak RSS every size must stay under.
     static let residentLimit: UInt64 = 64 << 20
 
-    static func run(_ arguments: [String]) async -> Int32 {
-        guard let options = parse(arguments) else { return 2 }
+    static func run(_ options: Options) async -> Int32 {
         do {
             if let size = options.child { return try await child(size: size, options: options) }
             return try await parent(options)
@@ -33,55 +34,6 @@ enum IngestBenchmark {
             BenchSupport.printError("shoal-bench ingest: \(error)")
             return 1
         }
-    }
-
-    private static func parse(_ arguments: [String]) -> Options? {
-        var options = Options()
-        var iterator = arguments.makeIterator()
-        while let argument = iterator.next() {
-            func value() -> String? {
-                guard let next = iterator.next() else {
-                    BenchSupport.printError("shoal-bench ingest: \(argument) needs a value")
-                    return nil
-                }
-                return next
-            }
-            switch argument {
-            case "--sizes":
-                guard let text = value() else { return nil }
-                let sizes = text.split(separator: ",").map { BenchSupport.parseSize(String($0)) }
-                guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil }) else {
-                    BenchSupport.printError("shoal-bench ingest: --sizes takes sizes like 256M,1G,4G")
-                    return nil
-                }
-                options.sizes = sizes.map { $0! }
-            case "--chunk-size":
-                guard let text = value(), let size = BenchSupport.parseSize(text),
-                      (Chunker.minimumChunkSize...Chunker.maximumChunkSize).contains(Int(size)) else {
-                    BenchSupport.printError("shoal-bench ingest: --chunk-size takes 64K … 8M")
-                    return nil
-                }
-                options.chunkSize = Int(size)
-            case "--in-flight":
-                guard let text = value(), let count = Int(text), count >= 1 else {
-                    BenchSupport.printError("shoal-bench ingest: --in-flight takes a positive number")
-                    return nil
-                }
-                options.inFlight = count
-            case "--public":
-                options.isPublic = true
-            case "--dir":
-                guard let text = value() else { return nil }
-                options.directory = text
-            case "--child":
-                guard let text = value(), let size = UInt64(text) else { return nil }
-                options.child = size
-            default:
-                BenchSupport.printError("shoal-bench ingest: unknown option \(argument)\n\n\(usage)")
-                return nil
-            }
-        }
-        return options
     }
 
     // MARK: - Parent: baselines, one child per size, the table
@@ -94,7 +46,7 @@ enum IngestBenchmark {
         print("")
 
         let baseline = measureBaselines(chunkSize: options.chunkSize)
-        let disk = try measureDisk(chunkSize: options.chunkSize, under: options.directory)
+        let disk = try Baselines.diskWriteFsync(blockSize: options.chunkSize, under: options.directory)
         print("baselines (one core, \(BenchSupport.formatSize(UInt64(options.chunkSize))) blocks, \(BenchSupport.formatSize(baseline.bytes)) each):")
         print("  SHA-256                   \(String(format: "%8.0f", baseline.sha256)) MB/s")
         print("  AES-256-GCM seal          \(String(format: "%8.0f", baseline.aesGCM)) MB/s")
@@ -110,7 +62,7 @@ enum IngestBenchmark {
                 continue
             }
             var childArguments = ["ingest", "--child", String(size), "--chunk-size", String(options.chunkSize),
-                                  "--in-flight", String(options.inFlight), "--dir", options.directory]
+                                  "--in-flight", String(options.inFlight), "--dir", options.directory, "--sizes", String(size)]
             if options.isPublic { childArguments.append("--public") }
             let (status, output) = try BenchSupport.runChild(childArguments, environment: ["MALLOC_ARENA_MAX": "1"])
             guard status == 0, let line = output.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }) else {
@@ -149,28 +101,6 @@ enum IngestBenchmark {
                 Baselines.generator(total: total, blockSize: chunkSize))
     }
 
-    /// Writes 256 MiB as one file per block, each written and fsynced, one at a time: the disk's
-    /// share of the ingest's work without hashing, sealing or concurrency.
-    private static func measureDisk(chunkSize: Int, under parent: String) throws -> Double {
-        var template = Array((parent + "/shoal-bench-disk-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { return 0 }
-        let directory = String(cString: made)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let blocks = (256 << 20) / chunkSize
-        let bytes = ByteGenerator.block(count: chunkSize, seed: 2)
-        let time = try ContinuousClock().measure {
-            for index in 0..<blocks {
-                let path = "\(directory)/\(index)"
-                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-                guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-                defer { close(fd) }
-                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-                guard written == bytes.count, fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown) }
-            }
-        }
-        return BenchSupport.megabytesPerSecond(UInt64(blocks * chunkSize), time)
-    }
-
     // MARK: - Child: one ingest and read-back, then its figures on one line
 
     private static func child(size: UInt64, options: Options) async throws -> Int32 {
@@ -182,21 +112,23 @@ enum IngestBenchmark {
         let directory = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let chunks = try await ChunkStore.open(directory: directory)
-        defer { chunks.close() }
+        let objects = try await LocalObjects.open(directory: directory, maxStorage: nil, cacheSize: 0, logger: Logger(label: "bench"))
+        let wall = NodeClock.system()
         let ingest = try FileIngest(chunkSize: options.chunkSize, maxInFlight: options.inFlight, recordObjectIDs: false)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try await ingest.ingest(GeneratedBytes(size: size, seed: 7), into: LocalObjectSink(chunks: chunks),
+        let result = try await ingest.ingest(GeneratedBytes(size: size, seed: 7),
+                                             into: LocalObjectSink(objects: objects, now: { wall.wallNow }),
                                              encryption: options.isPublic ? .public : .private())
         let ingestTime = clock.now - start
-        guard result.size == size, chunks.bytesInUse == result.storedBytes, chunks.objectCount == result.objectCount else {
-            BenchSupport.printError("shoal-bench ingest: the store holds \(chunks.bytesInUse) bytes in \(chunks.objectCount) objects; the ingest wrote \(result.storedBytes) in \(result.objectCount)")
+        guard result.size == size, objects.chunks.objectCount == result.objectCount else {
+            BenchSupport.printError("shoal-bench ingest: the store holds \(objects.chunks.objectCount) objects; the ingest wrote \(result.objectCount)")
+            await objects.close()
             return 1
         }
 
         // Read it back and compare with the generator's bytes, so the figure is of a verified read.
-        let reader = FileReader(source: LocalObjectSource(chunks: chunks), maxInFlight: options.inFlight)
+        let reader = FileReader(source: LocalObjectSource(objects: objects), maxInFlight: options.inFlight)
         var expected = GeneratedBytes(size: size, seed: 7).makeAsyncIterator()
         var pending = ByteBuffer()
         var mismatch = false
@@ -214,6 +146,7 @@ enum IngestBenchmark {
             }
         }
         let readTime = clock.now - readStart
+        await objects.close()
         guard read == size, !mismatch else {
             BenchSupport.printError("shoal-bench ingest: read back \(read) bytes\(mismatch ? " that differ from what was written" : "")")
             return 1

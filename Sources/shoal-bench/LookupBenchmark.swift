@@ -19,8 +19,7 @@ enum LookupBenchmark {
         var directory = BenchSupport.temporaryDirectory()
     }
 
-    static func run(_ arguments: [String]) async -> Int32 {
-        guard let options = parse(arguments) else { return 2 }
+    static func run(_ options: Options) async -> Int32 {
         CleanupRegistry.shared.installSignalHandlers()
         do {
             return try await benchmark(options)
@@ -29,47 +28,6 @@ enum LookupBenchmark {
             CleanupRegistry.shared.cleanUpEverything()
             return 1
         }
-    }
-
-    private static func parse(_ arguments: [String]) -> Options? {
-        var options = Options()
-        var iterator = arguments.makeIterator()
-        while let argument = iterator.next() {
-            func number(_ range: ClosedRange<Int>) -> Int? {
-                guard let text = iterator.next(), let value = Int(text), range.contains(value) else {
-                    BenchSupport.printError("shoal-bench lookup: \(argument) takes a number from \(range.lowerBound) to \(range.upperBound)")
-                    return nil
-                }
-                return value
-            }
-            switch argument {
-            case "--nodes":
-                guard let value = number(4...1000) else { return nil }
-                options.nodes = value
-            case "--lookups":
-                guard let value = number(1...1_000_000) else { return nil }
-                options.lookups = value
-            case "--pings":
-                guard let value = number(1...1_000_000) else { return nil }
-                options.pings = value
-            case "--seed":
-                guard let value = number(0...Int.max) else { return nil }
-                options.seed = UInt64(value)
-            case "--settle-seconds":
-                guard let value = number(1...3600) else { return nil }
-                options.settleLimit = .seconds(value)
-            case "--dir":
-                guard let text = iterator.next() else {
-                    BenchSupport.printError("shoal-bench lookup: --dir needs a value")
-                    return nil
-                }
-                options.directory = text
-            default:
-                BenchSupport.printError("shoal-bench lookup: unknown option \(argument)\n\n\(usage)")
-                return nil
-            }
-        }
-        return options
     }
 
     private static func benchmark(_ options: Options) async throws -> Int32 {

@@ -15,6 +15,8 @@ final class NodeProcess: @unchecked Sendable {
     let dataDirectory: String
     let process: Process
     private(set) var api: APIClient?
+    /// The API's `host:port`, as `shoal --api` takes it.
+    private(set) var apiAddress: String?
     private(set) var listenAddress: String?
 
     var pid: Int32 { process.processIdentifier }
@@ -58,6 +60,7 @@ final class NodeProcess: @unchecked Sendable {
                 let client = APIClient(address: address)
                 if let status = try? await client.status() {
                     api = client
+                    apiAddress = address
                     listenAddress = status.listenAddress
                     return
                 }

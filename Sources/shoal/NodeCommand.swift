@@ -52,6 +52,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Log level.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup(title: "Resource limits")
+    var resources: ResourceOptions
+
     func validate() throws {
         guard replicas >= 1 && replicas <= 20 else { throw ValidationError("--replicas must be from 1 to 20") }
         guard protocolPeriodMs >= 50 else { throw ValidationError("--protocol-period-ms must be at least 50") }
@@ -59,7 +62,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...86_400).contains(repairInterval), (1...86_400).contains(bootstrapInterval) else {
             throw ValidationError("--repair-interval and --bootstrap-interval must be from 1 to 86400 seconds")
         }
-        guard (UInt64(Chunker.minimumChunkSize)...UInt64(Chunker.maximumChunkSize)).contains(chunkSize.bytes) else {
+        guard (UInt64(ObjectSize.minimumChunk)...UInt64(ObjectSize.maximumChunk)).contains(chunkSize.bytes) else {
             throw ValidationError("--chunk-size must be from 64K to 8M, not \(chunkSize)")
         }
     }
@@ -69,6 +72,10 @@ struct NodeCommand: AsyncParsableCommand {
         // One malloc arena per thread lets RSS creep up with many threads moving 1 MiB buffers;
         // two arenas keep the footprint flat at no measurable cost.
         _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
+        // Large buffers (chunks, frames) always come from mmap and go back to the system when
+        // freed, instead of glibc raising its threshold and keeping them in the heap for good.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 10)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 20)
         #endif
         let level = logLevel
         LoggingSystem.bootstrap { label in
@@ -89,10 +96,12 @@ struct NodeCommand: AsyncParsableCommand {
         config.maxStorage = maxStorage?.bytes
         config.chunkSize = Int(chunkSize.bytes)
         let apiAddress = try PeerAddress(parsing: api)
+        var apiLimits = HTTPAPI.Limits()
+        if let note = resources.apply(to: &config, api: &apiLimits) { logger.notice("\(note)") }
 
         let node = try await ShoalNode.start(configuration: config, logger: logger)
         let apiFile = dataDir.appendingPathComponent(Self.apiFileName)
-        let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, logger: logger) { bound in
+        let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, limits: apiLimits, logger: logger) { bound in
             try? "\(bound)\n".write(to: apiFile, atomically: true, encoding: .utf8)
             logger.info("API listening", metadata: ["api.address": "\(bound)"])
         }

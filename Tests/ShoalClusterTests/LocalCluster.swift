@@ -64,7 +64,10 @@ final class LocalCluster: @unchecked Sendable {
     ///   - dataDirectory: reuse a data directory (restart); a fresh one otherwise.
     ///   - port: the peer port; a free one is picked otherwise (and picked again if taken).
     ///   - bootstrap: `host:port` peers to join through.
-    func launch(_ name: String, dataDirectory: URL? = nil, port: Int? = nil, bootstrap: [String] = []) async throws -> ClusterNode {
+    ///   - arguments: more `shoal node` options (resource limits, chunk size…).
+    ///   - descriptorLimit: run the node with `ulimit -n` set to this.
+    func launch(_ name: String, dataDirectory: URL? = nil, port: Int? = nil, bootstrap: [String] = [],
+                arguments extra: [String] = [], descriptorLimit: Int? = nil) async throws -> ClusterNode {
         let dir = dataDirectory ?? root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var lastFailure = ""
@@ -81,7 +84,16 @@ final class LocalCluster: @unchecked Sendable {
                              "--protocol-period-ms", "\(protocolPeriodMs)", "--repair-interval", "\(repairIntervalSeconds)",
                              "--log-level", logLevel]
             for peer in bootstrap { arguments += ["--bootstrap", peer] }
-            let process = try NodeProcess(executable: binary, arguments: arguments, log: log)
+            arguments += extra
+            let process: NodeProcess
+            if let descriptorLimit {
+                // `ulimit -n` in a shell that then becomes the node (exec), so the PID is the node's.
+                let quoted = ([binary.path] + arguments).map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
+                process = try NodeProcess(executable: URL(fileURLWithPath: "/bin/sh"),
+                                          arguments: ["-c", "ulimit -n \(descriptorLimit) && exec \(quoted)"], log: log)
+            } else {
+                process = try NodeProcess(executable: binary, arguments: arguments, log: log)
+            }
             lock.withLock { processes.append(process) }
             if let api = try await waitForAPIFile(in: dir, of: process, within: .seconds(60)) {
                 let status = try await poll("\(name)'s /v1/status", every: .milliseconds(100), within: .seconds(20)) {

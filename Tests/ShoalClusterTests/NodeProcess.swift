@@ -45,6 +45,18 @@ final class NodeProcess: @unchecked Sendable {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
     }
 
+    /// The process's resident set size now and at its peak (`VmRSS`, `VmHWM` in `/proc/PID/status`),
+    /// in bytes; `nil` where `/proc` is unavailable or the process has exited.
+    var memory: (resident: UInt64, peak: UInt64)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> UInt64? {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return line.split(separator: " ").compactMap { UInt64($0) }.first.map { $0 * 1024 }
+        }
+        guard let resident = field("VmRSS"), let peak = field("VmHWM") else { return nil }
+        return (resident, peak)
+    }
+
     /// Sends `signal` (SIGTERM, SIGKILL) if the process still runs.
     func send(_ signal: Int32) {
         lock.withLock {

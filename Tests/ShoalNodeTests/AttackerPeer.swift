@@ -35,6 +35,7 @@ final class AttackerPeer: Sendable {
         var logger = Logger(label: "shoal.test.attacker")
         logger.logLevel = .critical
         let transport = try Transport(identity: try .ephemeral(), configuration: configuration, handler: Responder(), logger: logger)
+        Task { await transport.run() }
         let bound = try await transport.listen(on: PeerAddress(host: host, port: 0))
         return AttackerPeer(transport: transport, contact: Contact(id: transport.nodeID, address: bound))
     }

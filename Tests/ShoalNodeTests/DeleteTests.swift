@@ -46,9 +46,10 @@ final class DeleteTests: NodeTestCase, @unchecked Sendable {
         for (n, node) in nodes.enumerated() {
             for id in ids {
                 let held = try await node.chunks.contains(id)
-                let tombstoned = try await node.metadata.isTombstoned(id)
+                let tombstoned = try await !node.metadata.tombstones(of: id).isEmpty
                 XCTAssertFalse(held, "node \(n) still holds \(id.short) after the owner's delete")
-                XCTAssertTrue(tombstoned, "node \(n) has no tombstone for \(id.short)")
+                // C had lost its replicas and held only cached copies, which carry no claim to tombstone.
+                if n < 2 { XCTAssertTrue(tombstoned, "node \(n) has no tombstone for \(id.short)") }
             }
         }
 
@@ -65,7 +66,7 @@ final class DeleteTests: NodeTestCase, @unchecked Sendable {
         // A holder refuses to store a deleted object again, so repair or a replay cannot revive it.
         do {
             let response = try await a.transport.request(
-                .storeChunk(StoreChunk(id: manifestID, data: Data(manifestBytes), kind: .manifest, root: .zero,
+                .storeChunk(StoreChunk(id: manifestID, data: manifestBytes, kind: .manifest, root: .zero,
                                        ownerKey: a.identity.ownerPublicKey, force: true)),
                 to: b.contact, timeout: .seconds(10))
             XCTFail("a StoreChunk of a deleted object was answered with \(response.name)")
@@ -86,9 +87,10 @@ final class DeleteTests: NodeTestCase, @unchecked Sendable {
             let got = try await node.readAll(stored.address)
             XCTAssertTrue(got == bytes)
         }
-        for id in stored.objectIDs {
-            let on = await holders(of: id, among: nodes)
-            XCTAssertEqual(on, [0, 1, 2, 3], "after every node read it, \(id.short) should be on every node")
+        // Copies are cached off the reader's path: wait (bounded) until they have landed.
+        try await waitUntil("every node to cache what it read") {
+            for id in stored.objectIDs where await holders(of: id, among: nodes) != [0, 1, 2, 3] { return false }
+            return true
         }
 
         _ = try await nodes[0].files.delete(stored.address)

@@ -111,8 +111,9 @@ final class HolderFailureTests: NodeTestCase, @unchecked Sendable {
 
         // A liar that claims every object of the file and serves each with a byte flipped.
         let liar = LyingPeer()
-        for id in stored.objectIDs { liar.add(id, bytes: try await nodes[0].chunks.get(id)) }
+        for id in stored.objectIDs { liar.add(id, bytes: Array(try await nodes[0].chunks.get(id).readableBytesView)) }
         let transport = try Transport(identity: try NodeIdentity.ephemeral(), handler: liar, logger: Self.testLogger("shoal.liar"))
+        Task { await transport.run() }
         addCleanup { await transport.shutdown() }
         try await transport.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
         _ = try await transport.dial(reader.contact.address, expecting: reader.nodeID)

@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import ShoalCore
+import ShoalFile
 @testable import ShoalNode
 import ShoalStore
 import XCTest
@@ -76,8 +77,8 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
     }
 
     /// Starts the HTTP API of `node` on 127.0.0.1 with a free port; stopped in `tearDown`.
-    func startAPI(for node: ShoalNode, token: String? = nil) async throws -> RunningAPI {
-        let api = try await RunningAPI.start(node: node, token: token, logger: Self.testLogger("shoal.api"))
+    func startAPI(for node: ShoalNode, token: String? = nil, limits: HTTPAPI.Limits = HTTPAPI.Limits()) async throws -> RunningAPI {
+        let api = try await RunningAPI.start(node: node, token: token, limits: limits, logger: Self.testLogger("shoal.api"))
         apis.append(api)
         return api
     }
@@ -155,7 +156,7 @@ extension ShoalNode {
 
     /// A file's manifest tree walked through this node: its manifests and its chunks in order.
     func fileStat(_ address: FileAddress) async throws -> FileStat {
-        try await FileReader(source: NetworkObjectSource(service: files), maxInFlight: 8).stat(try await files.resolve(address))
+        try await FileReader(source: files.fetcher, maxInFlight: 8).stat(try await files.resolve(address))
     }
 
     /// Whether this node's disk holds `id` (pinned or cached).
@@ -190,10 +191,10 @@ final class RunningAPI: Sendable {
         self.task = task
     }
 
-    static func start(node: ShoalNode, token: String?, logger: Logger) async throws -> RunningAPI {
+    static func start(node: ShoalNode, token: String?, limits: HTTPAPI.Limits, logger: Logger) async throws -> RunningAPI {
         let (bound, continuation) = AsyncStream.makeStream(of: PeerAddress.self)
         let app = try HTTPAPI.makeApplication(node: node, address: PeerAddress(host: "127.0.0.1", port: 0), token: token,
-                                              logger: logger) { address in
+                                              limits: limits, logger: logger) { address in
             continuation.yield(address)
             continuation.finish()
         }

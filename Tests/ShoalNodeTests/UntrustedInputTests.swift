@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import ShoalCore
 @testable import ShoalNode
@@ -73,9 +74,9 @@ final class UntrustedInputTests: NodeTestCase, @unchecked Sendable {
         for manifest in hostile {
             let bytes = manifest.serialized()
             let id = Key256.sha256(of: bytes)
-            let stored = try await peer.send(.storeChunk(StoreChunk(id: id, data: Data(bytes), kind: .manifest, root: id,
+            let stored = try await peer.send(.storeChunk(StoreChunk(id: id, data: ByteBuffer(bytes: bytes), kind: .manifest, root: id,
                                                                     ownerKey: Data(), force: true)), to: node.contact)
-            XCTAssertEqual(stored, .storeAck(StoreAck(stored: true)))
+            XCTAssertEqual(stored, WireMessage.storeAck(StoreAck(stored: true)))
             for method in [HTTPMethod.GET, .HEAD] {
                 let response = try await api.request(method, "/v1/files/\(id.hex)")
                 XCTAssertEqual(response.status, 422, "\(method) of a hostile manifest")

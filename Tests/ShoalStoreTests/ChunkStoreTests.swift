@@ -1,10 +1,12 @@
 import Foundation
+import NIOCore
 import ShoalCore
+import ShoalFile
 import XCTest
 
 @testable import ShoalStore
 
-final class ChunkStoreTests: XCTestCase {
+final class ChunkStoreTests: XCTestCase, @unchecked Sendable {
     private var directory: TemporaryDirectory!
 
     override func setUpWithError() throws {
@@ -15,17 +17,23 @@ final class ChunkStoreTests: XCTestCase {
         directory.remove()
     }
 
-    private func object(_ count: Int, seed: UInt64) -> (id: ContentID, bytes: [UInt8]) {
+    private func object(_ count: Int, seed: UInt64) -> (id: ContentID, bytes: ByteBuffer) {
         let bytes = randomBytes(count, seed: seed)
-        return (Key256.sha256(of: bytes), bytes)
+        return (Key256.sha256(of: bytes), ByteBuffer(bytes: bytes))
     }
 
-    func testPutGetUsesShardedLayoutAndIsIdempotent() async throws {
+    /// Stages and publishes one object durably. - Returns: `true` when this call stored it.
+    @discardableResult
+    private func put(_ store: ChunkStore, _ bytes: ByteBuffer, _ id: ContentID) async throws -> Bool {
+        guard let staged = try await store.stage(bytes, id: id, verifyHash: true) else { return false }
+        return try await store.publish([staged], durable: true)[0].get() != nil
+    }
+
+    func testPublishUsesShardedLayoutAndIsIdempotent() async throws {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
         let (id, bytes) = object(5_000, seed: 1)
-
-        let first = try await store.put(bytes, id: id)
+        let first = try await put(store, bytes, id)
         XCTAssertTrue(first)
         let hex = id.hex
         let expectedPath = "\(directory.path)/chunks/\(hex.prefix(2))/\(hex.dropFirst(2).prefix(2))/\(hex)"
@@ -33,16 +41,16 @@ final class ChunkStoreTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: expectedPath))
         let read = try await store.get(id)
         XCTAssertEqual(read, bytes)
-        let contains = try await store.contains(id)
-        XCTAssertTrue(contains)
         let size = try await store.size(of: id)
         XCTAssertEqual(size, 5_000)
-        XCTAssertEqual(store.bytesInUse, 5_000)
         XCTAssertEqual(store.objectCount, 1)
+        // Space is what the disk allocates: whole blocks for the object and its two shard directories.
+        XCTAssertGreaterThanOrEqual(store.bytesInUse, 8_192 + 2 * 4_096)
 
-        let again = try await store.put(bytes, id: id)
+        let before = store.bytesInUse
+        let again = try await put(store, bytes, id)
         XCTAssertFalse(again, "storing an object twice stores it once")
-        XCTAssertEqual(store.bytesInUse, 5_000)
+        XCTAssertEqual(store.bytesInUse, before)
         XCTAssertEqual(store.objectCount, 1)
         XCTAssertEqual(directory.files(in: "tmp"), [])
     }
@@ -51,12 +59,13 @@ final class ChunkStoreTests: XCTestCase {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
         let (id, _) = object(100, seed: 2)
-        await assertThrows(ChunkStoreError.self, { try await store.put(randomBytes(100, seed: 3), id: id) }) {
+        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(ByteBuffer(bytes: randomBytes(100, seed: 3)), id: id, verifyHash: true) }) {
             $0.code == .hashMismatch && $0.id == id
         }
         let contains = try await store.contains(id)
         XCTAssertFalse(contains)
-        XCTAssertEqual(store.bytesInUse, 0)
+        XCTAssertEqual(store.bytesCounted, store.bytesInUse, "nothing stays reserved")
+        XCTAssertEqual(directory.files(in: "tmp"), [])
     }
 
     func testMissingObjectIsNotFound() async throws {
@@ -66,80 +75,78 @@ final class ChunkStoreTests: XCTestCase {
         await assertThrows(ChunkStoreError.self, { _ = try await store.get(id) }) { $0.code == .notFound }
     }
 
-    func testCorruptObjectIsReportedQuarantinedAndNeverServed() async throws {
+    func testCorruptObjectIsQuarantinedByAVerifyingReadAndNeverServedAgain() async throws {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
         let (id, bytes) = object(70_000, seed: 5)
         let (other, otherBytes) = object(1_000, seed: 6)
-        try await store.put(bytes, id: id)
-        try await store.put(otherBytes, id: other)
-
-        var damaged = bytes
+        try await put(store, bytes, id)
+        try await put(store, otherBytes, other)
+        var damaged = Array(bytes.readableBytesView)
         damaged[12_345] ^= 0x10
         try Data(damaged).write(to: URL(fileURLWithPath: store.objectPath(id)))
 
-        await assertThrows(ChunkStoreError.self, { _ = try await store.get(id) }) { $0.code == .corrupt && $0.id == id }
+        // An unverified range read serves what is on disk (the reader verifies and reports it).
+        let unverified = try await store.read(id, offset: 12_340, length: 10, verify: false)
+        XCTAssertEqual(Array(unverified.data.readableBytesView), Array(damaged[12_340..<12_350]))
+        let intact = try await store.verify(other)
+        XCTAssertTrue(intact)
+        let verified = try await store.verify(id)
+        XCTAssertFalse(verified, "a verification finds the damage")
         XCTAssertEqual(directory.files(in: "quarantine"), [id.hex])
-        let contains = try await store.contains(id)
-        XCTAssertFalse(contains, "a quarantined object is no longer held")
         await assertThrows(ChunkStoreError.self, { _ = try await store.get(id) }) { $0.code == .notFound }
-        await assertThrows(ChunkStoreError.self, { _ = try await store.read(id, offset: 0, length: 10) }) { $0.code == .notFound }
-        XCTAssertEqual(store.bytesInUse, 1_000)
         XCTAssertEqual(store.objectCount, 1)
-        let intact = try await store.get(other)
-        XCTAssertEqual(intact, otherBytes)
-
+        let otherRead = try await store.get(other)
+        XCTAssertEqual(otherRead, otherBytes)
         // A fresh copy can be stored again afterwards.
-        let stored = try await store.put(bytes, id: id)
+        let stored = try await put(store, bytes, id)
         XCTAssertTrue(stored)
-        let healed = try await store.get(id)
-        XCTAssertEqual(healed, bytes)
     }
 
-    func testRangedReadVerifiesAndSlices() async throws {
+    func testRangedReadsVerifyOrNotAndSlice() async throws {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
-        let (id, bytes) = object(1_000, seed: 7)
-        try await store.put(bytes, id: id)
-
-        let middle = try await store.read(id, offset: 100, length: 50)
-        XCTAssertEqual(middle, ChunkSlice(data: Array(bytes[100..<150]), offset: 100, totalSize: 1_000))
-        let toEnd = try await store.read(id, offset: 900, length: 0)
-        XCTAssertEqual(toEnd.data, Array(bytes[900...]))
-        let past = try await store.read(id, offset: 990, length: 500)
-        XCTAssertEqual(past.data, Array(bytes[990...]))
-        let empty = try await store.read(id, offset: 1_000, length: 0)
-        XCTAssertEqual(empty.data, [])
-        await assertThrows(ChunkStoreError.self, { _ = try await store.read(id, offset: 1_001, length: 1) }) {
-            $0.code == .rangeOutOfBounds
-        }
-
-        var damaged = bytes
-        damaged[999] ^= 1
-        try Data(damaged).write(to: URL(fileURLWithPath: store.objectPath(id)))
-        await assertThrows(ChunkStoreError.self, { _ = try await store.read(id, offset: 0, length: 10) }) {
-            $0.code == .corrupt
+        let (id, buffer) = object(1_000, seed: 7)
+        let bytes = Array(buffer.readableBytesView)
+        try await put(store, buffer, id)
+        for verify in [true, false] {
+            let middle = try await store.read(id, offset: 100, length: 50, verify: verify)
+            XCTAssertEqual(Array(middle.data.readableBytesView), Array(bytes[100..<150]))
+            XCTAssertEqual(middle.totalSize, 1_000)
+            let toEnd = try await store.read(id, offset: 900, length: 0, verify: verify)
+            XCTAssertEqual(Array(toEnd.data.readableBytesView), Array(bytes[900...]))
+            let past = try await store.read(id, offset: 990, length: 500, verify: verify)
+            XCTAssertEqual(Array(past.data.readableBytesView), Array(bytes[990...]))
+            let empty = try await store.read(id, offset: 1_000, length: 0, verify: verify)
+            XCTAssertEqual(empty.data.readableBytes, 0)
+            await assertThrows(ChunkStoreError.self, { _ = try await store.read(id, offset: 1_001, length: 1, verify: verify) }) {
+                $0.code == .rangeOutOfBounds
+            }
         }
     }
 
     func testWriteKilledMidwayLeavesNothingVisibleAndTempFilesAreCleanedOnRestart() async throws {
         var store = try await ChunkStore.open(directory: directory.path)
         let (kept, keptBytes) = object(3_000, seed: 8)
-        try await store.put(keptBytes, id: kept)
-        // A crashed write: the temp file exists with part of the object, nothing was renamed.
+        try await put(store, keptBytes, kept)
+        let inUse = store.bytesInUse
+        // A crashed write: the temp file holds part of the object, nothing was linked.
         let (lost, lostBytes) = object(8_000, seed: 9)
         let temp = "\(directory.path)/tmp/\(lost.hex).4242.1.tmp"
-        try Data(lostBytes[..<2_500]).write(to: URL(fileURLWithPath: temp))
+        try Data(lostBytes.readableBytesView.prefix(2_500)).write(to: URL(fileURLWithPath: temp))
+        // A staged write that is never published is not visible either.
+        let (staged, stagedBytes) = object(4_000, seed: 99)
+        _ = try await store.stage(stagedBytes, id: staged, verifyHash: true)
         let visible = try await store.contains(lost)
+        let stagedVisible = try await store.contains(staged)
         XCTAssertFalse(visible)
+        XCTAssertFalse(stagedVisible)
         store.close()
 
         store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
         XCTAssertEqual(directory.files(in: "tmp"), [], "temp files of interrupted writes are removed on start")
-        let lostVisible = try await store.contains(lost)
-        XCTAssertFalse(lostVisible)
-        XCTAssertEqual(store.bytesInUse, 3_000, "accounting counts whole objects only")
+        XCTAssertEqual(store.bytesInUse, inUse, "accounting counts published objects only")
         XCTAssertEqual(store.objectCount, 1)
         let read = try await store.get(kept)
         XCTAssertEqual(read, keptBytes)
@@ -149,48 +156,48 @@ final class ChunkStoreTests: XCTestCase {
         let store = try await ChunkStore.open(directory: directory.path, faults: ChunkStoreFaults(failWritesAfterBytes: 4_096))
         defer { store.close() }
         let (id, bytes) = object(10_000, seed: 10)
-        await assertThrows(ChunkStoreError.self, { try await store.put(bytes, id: id) }) { error in
+        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(bytes, id: id, verifyHash: true) }) { error in
             error.code == .diskFull && error.description.contains("full") && error.description.contains("--max-storage")
         }
         let contains = try await store.contains(id)
         XCTAssertFalse(contains)
         XCTAssertEqual(directory.files(in: "tmp"), [], "the partial temp file is removed")
-        XCTAssertEqual(store.bytesInUse, 0)
-
-        // Objects that fit under the simulated limit still go through.
+        XCTAssertEqual(store.bytesCounted, store.bytesInUse, "the reservation is released")
         let (small, smallBytes) = object(4_000, seed: 11)
-        let stored = try await store.put(smallBytes, id: small)
+        let stored = try await put(store, smallBytes, small)
         XCTAssertTrue(stored)
     }
 
-    func testCapacityLimitRefusesNewObjectsButAcceptsOnesAlreadyHeld() async throws {
-        let store = try await ChunkStore.open(directory: directory.path, maxBytes: 10_000)
+    func testCapacityCountsWhatTheDiskAllocatesAndWhatTheOwnerAdds() async throws {
+        let store = try await ChunkStore.open(directory: directory.path, maxBytes: 64 << 10)
         defer { store.close() }
-        let (a, aBytes) = object(6_000, seed: 12)
-        let (b, bBytes) = object(6_000, seed: 13)
-        try await store.put(aBytes, id: a)
-        await assertThrows(ChunkStoreError.self, { try await store.put(bBytes, id: b) }) { error in
-            error.code == .capacityExceeded && error.description.contains("--max-storage")
+        // Tiny objects take a whole block each: far fewer fit than their payload suggests.
+        var stored = 0
+        for seed in 0..<1_000 {
+            let (id, bytes) = object(8, seed: 1_000 + UInt64(seed))
+            do {
+                try await put(store, bytes, id)
+                stored += 1
+            } catch let error as ChunkStoreError where error.code == .capacityExceeded {
+                XCTAssertTrue(error.description.contains("--max-storage"))
+                break
+            }
         }
-        let bHeld = try await store.contains(b)
-        XCTAssertFalse(bHeld)
+        XCTAssertLessThan(stored, 16, "8-byte objects still take 4 KiB blocks and directories")
+        XCTAssertGreaterThan(stored, 0)
+        XCTAssertLessThanOrEqual(store.bytesCounted, 64 << 10)
+        // The owner's bytes (the metadata database) count too.
+        store.setExternalBytes(64 << 10)
+        let (next, nextBytes) = object(8, seed: 5_000)
+        await assertThrows(ChunkStoreError.self, { try await self.put(store, nextBytes, next) }) { $0.code == .capacityExceeded }
         XCTAssertEqual(directory.files(in: "tmp"), [])
-        let again = try await store.put(aBytes, id: a)
-        XCTAssertFalse(again, "an object already held is accepted even at the limit")
-
-        let deleted = try await store.delete(a)
-        XCTAssertTrue(deleted)
-        XCTAssertEqual(store.bytesInUse, 0)
-        let stored = try await store.put(bBytes, id: b)
-        XCTAssertTrue(stored)
-        XCTAssertEqual(store.bytesInUse, 6_000)
     }
 
     func testOversizedObjectIsRefused() async throws {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
-        let bytes = [UInt8](repeating: 7, count: ChunkStore.maximumObjectSize + 1)
-        await assertThrows(ChunkStoreError.self, { try await store.put(bytes, id: Key256.sha256(of: bytes)) }) {
+        let bytes = ByteBuffer(repeating: 7, count: ChunkStore.maximumObjectSize + 1)
+        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(bytes, id: ContentID.sha256(of: bytes), verifyHash: false) }) {
             $0.code == .objectTooLarge
         }
     }
@@ -200,48 +207,44 @@ final class ChunkStoreTests: XCTestCase {
         defer { store.close() }
         let (id, bytes) = object(200_000, seed: 14)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<16 { group.addTask { try await store.put(bytes, id: id) } }
+            for _ in 0..<16 { group.addTask { try await self.put(store, bytes, id) } }
             return try await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         XCTAssertEqual(results.filter { $0 }.count, 1, "exactly one writer stores the object")
-        XCTAssertEqual(store.bytesInUse, 200_000)
         XCTAssertEqual(store.objectCount, 1)
+        XCTAssertEqual(store.bytesCounted, store.bytesInUse, "every reservation was released")
         XCTAssertEqual(directory.files(in: "tmp"), [])
         let read = try await store.get(id)
         XCTAssertEqual(read, bytes)
     }
 
-    func testDeleteAndEnumerationAndAccountingAcrossRestart() async throws {
+    func testBatchPublishDeleteInventoryAndAccountingAcrossRestart() async throws {
         var store = try await ChunkStore.open(directory: directory.path)
         var all: Set<ContentID> = []
-        var total: UInt64 = 0
+        var staged: [StagedObject] = []
         for seed in 0..<40 {
             let (id, bytes) = object(100 + seed, seed: 100 + UInt64(seed))
-            try await store.put(bytes, id: id)
+            let one = try await store.stage(bytes, id: id, verifyHash: true)
+            staged.append(try XCTUnwrap(one))
             all.insert(id)
-            total += UInt64(bytes.count)
         }
-        let listed = try await store.allIDs()
-        XCTAssertEqual(Set(listed), all)
-        XCTAssertEqual(listed.count, 40)
+        let results = await store.publish(staged, durable: true)
+        XCTAssertEqual(try results.compactMap { try $0.get() }.count, 40)
+        let inventory = try await store.inventory()
+        XCTAssertEqual(Set(inventory.keys), all)
         let someID = all.first!
-        let shard = try await store.ids(inShard: someID.bytes[0])
-        XCTAssertTrue(shard.contains(someID))
-        XCTAssertTrue(shard.allSatisfy { $0.bytes[0] == someID.bytes[0] })
-
         let deleted = try await store.delete(someID)
         XCTAssertTrue(deleted)
         let deletedAgain = try await store.delete(someID)
         XCTAssertFalse(deletedAgain)
         let size = try await store.size(of: someID)
         XCTAssertNil(size)
-        total -= UInt64(100 + (0..<40).first { Key256.sha256(of: randomBytes(100 + $0, seed: 100 + UInt64($0))) == someID }!)
-        XCTAssertEqual(store.bytesInUse, total)
+        let inUse = store.bytesInUse
         store.close()
 
         store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
-        XCTAssertEqual(store.bytesInUse, total, "the scan on start finds the same bytes in use")
+        XCTAssertEqual(store.bytesInUse, inUse, "the scan on start finds the same space in use")
         XCTAssertEqual(store.objectCount, 39)
     }
 

@@ -1,12 +1,11 @@
 import Foundation
 import ShoalCore
 import ShoalTestKit
-import ShoalWire
 import XCTest
 
 @testable import ShoalStore
 
-final class MetadataStoreTests: XCTestCase {
+final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
     private var directory: TemporaryDirectory!
     private var path: String { directory.path + "/metadata.sqlite" }
 
@@ -19,256 +18,284 @@ final class MetadataStoreTests: XCTestCase {
     }
 
     private func id(_ n: UInt64) -> ContentID { Key256(words: (0, 0, 0, n)) }
+    private let alice = ObjectOwner(key: [UInt8](repeating: 0xA1, count: 65))!
+    private let bob = ObjectOwner(key: [UInt8](repeating: 0xB0, count: 65))!
+    private func at(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000_000_000) }
+
+    private func replica(_ n: UInt64, size: UInt64 = 100) -> StoredObject {
+        StoredObject(id: id(n), kind: .chunk, size: size, allocated: 4096, state: .replica)
+    }
+
+    /// Records a replica with `owner`'s fresh claim.
+    private func store(_ n: UInt64, by owner: ObjectOwner, in store: MetadataStore, at time: Int64 = 10) async throws {
+        let (decision, _) = try await store.decide(id(n), offered: [OwnerClaim(owner: owner, claimedAt: at(time))], fresh: true, now: at(time))
+        try await store.commit([ObjectCommit(record: replica(n), decision: decision)])
+    }
+
+    // MARK: Schema
 
     func testMigratesAnEmptyDatabaseToTheLatestSchemaAndReopensIt() async throws {
         var store = try await MetadataStore.open(path: path, cacheSize: 1_000)
         let version = try await store.schemaVersion()
         XCTAssertEqual(version, MetadataSchema.latestVersion)
-        XCTAssertGreaterThanOrEqual(version, 1)
-        try await store.pin(id(1), root: id(100), kind: .chunk)
-        try await store.addTombstone(id(2), deletedAt: Timestamp(nanoseconds: 5))
-        try await store.close()
-
+        try await self.store(1, by: alice, in: store)
+        await store.close()
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, "the keyring's database is private")
 
         store = try await MetadataStore.open(path: path, cacheSize: 1_000)
-        let reopenedVersion = try await store.schemaVersion()
-        XCTAssertEqual(reopenedVersion, MetadataSchema.latestVersion)
-        let pinned = try await store.isPinned(id(1))
-        XCTAssertTrue(pinned)
-        let tombstoned = try await store.isTombstoned(id(2))
-        XCTAssertTrue(tombstoned)
-        try await store.close()
+        let record = try await store.object(id(1))
+        XCTAssertEqual(record, replica(1))
+        let claims = try await store.claims(of: id(1))
+        XCTAssertEqual(claims.map(\.owner), [alice])
+        let counts = await store.objectCounts
+        XCTAssertEqual(counts[.replica], 1)
+        await store.close()
     }
 
-    func testForwardMigrationRunsNewStepsInOrderAndKeepsData() async throws {
+    func testAVersionOneDatabaseMigratesWithItsPinsCacheOwnersAndTombstones() async throws {
         let v1 = Array(MetadataSchema.migrations.prefix(1))
-        var store = try await MetadataStore.open(path: path, cacheSize: 100, migrations: v1)
-        try await store.pin(id(7), root: id(8), kind: .manifest)
-        try await store.close()
+        var store = try await MetadataStore.open(path: path, cacheSize: 100, logger: .init(label: "t"), migrations: v1)
+        try await store.executeForTesting("""
+            INSERT INTO pins (id, root, kind) VALUES (x'\(id(1).hex)', x'\(id(9).hex)', 1);
+            INSERT INTO cache (id, size, last_used) VALUES (x'\(id(2).hex)', 500, 3);
+            INSERT INTO owners (id, owner_key) VALUES (x'\(id(1).hex)', x'\(alice.key.map { String(format: "%02x", $0) }.joined())');
+            INSERT INTO tombstones (id, deleted_at) VALUES (x'\(id(3).hex)', 77);
+            INSERT INTO keyring (root, file_key, is_public, size, name, created_at) VALUES (x'\(id(9).hex)', NULL, 1, 10, 'a', 1);
+            """)
+        await store.close()
 
-        let v2 = MetadataMigration(version: 2, statements: [
-            "CREATE TABLE notes (id BLOB NOT NULL PRIMARY KEY, note TEXT NOT NULL)",
-            "ALTER TABLE pins ADD COLUMN note TEXT NOT NULL DEFAULT 'kept'",
-        ])
-        store = try await MetadataStore.open(path: path, cacheSize: 100, migrations: v1 + [v2])
+        store = try await MetadataStore.open(path: path, cacheSize: 100)
         let version = try await store.schemaVersion()
-        XCTAssertEqual(version, 2)
-        let pins = try await store.pins(of: id(8))
-        XCTAssertEqual(pins, [PinnedObject(id: id(7), root: id(8), kind: .manifest)])
-        try await store.close()
-
-        // A database newer than the build is refused, not silently used.
-        await assertThrows(MetadataStoreError.self, {
-            _ = try await MetadataStore.open(path: self.path, cacheSize: 100, migrations: v1)
-        }) { $0.code == .schemaTooNew }
+        XCTAssertEqual(version, MetadataSchema.latestVersion)
+        let pinned = try await store.object(id(1))
+        XCTAssertEqual(pinned?.state, .replica)
+        XCTAssertEqual(pinned?.kind, .manifest)
+        let cached = try await store.object(id(2))
+        XCTAssertEqual(cached?.state, .cache)
+        let claims = try await store.claims(of: id(1))
+        XCTAssertEqual(claims.map(\.owner), [alice])
+        let tombstones = try await store.tombstones(of: id(3))
+        XCTAssertEqual(tombstones, [Tombstone(owner: .unattributed, deletedAt: Timestamp(nanoseconds: 77), deleteID: .zero)])
+        let fileObjects = try await store.objectsOnlyIn(id(9))
+        XCTAssertEqual(fileObjects, [id(1)], "pins of keyring files become the files' objects")
+        await store.close()
     }
 
     func testFailedMigrationIsRolledBack() async throws {
-        let broken = MetadataMigration(version: 1, statements: [
-            "CREATE TABLE a (x INTEGER)",
-            "THIS IS NOT SQL",
-        ])
+        let broken = MetadataSchema.migrations + [MetadataMigration(version: 99, statements: ["CREATE TABLE t (x)", "NOT SQL"])]
         await assertThrows(MetadataStoreError.self, {
-            _ = try await MetadataStore.open(path: self.path, cacheSize: 100, migrations: [broken])
-        }) { $0.code == .database }
-        let store = try await MetadataStore.open(path: path, cacheSize: 100)
+            _ = try await MetadataStore.open(path: self.path, cacheSize: 1, logger: .init(label: "t"), migrations: broken)
+        }) { $0.code == .database && $0.description.contains("rolled back") }
+        let store = try await MetadataStore.open(path: path, cacheSize: 1)
         let version = try await store.schemaVersion()
-        XCTAssertEqual(version, MetadataSchema.latestVersion, "the broken step left nothing behind")
-        try await store.close()
+        XCTAssertEqual(version, MetadataSchema.latestVersion)
+        await assertThrows(SQLiteError.self, { try await store.executeForTesting("SELECT * FROM t") }) { _ in true }
+        await store.close()
     }
 
-    func testCacheEvictsLeastRecentlyUsedFirstAndStaysWithinItsBound() async throws {
-        let store = try await MetadataStore.openInMemory(cacheSize: 300)
-        let (a, b, c, d, e) = (id(1), id(2), id(3), id(4), id(5))
-        for x in [a, b, c] {
-            let evicted = try await store.cacheInsert(x, size: 100)
-            XCTAssertEqual(evicted, [])
-        }
-        let touched = try await store.cacheTouch(a)
-        XCTAssertTrue(touched)
-        let untouched = try await store.cacheTouch(id(99))
-        XCTAssertFalse(untouched)
+    // MARK: Damage
 
-        let first = try await store.cacheInsert(d, size: 100)
-        XCTAssertEqual(first, [b], "b is the least recently used (a was read after it)")
-        var cached = await store.cachedBytes
-        XCTAssertEqual(cached, 300)
-
-        let second = try await store.cacheInsert(e, size: 250)
-        XCTAssertEqual(second, [c, a, d])
-        cached = await store.cachedBytes
-        XCTAssertEqual(cached, 250)
-        let entries = try await store.cacheEntries()
-        XCTAssertEqual(entries, [e])
-
-        let huge = try await store.cacheInsert(id(6), size: 301)
-        XCTAssertEqual(huge, [e, id(6)], "an entry larger than the cache does not stay")
-        cached = await store.cachedBytes
-        XCTAssertEqual(cached, 0)
-        try await store.close()
-    }
-
-    func testCacheOrderAndSizeSurviveReopening() async throws {
-        var store = try await MetadataStore.open(path: path, cacheSize: 300)
-        for n: UInt64 in 1...3 { _ = try await store.cacheInsert(id(n), size: 100) }
-        try await store.cacheTouch(id(1))
-        try await store.close()
-
-        store = try await MetadataStore.open(path: path, cacheSize: 300)
-        let cached = await store.cachedBytes
-        XCTAssertEqual(cached, 300)
-        let evicted = try await store.cacheInsert(id(4), size: 100)
-        XCTAssertEqual(evicted, [id(2)])
-        let entries = try await store.cacheEntries()
-        XCTAssertEqual(entries, [id(3), id(1), id(4)])
-        try await store.cacheRemove(id(3))
-        let afterRemove = await store.cachedBytes
-        XCTAssertEqual(afterRemove, 200)
-        try await store.close()
-    }
-
-    func testPinnedObjectsAreNeverCacheEntries() async throws {
-        let store = try await MetadataStore.openInMemory(cacheSize: 1_000)
-        _ = try await store.cacheInsert(id(1), size: 400)
-        try await store.pin(id(1), root: id(50), kind: .chunk)
-        let cached = try await store.isCached(id(1))
-        XCTAssertFalse(cached, "pinning takes an object out of the cache")
-        let bytes = await store.cachedBytes
-        XCTAssertEqual(bytes, 0)
-
-        let evicted = try await store.cacheInsert(id(1), size: 400)
-        XCTAssertEqual(evicted, [])
-        let stillNotCached = try await store.isCached(id(1))
-        XCTAssertFalse(stillNotCached)
-
-        for n: UInt64 in 2...5 { _ = try await store.cacheInsert(id(n), size: 400) }
-        let pinned = try await store.isPinned(id(1))
-        XCTAssertTrue(pinned, "eviction never touches pinned objects")
-        try await store.close()
-    }
-
-    func testPinsFollowFilesAndUploadsHandOverToTheirRoot() async throws {
-        let store = try await MetadataStore.openInMemory(cacheSize: 0)
-        let upload = id(900)
-        let rootA = id(1000)
-        let rootB = id(2000)
-        try await store.pin([PinnedObject(id: id(1), root: upload, kind: .chunk),
-                             PinnedObject(id: id(2), root: upload, kind: .chunk),
-                             PinnedObject(id: id(3), root: upload, kind: .manifest)])
-        try await store.reassignPins(from: upload, to: rootA)
-        let provisional = try await store.pins(of: upload)
-        XCTAssertEqual(provisional, [])
-        let pinsA = try await store.pins(of: rootA)
-        XCTAssertEqual(Set(pinsA), [PinnedObject(id: id(1), root: rootA, kind: .chunk),
-                                    PinnedObject(id: id(2), root: rootA, kind: .chunk),
-                                    PinnedObject(id: id(3), root: rootA, kind: .manifest)])
-
-        // Object 2 is shared with another file: removing file A must not free it.
-        try await store.pin(id(2), root: rootB, kind: .chunk)
-        let roots = try await store.roots(pinning: id(2))
-        XCTAssertEqual(Set(roots), [rootA, rootB])
-        let count = try await store.pinCount()
-        XCTAssertEqual(count, 4)
-        let freed = try await store.unpinAll(root: rootA)
-        XCTAssertEqual(Set(freed), [id(1), id(3)])
-        let sharedStillPinned = try await store.isPinned(id(2))
-        XCTAssertTrue(sharedStillPinned)
-        let lastPin = try await store.unpin(id(2), root: rootB)
-        XCTAssertTrue(lastPin)
-        let nothing = try await store.pinCount()
-        XCTAssertEqual(nothing, 0)
-        try await store.close()
-    }
-
-    func testOwners() async throws {
-        let store = try await MetadataStore.openInMemory(cacheSize: 0)
-        let alice: [UInt8] = [4] + Array(repeating: 1, count: 64)
-        let bob: [UInt8] = [4] + Array(repeating: 2, count: 64)
-        try await store.addOwner(alice, of: id(1))
-        try await store.addOwner(alice, of: id(1))
-        try await store.addOwner(bob, of: id(1))
-        try await store.addOwner(bob, of: id(2))
-        let owners = try await store.owners(of: id(1))
-        XCTAssertEqual(Set(owners), [alice, bob])
-        let removed = try await store.removeOwner(alice, of: id(1))
-        XCTAssertTrue(removed)
-        let removedAgain = try await store.removeOwner(alice, of: id(1))
-        XCTAssertFalse(removedAgain)
-        let left = try await store.owners(of: id(1))
-        XCTAssertEqual(left, [bob])
-        try await store.removeAllOwners(of: id(1))
-        let none = try await store.owners(of: id(1))
-        XCTAssertEqual(none, [])
-        let other = try await store.owners(of: id(2))
-        XCTAssertEqual(other, [bob])
-        try await store.close()
-    }
-
-    func testTombstones() async throws {
-        let store = try await MetadataStore.openInMemory(cacheSize: 0)
-        let initially = try await store.isTombstoned(id(1))
-        XCTAssertFalse(initially)
-        try await store.addTombstone(id(1), deletedAt: Timestamp(nanoseconds: 1_000))
-        try await store.addTombstone(id(1), deletedAt: Timestamp(nanoseconds: 500))
-        try await store.addTombstone(id(2), deletedAt: Timestamp(nanoseconds: 3_000))
-        let tombstoned = try await store.isTombstoned(id(1))
-        XCTAssertTrue(tombstoned)
-        let when = try await store.tombstone(of: id(1))
-        XCTAssertEqual(when, Timestamp(nanoseconds: 1_000), "the later deletion time is kept")
-        let expired = try await store.removeTombstones(before: Timestamp(nanoseconds: 2_000))
-        XCTAssertEqual(expired, 1)
-        let gone = try await store.isTombstoned(id(1))
-        XCTAssertFalse(gone)
-        let kept = try await store.isTombstoned(id(2))
-        XCTAssertTrue(kept)
-        try await store.close()
-    }
-
-    func testKeyring() async throws {
-        var store = try await MetadataStore.open(path: path, cacheSize: 0)
-        var rng = SeededRandom(seed: 3)
-        let privateFile = KeyringEntry(address: FileAddress(root: id(10), key: FileKey.generate(using: &rng)),
-                                       size: 12_345, name: "report.pdf", createdAt: Timestamp(nanoseconds: 2))
-        let publicFile = KeyringEntry(address: FileAddress(root: id(11), key: nil),
-                                      size: 0, name: "empty", createdAt: Timestamp(nanoseconds: 1))
-        try await store.saveKeyringEntry(privateFile)
-        try await store.saveKeyringEntry(publicFile)
-        try await store.close()
-
-        store = try await MetadataStore.open(path: path, cacheSize: 0)
-        let read = try await store.keyringEntry(root: id(10))
-        XCTAssertEqual(read, privateFile)
-        XCTAssertEqual(read?.isPublic, false)
-        let all = try await store.keyringEntries()
-        XCTAssertEqual(all, [publicFile, privateFile], "oldest first")
-        let removed = try await store.removeKeyringEntry(root: id(11))
-        XCTAssertTrue(removed)
-        let missing = try await store.keyringEntry(root: id(11))
-        XCTAssertNil(missing)
-        try await store.close()
-    }
-
-    func testConcurrentOperationsDoNotInterleaveTransactions() async throws {
-        let store = try await MetadataStore.openInMemory(cacheSize: 5_000)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for n in 1...50 {
-                group.addTask {
-                    if n % 2 == 0 {
-                        _ = try await store.cacheInsert(Key256(words: (0, 0, 0, UInt64(n))), size: 200)
-                    } else {
-                        try await store.pin(Key256(words: (0, 0, 0, UInt64(n))), root: Key256(words: (0, 0, 0, 1_000)), kind: .chunk)
-                    }
-                }
+    func testATruncatedDatabaseIsRefusedAndNothingIsChanged() async throws {
+        let store = try await MetadataStore.open(path: path, cacheSize: 1)
+        for n in 1...200 { try await self.store(UInt64(n), by: alice, in: store) }
+        try await store.saveKeyringEntry(KeyringEntry(address: FileAddress(root: id(1), key: nil), size: 1, name: "x", createdAt: at(1)))
+        await store.close()
+        let full = try Data(contentsOf: URL(fileURLWithPath: path))
+        _ = try? FileManager.default.removeItem(atPath: path + "-wal")
+        _ = try? FileManager.default.removeItem(atPath: path + "-shm")
+        for length in [0, 100, full.count / 2] {
+            try full.prefix(length).write(to: URL(fileURLWithPath: path))
+            await assertThrows(MetadataStoreError.self, { _ = try await MetadataStore.open(path: self.path, cacheSize: 1) }) {
+                $0.code == .damaged && $0.description.contains("keyring") && $0.description.contains("move it aside")
             }
-            try await group.waitForAll()
+            let after = try Data(contentsOf: URL(fileURLWithPath: path))
+            XCTAssertEqual(after.count, length, "a refused database is left as it was")
         }
-        let cached = await store.cachedBytes
-        XCTAssertLessThanOrEqual(cached, 5_000)
-        XCTAssertEqual(cached, 5_000, "25 entries of 200 bytes fill the 5000-byte cache exactly")
-        let pins = try await store.pinCount()
-        XCTAssertEqual(pins, 25)
-        try await store.close()
+    }
+
+    func testACorruptedDatabaseIsRefused() async throws {
+        let store = try await MetadataStore.open(path: path, cacheSize: 1)
+        for n in 1...300 { try await self.store(UInt64(n), by: alice, in: store) }
+        try await store.executeForTesting("PRAGMA wal_checkpoint(TRUNCATE)")
+        await store.close()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertGreaterThan(bytes.count, 3 * 4096)
+        // Scribble over the second page (a b-tree page), as a bad disk would.
+        for i in 4096..<(4096 + 600) { bytes[i] = UInt8(truncatingIfNeeded: i * 31) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        await assertThrows(MetadataStoreError.self, { _ = try await MetadataStore.open(path: self.path, cacheSize: 1) }) {
+            $0.code == .damaged
+        }
+    }
+
+    // MARK: Ownership
+
+    func testClaimsAndTombstonesFollowTheOwnershipRules() async throws {
+        let store = try await MetadataStore.openInMemory(cacheSize: 0)
+        try await self.store(1, by: alice, in: store, at: 10)
+        try await self.store(1, by: bob, in: store, at: 11)
+
+        // Alice's delete removes her claim only; Bob's keeps the object.
+        let first = try await store.applyDelete(owner: alice, objects: [id(1), id(2)], deletedAt: at(20), deleteID: .sha256(of: [UInt8]("\(alice) \(at(20))".utf8)), message: [1])
+        XCTAssertEqual(first, [.retained(otherOwners: 1), .notClaimed])
+        let left = try await store.claims(of: id(1))
+        XCTAssertEqual(left.map(\.owner), [bob])
+        let value7 = try await store.tombstones(of: id(1)).map(\.owner)
+        XCTAssertEqual(value7, [alice])
+        // A stale push of Alice's old claim is refused; Bob's pushed claim is not.
+        let stale = try await store.decide(id(1), offered: [OwnerClaim(owner: alice, claimedAt: at(10)), OwnerClaim(owner: bob, claimedAt: at(11))],
+                                           fresh: false, now: at(30))
+        XCTAssertEqual(stale.decision.accepted.map(\.owner), [bob])
+        XCTAssertEqual(stale.decision.refused.map(\.owner), [alice])
+        // A fresh put by Alice is always accepted and clears her tombstone.
+        let fresh = try await store.decide(id(1), offered: [OwnerClaim(owner: alice, claimedAt: at(1))], fresh: true, now: at(40))
+        XCTAssertEqual(fresh.decision.accepted, [OwnerClaim(owner: alice, claimedAt: at(40))])
+        XCTAssertEqual(fresh.decision.clearedTombstones, [alice])
+        try await store.addClaims(fresh.decision, to: id(1))
+        let value8 = try await store.tombstones(of: id(1))
+        XCTAssertEqual(value8, [])
+
+        // Both delete: the last claim removes the object.
+        _ = try await store.applyDelete(owner: bob, objects: [id(1)], deletedAt: at(50), deleteID: .sha256(of: [UInt8]("\(bob) \(at(50))".utf8)), message: [1])
+        let last = try await store.applyDelete(owner: alice, objects: [id(1)], deletedAt: at(51), deleteID: .sha256(of: [UInt8]("\(alice) \(at(51))".utf8)), message: [1])
+        XCTAssertEqual(last, [.removed])
+        let gone = try await store.object(id(1))
+        XCTAssertNil(gone)
+        let value9 = Set(try await store.tombstones(of: id(1)).map(\.owner))
+        XCTAssertEqual(value9, [alice, bob])
+        let counts = await store.objectCounts
+        XCTAssertEqual(counts[.replica] ?? 0, 0)
+
+        // Tombstones expire after the grace period.
+        let removed = try await store.removeTombstones(before: at(51))
+        XCTAssertEqual(removed, 1)
+        let value10 = try await store.tombstones(of: id(1)).map(\.owner)
+        XCTAssertEqual(value10, [alice])
+        await store.close()
+    }
+
+    func testCachedCopiesAreDroppedByAnyDeleteAndAnonymousClaimsByNone() async throws {
+        let store = try await MetadataStore.openInMemory(cacheSize: 10_000)
+        _ = try await store.cacheInsert(StoredObject(id: id(5), kind: .chunk, size: 10, allocated: 4096, state: .cache))
+        try await self.store(6, by: .anonymous, in: store)
+        let effects = try await store.applyDelete(owner: alice, objects: [id(5), id(6)], deletedAt: at(5), deleteID: .sha256(of: [UInt8]("\(alice) \(at(5))".utf8)), message: [1])
+        XCTAssertEqual(effects, [.droppedFromCache, .notClaimed])
+        let anonymous = try await store.object(id(6))
+        XCTAssertNotNil(anonymous)
+        await store.close()
+    }
+
+    // MARK: Cache
+
+    func testCacheEvictsLeastRecentlyUsedFirstStaysWithinItsBoundAndSurvivesReopening() async throws {
+        var store = try await MetadataStore.open(path: path, cacheSize: 10_000)
+        func cached(_ n: UInt64) -> StoredObject { StoredObject(id: id(n), kind: .chunk, size: 4000, allocated: 4096, state: .cache) }
+        let value11 = try await store.cacheInsert(cached(1))
+        XCTAssertEqual(value11, [])
+        let value12 = try await store.cacheInsert(cached(2))
+        XCTAssertEqual(value12, [])
+        try await store.touch(id(1))
+        let evicted = try await store.cacheInsert(cached(3))
+        XCTAssertEqual(evicted.map(\.id), [id(2)], "the least recently used entry goes first")
+        var bytes = await store.cachedBytes
+        XCTAssertEqual(bytes, 2 * 4096)
+        // A replica is never a cache entry, and a cached copy that becomes a replica leaves the cache.
+        try await self.store(1, by: alice, in: store)
+        bytes = await store.cachedBytes
+        XCTAssertEqual(bytes, 4096)
+        let value13 = try await store.object(id(1))?.state
+        XCTAssertEqual(value13, .replica)
+        let value14 = try await store.cacheInsert(cached(1))
+        XCTAssertEqual(value14, [], "inserting a replica as a cache entry does nothing")
+        await store.close()
+
+        store = try await MetadataStore.open(path: path, cacheSize: 10_000)
+        bytes = await store.cachedBytes
+        XCTAssertEqual(bytes, 4096, "the cache total is read back on open")
+        let next = try await store.cacheInsert(cached(4))
+        XCTAssertEqual(next, [])
+        let over = try await store.cacheInsert(cached(5))
+        XCTAssertEqual(over.map(\.id), [id(3)])
+        await store.close()
+    }
+
+    // MARK: Files
+
+    func testKeyringFileObjectsAndUploads() async throws {
+        let store = try await MetadataStore.openInMemory(cacheSize: 0)
+        let key = try FileKey(bytes: [UInt8](repeating: 3, count: 32))
+        let entry = KeyringEntry(address: FileAddress(root: id(100), key: key), size: 42, name: "movie", createdAt: at(7))
+        try await store.saveKeyringEntry(entry)
+        let value15 = try await store.keyringEntry(root: id(100))
+        XCTAssertEqual(value15, entry)
+        let value16 = try await store.keyringEntries()
+        XCTAssertEqual(value16, [entry])
+
+        try await store.beginUpload(id(500), at: at(1))
+        try await store.addFileObjects(root: id(500), [id(1), id(2), id(3)])
+        let value17 = try await store.unfinishedUploads()
+        XCTAssertEqual(value17, [id(500)])
+        try await store.finishUpload(id(500), root: id(100))
+        let value18 = try await store.unfinishedUploads()
+        XCTAssertEqual(value18, [])
+        try await store.addFileObjects(root: id(200), [id(3), id(4)])
+        let value19 = try await store.objectsOnlyIn(id(100))
+        XCTAssertEqual(value19, [id(1), id(2)], "object 3 belongs to another file too")
+        let value20 = try await store.objectsShared(by: id(100))
+        XCTAssertEqual(value20, [id(3)])
+        try await store.removeFileObjects(root: id(200))
+        let value21 = try await store.objectsOnlyIn(id(100))
+        XCTAssertEqual(value21, [id(1), id(2), id(3)])
+        let value22 = try await store.removeKeyringEntry(root: id(100))
+        XCTAssertTrue(value22)
+        let value23 = try await store.removeKeyringEntry(root: id(100))
+        XCTAssertFalse(value23)
+        await store.close()
+    }
+
+    // MARK: Transactions
+
+    func testCancelledAndConcurrentCallersNeverLeaveATransactionOpen() async throws {
+        let store = try await MetadataStore.open(path: path, cacheSize: 1 << 20)
+        // Many concurrent callers, half of them cancelled while queued or running.
+        await withTaskGroup(of: Void.self) { group in
+            for n in 0..<200 {
+                group.addTask {
+                    let record = StoredObject(id: self.id(UInt64(n)), kind: .chunk, size: 1, allocated: 4096, state: .cache)
+                    _ = try? await store.cacheInsert(record)
+                    _ = try? await store.applyDelete(owner: self.alice, objects: [self.id(UInt64(n))], deletedAt: self.at(1), deleteID: .sha256(of: [UInt8]("\(self.alice) \(self.at(1))".utf8)), message: [1])
+                }
+                if n % 2 == 0 { group.cancelAll() }
+            }
+        }
+        let open = await store.isInTransaction()
+        XCTAssertFalse(open)
+        // A statement that fails inside a transaction rolls it back and leaves the store usable.
+        let bad = ObjectCommit(record: replica(7), decision: ClaimDecision(offered: [OwnerClaim(owner: alice, claimedAt: at(1))], fresh: true,
+                                                                        now: at(1), tombstones: []))
+        try await store.commit([bad])
+        await assertThrows(MetadataStoreError.self, { try await store.runFailingTransaction() }) { $0.code == .database }
+        let stillOpen = await store.isInTransaction()
+        XCTAssertFalse(stillOpen)
+        try await self.store(8, by: alice, in: store)
+        let value24 = try await store.object(id(8))
+        XCTAssertNotNil(value24)
+        await store.close()
+    }
+}
+
+extension MetadataStore {
+    /// Runs raw SQL on the store's connection.
+    func executeForTesting(_ sql: String) throws {
+        try db.execute(sql)
+    }
+
+    /// A transaction whose second statement fails (NOT NULL constraint).
+    func runFailingTransaction() throws {
+        try transaction {
+            try db.execute("CREATE TABLE IF NOT EXISTS scratch (x INTEGER)")
+            try db.execute("INSERT INTO objects (id) VALUES (NULL)")
+        }
     }
 }

@@ -30,6 +30,7 @@ final class TransportTests: XCTestCase {
         configure(&config)
         let transport = try Transport(identity: try .ephemeral(), configuration: config, handler: EchoHandler(),
                                       logger: Logger(label: "test"))
+        Task { await transport.run() }
         let bound = try await transport.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
         transports.append(transport)
         return (transport, Contact(id: transport.nodeID, address: bound))
@@ -194,6 +195,7 @@ final class TransportTests: XCTestCase {
         }
         let (a, _) = try await makeNode()
         let sleepy = try Transport(identity: try .ephemeral(), handler: Sleepy(), logger: Logger(label: "test"))
+        Task { await sleepy.run() }
         transports.append(sleepy)
         let address = try await sleepy.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
         do {

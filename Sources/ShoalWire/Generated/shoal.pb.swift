@@ -441,6 +441,15 @@ nonisolated struct Shoal_V1_Frame: Sendable {
     set {body = .error(newValue)}
   }
 
+  /// capability "bad-copy" only
+  var badCopy: Shoal_V1_BadCopy {
+    get {
+      if case .badCopy(let v)? = body {return v}
+      return Shoal_V1_BadCopy()
+    }
+    set {body = .badCopy(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -459,6 +468,8 @@ nonisolated struct Shoal_V1_Frame: Sendable {
     case deleteAck(Shoal_V1_DeleteAck)
     case gossip(Shoal_V1_Gossip)
     case error(Shoal_V1_Error)
+    /// capability "bad-copy" only
+    case badCopy(Shoal_V1_BadCopy)
 
   }
 
@@ -595,6 +606,23 @@ nonisolated struct Shoal_V1_ValueResult: Sendable {
   init() {}
 }
 
+/// "owner_key keeps this object", made at claimed_at (unix milliseconds).
+nonisolated struct Shoal_V1_OwnerClaim: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// X9.63 uncompressed P-256 (65 bytes), or empty: an anonymous store
+  var ownerKey: Data = Data()
+
+  /// unix milliseconds
+  var claimedAt: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
 /// Store one content-addressed object. The receiver verifies SHA-256(data) == id.
 nonisolated struct Shoal_V1_StoreChunk: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -604,19 +632,22 @@ nonisolated struct Shoal_V1_StoreChunk: Sendable {
   /// 32 bytes
   var id: Data = Data()
 
-  /// at most 8 MiB
+  /// at most 8 MiB + 16 bytes
   var data: Data = Data()
 
   var kind: Shoal_V1_ObjectKind = .chunk
 
-  /// the file (root manifest ID) this object belongs to; 32 bytes
+  /// the file (root manifest ID) this object belongs to, or 32 zero bytes
   var root: Data = Data()
 
-  /// the owner's public key (P-256, X9.63 or SPKI DER); recorded per root
+  /// a fresh store's owner: X9.63 uncompressed P-256 (65 bytes), or empty
   var ownerKey: Data = Data()
 
   /// a repair or hand-off push: accept even if not among the r closest known
   var force: Bool = false
+
+  /// force only: every claim the pusher holds, at most 64
+  var claims: [Shoal_V1_OwnerClaim] = []
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -729,11 +760,29 @@ nonisolated struct Shoal_V1_DeleteAck: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// objects removed here
+  /// objects removed here (the signer's claim was the last)
   var removed: UInt32 = 0
 
-  /// objects this node did not hold
+  /// objects on which the signer has no claim here
   var absent: UInt32 = 0
+
+  /// objects whose signer's claim was removed but other owners keep
+  var retained: [Data] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// One-way (id 0): "the copy of `id` you served me does not hash to its ID". The receiver checks
+/// its copy and quarantines it if it is corrupt.
+nonisolated struct Shoal_V1_BadCopy: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 32 bytes
+  var id: Data = Data()
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -881,7 +930,7 @@ nonisolated extension Shoal_V1_Cipher: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Shoal_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Frame"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}ping\0\u{1}pong\0\u{3}find_node\0\u{1}nodes\0\u{3}find_value\0\u{3}value_result\0\u{3}store_chunk\0\u{3}store_ack\0\u{3}get_chunk\0\u{3}chunk_data\0\u{1}delete\0\u{3}delete_ack\0\u{1}gossip\0\u{1}error\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}ping\0\u{1}pong\0\u{3}find_node\0\u{1}nodes\0\u{3}find_value\0\u{3}value_result\0\u{3}store_chunk\0\u{3}store_ack\0\u{3}get_chunk\0\u{3}chunk_data\0\u{1}delete\0\u{3}delete_ack\0\u{1}gossip\0\u{1}error\0\u{3}bad_copy\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1085,6 +1134,19 @@ nonisolated extension Shoal_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
           self.body = .error(v)
         }
       }()
+      case 17: try {
+        var v: Shoal_V1_BadCopy?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .badCopy(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .badCopy(v)
+        }
+      }()
       default: break
       }
     }
@@ -1158,6 +1220,10 @@ nonisolated extension Shoal_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
     case .error?: try {
       guard case .error(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .badCopy?: try {
+      guard case .badCopy(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
     }()
     case nil: break
     }
@@ -1452,9 +1518,44 @@ nonisolated extension Shoal_V1_ValueResult: SwiftProtobuf.Message, SwiftProtobuf
   }
 }
 
+nonisolated extension Shoal_V1_OwnerClaim: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".OwnerClaim"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}owner_key\0\u{3}claimed_at\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.ownerKey) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.claimedAt) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ownerKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.ownerKey, fieldNumber: 1)
+    }
+    if self.claimedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.claimedAt, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_OwnerClaim, rhs: Shoal_V1_OwnerClaim) -> Bool {
+    if lhs.ownerKey != rhs.ownerKey {return false}
+    if lhs.claimedAt != rhs.claimedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".StoreChunk"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}data\0\u{1}kind\0\u{1}root\0\u{3}owner_key\0\u{1}force\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}data\0\u{1}kind\0\u{1}root\0\u{3}owner_key\0\u{1}force\0\u{1}claims\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1468,6 +1569,7 @@ nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf.
       case 4: try { try decoder.decodeSingularBytesField(value: &self.root) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.ownerKey) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.force) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.claims) }()
       default: break
       }
     }
@@ -1492,6 +1594,9 @@ nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if self.force != false {
       try visitor.visitSingularBoolField(value: self.force, fieldNumber: 6)
     }
+    if !self.claims.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.claims, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1502,6 +1607,7 @@ nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.root != rhs.root {return false}
     if lhs.ownerKey != rhs.ownerKey {return false}
     if lhs.force != rhs.force {return false}
+    if lhs.claims != rhs.claims {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1729,7 +1835,7 @@ nonisolated extension Shoal_V1_DeleteStatement: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Shoal_V1_DeleteAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".DeleteAck"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}removed\0\u{1}absent\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}removed\0\u{1}absent\0\u{1}retained\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1739,6 +1845,7 @@ nonisolated extension Shoal_V1_DeleteAck: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.removed) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.absent) }()
+      case 3: try { try decoder.decodeRepeatedBytesField(value: &self.retained) }()
       default: break
       }
     }
@@ -1751,12 +1858,46 @@ nonisolated extension Shoal_V1_DeleteAck: SwiftProtobuf.Message, SwiftProtobuf._
     if self.absent != 0 {
       try visitor.visitSingularUInt32Field(value: self.absent, fieldNumber: 2)
     }
+    if !self.retained.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.retained, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Shoal_V1_DeleteAck, rhs: Shoal_V1_DeleteAck) -> Bool {
     if lhs.removed != rhs.removed {return false}
     if lhs.absent != rhs.absent {return false}
+    if lhs.retained != rhs.retained {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_BadCopy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".BadCopy"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularBytesField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_BadCopy, rhs: Shoal_V1_BadCopy) -> Bool {
+    if lhs.id != rhs.id {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
