@@ -15,3 +15,17 @@ public enum ObjectKind: UInt8, Sendable, Hashable, Comparable, CustomStringConve
         }
     }
 }
+
+/// Size bounds shared by every layer: the chunker, the stores, the wire and the manifest reader.
+public enum ObjectSize {
+    /// The smallest chunk size a file may use: 64 KiB.
+    public static let minimumChunk = 64 << 10
+    /// The default chunk size: 1 MiB.
+    public static let defaultChunk = 1 << 20
+    /// The largest chunk size a file may use: 8 MiB.
+    public static let maximumChunk = 8 << 20
+    /// AEAD tag bytes added to every sealed object.
+    public static let sealOverhead = 16
+    /// The largest object stored or sent: an 8 MiB chunk plus its tag (manifest nodes are smaller).
+    public static let maximum = maximumChunk + sealOverhead
+}
