@@ -51,7 +51,8 @@ public struct Tombstone: Hashable, Sendable, CustomStringConvertible {
 /// leaves a *tombstone* "O deleted X at T". An object is kept while any claim remains. The rules,
 /// per owner, are last-writer-wins between a claim and a tombstone:
 /// - a *fresh* store (an owner putting a file now) always makes a claim and clears that owner's
-///   tombstone: an owner can delete a file and put it again;
+///   tombstone: an owner can delete a file and put it again (the claim is dated after the
+///   tombstone it clears, so every holder merging the two keeps the claim);
 /// - a *pushed* claim (repair or hand-off carrying a claim made earlier elsewhere) is refused when
 ///   the owner's tombstone is at least as recent, so a holder that missed a Delete cannot bring the
 ///   object back; a newer pushed claim clears the tombstone;
@@ -76,7 +77,10 @@ public struct ClaimDecision: Sendable, Hashable {
         var accepted: [ObjectOwner: OwnerClaim] = [:]
         var refused: [OwnerClaim] = []
         for claim in offered {
-            let candidate = fresh ? OwnerClaim(owner: claim.owner, claimedAt: now) : claim
+            // A fresh claim is dated after the owner's tombstone it clears, so that holders merging
+            // the two keep the claim (a Delete is dated to the second, rounded up).
+            let after = latestDeletion[claim.owner].map { Timestamp(nanoseconds: $0.nanoseconds.saturatingAdd(1)) } ?? now
+            let candidate = fresh ? OwnerClaim(owner: claim.owner, claimedAt: max(now, after)) : claim
             if !fresh, !claim.owner.isAnonymous, let deleted = latestDeletion[claim.owner], deleted >= claim.claimedAt {
                 refused.append(claim)
                 continue

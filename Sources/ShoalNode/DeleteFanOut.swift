@@ -106,7 +106,9 @@ final class DeleteFanOut: Sendable {
     }
 
     func signedDelete(root: ContentID, objects: [ContentID]) throws -> DeleteRequest {
-        let issuedAt = clock.wallSeconds
+        // Rounded up: the Delete outranks every claim this owner made before it (claims are dated
+        // in nanoseconds), and a claim made after it outranks it.
+        let issuedAt = clock.wallSecondsRoundedUp
         let statement = DeleteRequest.statementBytes(root: root, objects: objects, issuedAt: issuedAt)
         let signature = try OwnerSignature.sign(message: statement, with: identity.privateKey)
         return DeleteRequest(root: root, objects: objects, issuedAt: issuedAt, ownerKey: identity.ownerPublicKey,

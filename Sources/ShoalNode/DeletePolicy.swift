@@ -40,6 +40,26 @@ enum DeletePolicy {
         return held.contains { $0.contains { $0.owner == owner } }
     }
 
+    /// A signed Delete as holders hand it to each other (its canonical encoding), if it is one:
+    /// the bytes hash to `id`, they are the canonical encoding of what they decode to, and its
+    /// owner signature verifies. Its age is not checked: a kept Delete is evidence of a deletion
+    /// that already happened, not a request to delete now.
+    /// - Returns: the Delete, or `nil` when any check fails.
+    static func verifySigned(_ bytes: [UInt8], id: Key256) -> DeleteRequest? {
+        guard bytes.count <= WireLimits.maximumSignedDeleteBytes, Key256.sha256(of: bytes) == id,
+              let delete = try? DeleteRequest(canonicalBytes: bytes), delete.canonicalBytes == bytes,
+              OwnerSignature.verify(signature: [UInt8](delete.signature), message: delete.statementBytes,
+                                    publicKey: [UInt8](delete.ownerKey)) else { return nil }
+        return delete
+    }
+
+    /// Whether `delete` (verified) made `tombstone` on `object`: it lists the object, its signer is
+    /// the tombstone's owner, and its `issued_at` the tombstone's time.
+    static func delete(_ delete: DeleteRequest, madeTombstone tombstone: Tombstone, of object: ContentID) -> Bool {
+        tombstone.owner.key == [UInt8](delete.ownerKey) && tombstone.deletedAt == Timestamp(seconds: delete.issuedAt)
+            && tombstone.deleteID == delete.deleteID && delete.objects.contains(object)
+    }
+
     /// The answer to send once the Delete was applied to `objects`.
     static func acknowledgement(_ effects: [DeleteEffect], objects: [ContentID]) -> DeleteAck {
         var ack = DeleteAck(removed: 0, absent: 0)

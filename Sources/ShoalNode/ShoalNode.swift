@@ -27,6 +27,8 @@ public final class ShoalNode: Sendable {
     public let files: FileService
     let metrics: NodeMetrics
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// The repair loop, awaited on stop before the stores close.
+    private let repairLoop = NIOLockedValueBox<Task<Void, Never>?>(nil)
     /// The HTTP API's connection limiter, once an API was made for this node (for status).
     let apiLimiter = NIOLockedValueBox<APIConnectionLimiter?>(nil)
     private let stopped = NIOLockedValueBox(false)
@@ -61,7 +63,7 @@ public final class ShoalNode: Sendable {
         var logger = logger
         logger[metadataKey: "node"] = "\(identity.nodeID.short)"
         let objects = try await LocalObjects.open(directory: configuration.dataDirectory.path, maxStorage: configuration.maxStorage,
-                                                  cacheSize: configuration.cacheSize, logger: logger)
+                                                  cacheSize: configuration.cacheSize, withholdingUntilChecked: true, logger: logger)
         let router = PeerRequestRouter()
         let transport: Transport
         let bound: PeerAddress
@@ -78,11 +80,11 @@ public final class ShoalNode: Sendable {
         await dht.setLocalContact(contact)
         let membership = MembershipShell(local: contact, transport: transport, dht: dht, clock: clock,
                                          period: configuration.protocolPeriod, logger: logger)
-        let repair = RepairShell(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
-                                 objects: objects, clock: clock, bandwidth: configuration.repairBandwidth, logger: logger)
+        let repair = RepairShell(local: contact, settings: RepairShell.Settings(configuration), transport: transport, dht: dht,
+                                 objects: objects, clock: clock, logger: logger)
         let metrics = NodeMetrics()
         let service = PeerService(local: contact, replicas: configuration.replicas, objects: objects, dht: dht,
-                                  membership: membership, metrics: metrics, clock: clock, logger: logger)
+                                  membership: membership, repair: repair, metrics: metrics, clock: clock, logger: logger)
         let placer = ObjectPlacer(local: contact, owner: identity.owner, replicas: configuration.replicas,
                                   transport: transport, dht: dht, objects: objects, clock: clock, metrics: metrics)
         let fetcher = ObjectFetcher(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
@@ -145,7 +147,9 @@ public final class ShoalNode: Sendable {
         })
         started.append(Task { [self] in await transport.run() })
         started.append(Task { [self] in await membership.run() })
-        started.append(Task { [self] in await repair.run(interval: configuration.repairInterval) })
+        let repairLoop = Task { [self] in await repair.run() }
+        self.repairLoop.withLockedValue { $0 = repairLoop }
+        started.append(repairLoop)
         started.append(Task { [self] in await objects.runCacheWriter() })
         started.append(Task { [self] in await files.runJanitor() })
         tasks.withLockedValue { $0.append(contentsOf: started) }
@@ -166,6 +170,8 @@ public final class ShoalNode: Sendable {
         }
         for task in tasks.withLockedValue({ $0 }) { task.cancel() }
         await transport.shutdown()
+        // Repair reads and writes the stores: let its loop end first.
+        await repairLoop.withLockedValue({ $0 })?.value
         await objects.close()
         logger.info("node stopped")
     }
@@ -181,7 +187,7 @@ public final class ShoalNode: Sendable {
                    peers: transport.connectedPeers.count, routingTableSize: await dht.size,
                    members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
                    cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
-                   repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops,
+                   repairBacklog: await repair.backlog, repair: await repair.status(), averageLookupHops: await dht.averageHops,
                    maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
                    resources: ResourceStatus(transport: transport.usage, api: apiLimiter.withLockedValue { $0?.statistics }.map {
                        APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
@@ -201,6 +207,8 @@ public struct NodeStatus: Codable, Sendable {
     public var cachedBytes: UInt64
     public var replicas: Int
     public var repairBacklog: Int
+    /// Anti-entropy and repair: records, tombstones, quarantine, exchanges, pushes.
+    public var repair: RepairStatus
     public var averageLookupHops: Double
     /// The storage limit (`--max-storage`), or `nil` for none.
     public var maxStorage: UInt64?

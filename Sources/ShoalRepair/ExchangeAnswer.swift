@@ -1,4 +1,4 @@
-/// The peer's answer to an ``ExchangeRequest``. Wire: `AntiEntropyAnswer` (see ShellContract.md).
+/// The peer's answer to an ``ExchangeRequest``. Wire: `AntiEntropyAnswer` (Protocol/README.md §6.9).
 public enum ExchangeAnswer: Hashable, Sendable, CustomStringConvertible {
     /// Range summaries: for ``ExchangeRequest/Body/summaries(_:)`` one per range; for
     /// ``ExchangeRequest/Body/children(_:)`` every range's children in order.

@@ -1,5 +1,5 @@
 /// A request of an anti-entropy exchange, from the session to the peer's ``RecordTree``
-/// (``RecordTree/answer(_:limits:)``). Wire: `AntiEntropyRequest` (see ShellContract.md).
+/// (``RecordTree/answer(_:limits:)``). Wire: `AntiEntropyRequest` (Protocol/README.md §6.9).
 public struct ExchangeRequest: Hashable, Sendable, CustomStringConvertible {
     /// What is asked.
     public enum Body: Hashable, Sendable {

@@ -14,7 +14,8 @@ import ShoalCore
 /// by ``ExchangeScheduleLimits/interval``. A peer with an exchange in flight is skipped; a peer
 /// whose exchange failed is retried after an exponential backoff.
 ///
-/// Both sides of a pair run their own exchanges; each acts on what it finds (see ShellContract.md).
+/// Both sides of a pair run their own exchanges; each acts on what it finds (Protocol/README.md
+/// §6.9 describes the exchange on the wire).
 public struct ExchangeScheduler: Sendable {
     /// This node.
     public let localID: NodeID
@@ -39,16 +40,20 @@ public struct ExchangeScheduler: Sendable {
     ///   - neighbourhood: the live nodes known (this node may be among them or not).
     ///   - tree: this node's records (only counted, to find the ranges to hand off).
     ///   - now: the current time.
+    ///   - alsoHolding: whether this node holds objects in a range that are not in `tree` (copies
+    ///     it keeps unchecked until their other holders confirm them): such ranges are compared
+    ///     with their holders like ranges with records.
     /// - Returns: at most ``ExchangeScheduleLimits/maximumExchangesPerRound`` exchanges to start
     ///   now; each must be reported to ``onExchangeFinished(_:now:)`` or ``onExchangeFailed(with:_:now:)``.
-    public mutating func planRound(neighbourhood: [Contact], local tree: RecordTree, now: Timestamp) -> [PlannedExchange] {
+    public mutating func planRound(neighbourhood: [Contact], local tree: RecordTree, now: Timestamp,
+                                   alsoHolding: (KeyRange) -> Bool = { _ in false }) -> [PlannedExchange] {
         var contacts: [NodeID: Contact] = [:]
         for c in neighbourhood where c.id != localID { contacts[c.id] = c }
         let map = ResponsibilityMap(nodes: Array(contacts.keys) + [localID], replicas: replicas)
         var shared: [NodeID: [KeyRange]] = [:]
         for responsible in map.ranges {
             let mine = responsible.holders.contains(localID)
-            guard mine || tree.recordCount(in: responsible.range) > 0 else { continue }
+            guard mine || tree.recordCount(in: responsible.range) > 0 || alsoHolding(responsible.range) else { continue }
             for peer in responsible.holders where peer != localID { shared[peer, default: []].append(responsible.range) }
         }
         peers = peers.filter { shared[$0.key] != nil }

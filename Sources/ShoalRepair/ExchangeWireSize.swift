@@ -1,18 +1,25 @@
 import ShoalCore
 
-/// Encoded sizes of the exchange's messages under the protobuf schema proposed in
-/// ShellContract.md, computed without encoding: for answer budgets
-/// (``ExchangeLimits/maximumAnswerBytes``), simulations and benchmarks.
+/// Encoded sizes of the exchange's messages under the wire schema (`Protocol/shoal.proto`:
+/// `AntiEntropyRequest`, `AntiEntropyAnswer`, `ObjectRecord`), computed without encoding: for
+/// answer budgets (``ExchangeLimits/maximumAnswerBytes``), simulations and benchmarks.
 ///
-/// Sizes are exact for that schema (proto3: fields with default values are omitted), framed as
-/// Shoal frames are: the varint length, then `Frame { id, body }` with a request id below 2²¹.
+/// Sizes are exact for that schema (proto3: fields with default values are omitted; ShoalWire's
+/// tests compare them with the real encoder), framed as Shoal frames are: the varint length, then
+/// `Frame { id, body }` with a request id from 2¹⁴ to 2²¹ − 1 (3 varint bytes; smaller ids take
+/// fewer).
 public enum ExchangeWireSize {
+    /// `Frame.anti_entropy_request`'s field number.
+    static let requestField = 18
+    /// `Frame.anti_entropy_answer`'s field number.
+    static let answerField = 19
+
     /// Bytes of the whole frame carrying `request`.
-    public static func frame(_ request: ExchangeRequest) -> Int { frame(bodyField: 17, body: encoded(request)) }
+    public static func frame(_ request: ExchangeRequest) -> Int { frame(bodyField: requestField, body: encoded(request)) }
 
     /// Bytes of the whole frame carrying `answer`.
     public static func frame(_ answer: ExchangeAnswer, horizon: TombstoneHorizon) -> Int {
-        frame(bodyField: 18, body: encoded(answer, horizon: horizon))
+        frame(bodyField: answerField, body: encoded(answer, horizon: horizon))
     }
 
     /// Bytes of one encoded `ObjectRecord` (without its field tag and length).
@@ -21,7 +28,7 @@ public enum ExchangeWireSize {
         if record.kind != .chunk { size += 2 }
         if record.isStored { size += 2 }
         for claim in record.claims {
-            size += message(bytesField(claim.owner.key.count) + int64Field(claim.claimedAt.nanoseconds))
+            size += message(optionalBytesField(claim.owner.key.count) + int64Field(claim.claimedAt.nanoseconds))
         }
         for t in record.tombstones {
             size += message(bytesField(t.owner.key.count) + int64Field(t.deletedAt.nanoseconds) + bytesField(32))
@@ -79,8 +86,11 @@ public enum ExchangeWireSize {
     /// A length-delimited field (tag below 16) holding `length` bytes.
     static func bytesField(_ length: Int) -> Int { 1 + varint(UInt64(length)) + length }
 
+    /// A length-delimited field (tag below 16) holding `length` bytes, omitted when empty.
+    static func optionalBytesField(_ length: Int) -> Int { length == 0 ? 0 : bytesField(length) }
+
     /// An embedded message field (tag below 16) whose content is `length` bytes.
-    static func message(_ length: Int) -> Int { bytesField(length) }
+    public static func message(_ length: Int) -> Int { bytesField(length) }
 
     /// An int64 field (tag below 16); omitted when zero.
     static func int64Field(_ value: Int64) -> Int { value == 0 ? 0 : 1 + varint(UInt64(bitPattern: value)) }

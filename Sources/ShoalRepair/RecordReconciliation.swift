@@ -7,8 +7,8 @@ import ShoalCore
 ///
 /// Tombstones learned from a peer are applied only once verified: the shell fetches each Delete
 /// named in ``deleteIDsToVerify`` (wire: `GetDelete`), checks its owner signature, that it names
-/// the object and matches the tombstone, then calls ``localUpdates(trusting:)`` with the IDs that
-/// passed. Claims are taken as they come (a store's owner key is not signed either).
+/// the object and matches the tombstone, then calls `localUpdates(trusting:local:)` with the IDs that
+/// passed, or with a check per tombstone. Claims are taken as they come (a store's owner key is not signed either).
 public struct RecordReconciliation: Sendable {
     /// The exchange's peer.
     public let peer: NodeID
@@ -64,12 +64,23 @@ public struct RecordReconciliation: Sendable {
     ///   - verified: delete IDs whose Delete passed verification.
     ///   - tree: this node's records now (records may have changed since the exchange).
     public func localUpdates(trusting verified: Set<Key256>, local tree: RecordTree) -> [ObjectRecord] {
+        localUpdates(trusting: { verified.contains($1.deleteID) }, local: tree)
+    }
+
+    /// The merged records to store here, like `localUpdates(trusting:local:)` with delete IDs, with
+    /// each learned tombstone judged on its own: `isTrusted(object, tombstone)` says whether its
+    /// verified Delete lists that object and matches the tombstone's owner and time (a Delete
+    /// that verifies does not make every tombstone naming it true).
+    /// - Parameters:
+    ///   - isTrusted: whether a learned tombstone of an object may be applied.
+    ///   - tree: this node's records now.
+    public func localUpdates(trusting isTrusted: (ContentID, Tombstone) -> Bool, local tree: RecordTree) -> [ObjectRecord] {
         theirs.compactMap { peerRecord in
             let local = tree.record(peerRecord.id)
             let known = Set(local?.tombstones.map(\.deleteID) ?? [])
             let trusted = ObjectRecord(
                 id: peerRecord.id, kind: peerRecord.kind, isStored: false, claims: peerRecord.claims,
-                tombstones: peerRecord.tombstones.filter { known.contains($0.deleteID) || verified.contains($0.deleteID) })
+                tombstones: peerRecord.tombstones.filter { known.contains($0.deleteID) || isTrusted(peerRecord.id, $0) })
             let merged = local.map { $0.merged(with: trusted) } ?? trusted
             return merged == local || merged.isEmpty ? nil : merged
         }

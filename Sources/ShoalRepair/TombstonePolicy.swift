@@ -32,6 +32,15 @@ public struct TombstonePolicy: Hashable, Sendable {
         self.grace = max(grace, epoch * 3)
     }
 
+    /// The policy for a grace of `grace`, with the epoch scaled to it: 1/240 of the grace (one
+    /// hour for the default ten days), at least one second and at most one hour. Every node of a
+    /// cluster started with the same grace gets the same policy.
+    public static func scaled(grace: Duration) -> TombstonePolicy {
+        let epoch = min(max(grace / 240, .seconds(1)), .seconds(3600))
+        let whole = Duration.seconds(epoch.components.seconds)
+        return TombstonePolicy(grace: grace, epoch: whole)
+    }
+
     /// The longest a node may go without a completed exchange and keep serving its old objects.
     public var rejoinBound: Duration { grace - epoch * 2 }
 

@@ -137,6 +137,21 @@ enum MetadataSchema {
             ) WITHOUT ROWID
             """,
         ]),
+        // Version 4: a record per object this node knows of, held or not (its kind; its claims and
+        // tombstones stay in their tables), so that records learned from other holders without
+        // the bytes are kept too. Tombstones whose object was gone took no kind: chunk, which
+        // the holders' records raise to manifest where they know better.
+        MetadataMigration(version: 4, statements: [
+            """
+            CREATE TABLE records (
+                id BLOB NOT NULL PRIMARY KEY,
+                kind INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "INSERT OR IGNORE INTO records (id, kind) SELECT id, kind FROM objects WHERE state != 2",
+            "INSERT OR IGNORE INTO records (id, kind) SELECT DISTINCT id, 0 FROM claims",
+            "INSERT OR IGNORE INTO records (id, kind) SELECT DISTINCT id, 0 FROM tombstones",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

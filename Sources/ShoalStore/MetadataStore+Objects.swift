@@ -4,10 +4,13 @@ import ShoalCore
 public struct ObjectCommit: Sendable, Hashable {
     public var record: StoredObject
     public var decision: ClaimDecision
+    /// Tombstones the store carried (a push's, already verified), merged into the object's record.
+    public var tombstones: [Tombstone]
 
-    public init(record: StoredObject, decision: ClaimDecision) {
+    public init(record: StoredObject, decision: ClaimDecision, tombstones: [Tombstone] = []) {
         self.record = record
         self.decision = decision
+        self.tombstones = tombstones
     }
 }
 
@@ -80,11 +83,11 @@ extension MetadataStore {
     /// Decides whether `offered` claims may store `id` here, by the ownership rules
     /// (``ClaimDecision``). Changes nothing.
     /// - Returns: the decision, and the object's current record when it is already held.
-    public func decide(_ id: ContentID, offered: [OwnerClaim], fresh: Bool, now: Timestamp) throws
-        -> (decision: ClaimDecision, existing: StoredObject?)
-    {
+    /// - Parameter carried: tombstones the store carries (a push's), judged with those kept here.
+    public func decide(_ id: ContentID, offered: [OwnerClaim], fresh: Bool, tombstones carried: [Tombstone] = [],
+                       now: Timestamp) throws -> (decision: ClaimDecision, existing: StoredObject?) {
         let existing = try object(id)
-        let decision = ClaimDecision(offered: offered, fresh: fresh, now: now, tombstones: try tombstones(of: id))
+        let decision = ClaimDecision(offered: offered, fresh: fresh, now: now, tombstones: try tombstones(of: id) + carried)
         return (decision, existing)
     }
 
@@ -116,14 +119,25 @@ extension MetadataStore {
                                   .int(r.state.rawValue), .integer(r.state == .cache ? lruClock : 0)])
                     adjust(state: r.state, by: 1, bytes: r.allocated)
                 }
+                if commit.record.state != .cache { try ensureRecord(id, kind: commit.record.kind) }
                 try record(commit.decision, for: id)
+                if !commit.tombstones.isEmpty {
+                    for tombstone in commit.tombstones { try mergeTombstone(tombstone, into: id) }
+                    try normalize(id)
+                }
             }
         }
     }
 
-    /// Adds claims to an object already held (no bytes to write).
-    public func addClaims(_ decision: ClaimDecision, to id: ContentID) throws {
-        try transaction { try record(decision, for: id) }
+    /// Adds claims (and a push's verified tombstones) to an object already held (no bytes to write).
+    public func addClaims(_ decision: ClaimDecision, tombstones: [Tombstone] = [], to id: ContentID) throws {
+        try transaction {
+            try record(decision, for: id)
+            if !tombstones.isEmpty {
+                for tombstone in tombstones { try mergeTombstone(tombstone, into: id) }
+                try normalize(id)
+            }
+        }
     }
 
     private func record(_ decision: ClaimDecision, for id: ContentID) throws {
@@ -149,7 +163,10 @@ extension MetadataStore {
             }
             let record = try Self.record(id: id, row)
             try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
-            if !keepingClaims { try db.query("DELETE FROM claims WHERE id = ?", [.key(id)]) }
+            if !keepingClaims {
+                try db.query("DELETE FROM claims WHERE id = ?", [.key(id)])
+                try dropRecordIfEmpty(id)
+            }
             adjust(state: record.state, by: -1, bytes: record.allocated)
             return record
         }
@@ -188,7 +205,10 @@ extension MetadataStore {
                 try db.query("INSERT OR IGNORE INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, 0)",
                              [.key(r.id), .int(r.kind.databaseValue), .integer(Int64(r.size)), .integer(Int64(r.allocated)),
                               .int(ObjectState.unchecked.rawValue)])
-                if db.changes > 0 { adjust(state: .unchecked, by: 1, bytes: r.allocated) }
+                if db.changes > 0 {
+                    adjust(state: .unchecked, by: 1, bytes: r.allocated)
+                    try ensureRecord(r.id, kind: r.kind)
+                }
             }
         }
     }
@@ -216,6 +236,7 @@ extension MetadataStore {
             for id in missing {
                 try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
                 try db.query("DELETE FROM claims WHERE id = ?", [.key(id)])
+                try dropRecordIfEmpty(id)
             }
             for (id, size, allocated) in resized {
                 try db.query("UPDATE objects SET size = ?, allocated = ? WHERE id = ?",
@@ -247,32 +268,33 @@ extension MetadataStore {
     // MARK: - Deletion
 
     /// Applies one owner's signed Delete to the listed objects, in one transaction: removes the
-    /// signer's claims, records the signer's tombstones (where it had a claim), keeps the signed
-    /// message while a tombstone names it, and forgets objects no claim keeps. The caller deletes
-    /// the files of objects reported `.removed` or `.droppedFromCache`.
+    /// signer's claims, records the signer's tombstones (where it had a claim, and where this node
+    /// knows nothing of the object but is responsible for it), keeps the signed message while a
+    /// tombstone names it, and forgets objects no claim keeps (their records stay, with the
+    /// tombstones). The caller deletes the files of objects reported `.removed` or `.droppedFromCache`.
     /// - Parameters:
     ///   - owner: the Delete's signer.
     ///   - deletedAt: the Delete's `issued_at`: the tombstones' time, the same on every holder.
     ///   - deleteID: SHA-256 of `message`.
-    ///   - message: the serialized Delete exactly as received.
+    ///   - message: the Delete's canonical encoding.
+    ///   - recordingAbsent: objects to record the tombstone of even without a claim here, when this
+    ///     node has no record of them (it is among their closest nodes and may be pushed them later).
     /// - Returns: the effect on each listed object, in order.
     public func applyDelete(owner: ObjectOwner, objects ids: [ContentID], deletedAt: Timestamp, deleteID: Key256,
-                            message: [UInt8]) throws -> [DeleteEffect] {
+                            message: [UInt8], recordingAbsent: Set<ContentID> = []) throws -> [DeleteEffect] {
         try transaction {
             var effects: [DeleteEffect] = []
             effects.reserveCapacity(ids.count)
             for id in ids {
                 let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)]).first
                 let record = try row.map { try Self.record(id: id, $0) }
-                try db.query("DELETE FROM claims WHERE id = ? AND owner = ?", [.key(id), .blob(owner.key)])
+                try db.query("DELETE FROM claims WHERE id = ? AND owner = ? AND claimed_at <= ?",
+                             [.key(id), .blob(owner.key), .integer(deletedAt.nanoseconds)])
                 let hadClaim = db.changes > 0
-                if hadClaim {
-                    try db.query("""
-                        INSERT INTO tombstones (id, owner, deleted_at, delete_id) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (id, owner) DO UPDATE SET deleted_at = excluded.deleted_at, delete_id = excluded.delete_id
-                            WHERE excluded.deleted_at > deleted_at
-                               OR (excluded.deleted_at = deleted_at AND excluded.delete_id > delete_id)
-                        """, [.key(id), .blob(owner.key), .integer(deletedAt.nanoseconds), .key(deleteID)])
+                let unknown = try recordingAbsent.contains(id) && db.query("SELECT 1 FROM records WHERE id = ?", [.key(id)]).isEmpty
+                if hadClaim || unknown {
+                    try ensureRecord(id, kind: record?.kind ?? .chunk)
+                    try mergeTombstone(Tombstone(owner: owner, deletedAt: deletedAt, deleteID: deleteID), into: id)
                     try db.query("INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)",
                                  [.key(deleteID), .blob(message)])
                 }
@@ -281,6 +303,7 @@ extension MetadataStore {
                 case (let record?, _) where record.state == .cache:
                     try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
                     adjust(state: .cache, by: -1, bytes: record.allocated)
+                    if !unknown { try dropRecordIfEmpty(id) }
                     effects.append(.droppedFromCache)
                 case (let record?, true) where others == 0:
                     try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
@@ -296,11 +319,18 @@ extension MetadataStore {
         }
     }
 
-    /// Forgets tombstones older than `cutoff` (the grace period has passed).
-    /// - Returns: how many were removed.
+    /// Forgets tombstones older than `cutoff` (the grace period has passed), the records left with
+    /// nothing in them, and the signed Deletes no tombstone names any more.
+    /// - Returns: how many tombstones were removed.
     @discardableResult
     public func removeTombstones(before cutoff: Timestamp) throws -> Int {
         try transaction {
+            try db.query("""
+                DELETE FROM records WHERE id IN (SELECT id FROM tombstones WHERE deleted_at < ?)
+                  AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.id = records.id AND t.deleted_at >= ?)
+                  AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = records.id)
+                  AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = records.id AND o.state != ?)
+                """, [.integer(cutoff.nanoseconds), .integer(cutoff.nanoseconds), .int(ObjectState.cache.rawValue)])
             try db.query("DELETE FROM tombstones WHERE deleted_at < ?", [.integer(cutoff.nanoseconds)])
             let removed = db.changes
             try db.query("DELETE FROM deletes WHERE delete_id NOT IN (SELECT delete_id FROM tombstones)")

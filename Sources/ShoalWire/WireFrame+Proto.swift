@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import ShoalCore
+import ShoalRepair
 import SwiftProtobuf
 
 // Conversions between the generated protobuf types (internal to this target) and domain values.
@@ -32,19 +33,14 @@ extension WireFrame {
                                                closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:)),
                                                replica: v.replica))
         case .storeChunk(let s):
-            let kind: ObjectKind
-            switch s.kind {
-            case .chunk: kind = .chunk
-            case .manifest: kind = .manifest
-            case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown ObjectKind \(v)")
-            }
-            guard s.claims.count <= StoreChunk.maximumClaims else {
-                throw FrameError.invalid("StoreChunk carries \(s.claims.count) claims, at most \(StoreChunk.maximumClaims) allowed")
+            guard s.claims.count + s.tombstones.count <= StoreChunk.maximumOwnerEntries else {
+                throw FrameError.invalid("StoreChunk carries \(s.claims.count + s.tombstones.count) claims and tombstones, at most \(StoreChunk.maximumOwnerEntries) allowed")
             }
             message = .storeChunk(StoreChunk(id: try Key256(wire: s.id, field: "StoreChunk.id"), data: ByteBuffer(data: s.data),
-                                             kind: kind, root: try Key256(wire: s.root, field: "StoreChunk.root"),
+                                             kind: try ObjectKind(proto: s.kind), root: try Key256(wire: s.root, field: "StoreChunk.root"),
                                              ownerKey: s.ownerKey, force: s.force,
-                                             claims: try s.claims.map { try OwnerClaim(proto: $0) }))
+                                             claims: try s.claims.map { try OwnerClaim(proto: $0) },
+                                             tombstones: try s.tombstones.map { try Tombstone(proto: $0) }))
         case .storeAck(let a):
             message = .storeAck(StoreAck(stored: a.stored, reason: a.reason,
                                          closer: try a.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
@@ -68,6 +64,22 @@ extension WireFrame {
             message = .error(WireError(code, String(e.message.prefix(1024))))
         case .badCopy(let b):
             message = .badCopy(try Key256(wire: b.id, field: "BadCopy.id"))
+        case .antiEntropyRequest(let r):
+            message = .antiEntropyRequest(try ExchangeRequest(proto: r))
+        case .antiEntropyAnswer(let a):
+            let (answer, horizon) = try ExchangeAnswer.decode(a)
+            message = .antiEntropyAnswer(answer, horizon: horizon)
+        case .shareRecords(let r):
+            message = .shareRecords(try ObjectRecord.list(r.records, limit: WireLimits.maximumExchangeRecords, field: "ShareRecords"))
+        case .shareRecordsAck(let a):
+            message = .shareRecordsAck(merged: a.merged)
+        case .getDelete(let g):
+            message = .getDelete(try Key256(wire: g.deleteID, field: "GetDelete.delete_id"))
+        case .signedDelete(let d):
+            guard d.delete.count <= WireLimits.maximumSignedDeleteBytes else {
+                throw FrameError.invalid("SignedDelete is \(d.delete.count) bytes, at most \(WireLimits.maximumSignedDeleteBytes) allowed")
+            }
+            message = .signedDelete(Array(d.delete))
         }
         self.init(id: proto.id, message)
     }
@@ -99,11 +111,12 @@ extension WireFrame {
             frame.storeChunk = .with {
                 $0.id = Data(s.id.bytes)
                 $0.data = Data(buffer: s.data)
-                $0.kind = s.kind == .chunk ? .chunk : .manifest
+                $0.kind = s.kind.proto
                 $0.root = Data(s.root.bytes)
                 $0.ownerKey = s.ownerKey
                 $0.force = s.force
                 $0.claims = s.claims.map(\.proto)
+                $0.tombstones = s.tombstones.map(\.proto)
             }
         case .storeAck(let a):
             frame.storeAck = .with {
@@ -141,6 +154,18 @@ extension WireFrame {
             }
         case .badCopy(let id):
             frame.badCopy = .with { $0.id = Data(id.bytes) }
+        case .antiEntropyRequest(let request):
+            frame.antiEntropyRequest = request.proto
+        case .antiEntropyAnswer(let answer, let horizon):
+            frame.antiEntropyAnswer = answer.proto(horizon: horizon)
+        case .shareRecords(let records):
+            frame.shareRecords = .with { $0.records = records.map(\.proto) }
+        case .shareRecordsAck(let merged):
+            frame.shareRecordsAck = .with { $0.merged = merged }
+        case .getDelete(let id):
+            frame.getDelete = .with { $0.deleteID = Data(id.bytes) }
+        case .signedDelete(let bytes):
+            frame.signedDelete = .with { $0.delete = Data(bytes) }
         }
         return frame
     }

@@ -2,8 +2,8 @@ import ShoalCore
 import ShoalRepair
 import XCTest
 
-/// The calls `Sources/ShoalNode/RepairShell.swift` makes today, written the same way, so that the
-/// shell keeps compiling and behaving until it moves to records and evidence (ShellContract.md).
+/// The first model's entry points (per-object placements instead of records and evidence), as
+/// the node's repair shell called them before it moved to anti-entropy: they keep their meaning.
 final class FirstModelCompatibilityTests: XCTestCase {
     func testTheShellsCallsStillWork() {
         let local = node(9)

@@ -2,7 +2,7 @@ import ShoalCore
 import ShoalRepair
 import ShoalTestKit
 
-/// A few nodes running the pure repair pieces the way ShellContract.md says the shell will:
+/// A few nodes running the pure repair pieces the way the node's RepairShell does:
 /// scheduler → exchanges → evidence and reconciliation → planner → pushes, drops, discards.
 /// Everything in memory; a push is the target merging the pushed record with its bytes.
 struct RepairSimulation {

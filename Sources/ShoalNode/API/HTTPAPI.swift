@@ -110,9 +110,10 @@ extension ShoalNode {
     func metricsText() async -> String {
         let status = await status()
         let (deaths, suspicions) = await (membership.deaths, membership.suspicions)
-        let (pushed, dropped) = await (repair.pushed, repair.dropped)
+        let repairMetrics = status.repair.metrics
+        let (pushed, dropped) = (status.repair.pushed, status.repair.dropped)
         let t = status.resources.transport
-        return metrics.render(counters: [
+        return metrics.render(counters: repairMetrics.counters + [
             ("shoal_members_declared_dead_total", "Members this node saw declared dead.", Double(deaths)),
             ("shoal_members_suspected_total", "Members this node saw suspected.", Double(suspicions)),
             ("shoal_repair_pushes_total", "Objects pushed to nodes that lacked them.", Double(pushed)),
@@ -138,6 +139,6 @@ extension ShoalNode {
             ("shoal_objects_stored", "Objects on disk.", Double(status.objectsStored)),
             ("shoal_cache_bytes", "Bytes of cached objects.", Double(status.cachedBytes)),
             ("shoal_repair_backlog", "Objects waiting for repair.", Double(status.repairBacklog)),
-        ])
+        ] + repairMetrics.gauges)
     }
 }
