@@ -54,6 +54,10 @@ actor RepairShell {
         var maximumShareBatch = 1024
         /// How long after start replicas no exchange could check are withheld at most.
         var withholdingLimit: Duration = .seconds(120)
+        /// Whether the node joins through bootstrap peers: without any known peer it is then not
+        /// alone but not yet joined (nothing is released or counted as in step for having no one
+        /// to compare with).
+        var joinsPeers = false
 
         init(replicas: Int, interval: Duration, bandwidth: UInt64, policy: TombstonePolicy) {
             self.replicas = replicas
@@ -66,6 +70,7 @@ actor RepairShell {
         init(_ configuration: NodeConfiguration) {
             self.init(replicas: configuration.replicas, interval: configuration.repairInterval,
                       bandwidth: configuration.repairBandwidth, policy: .scaled(grace: configuration.tombstoneGrace))
+            joinsPeers = !configuration.bootstrap.isEmpty
         }
     }
 
@@ -176,7 +181,8 @@ actor RepairShell {
             for exchange in planned { group.addTask { await self.exchange(exchange) } }
             for await finished in group where finished { completed = true }
         }
-        if completed || live.isEmpty { await noteSynchronized() }
+        let alone = live.isEmpty && !settings.joinsPeers
+        if completed || alone { await noteSynchronized() }
         await drainChanges()
         releaseUnshared(live: live)
         await repair(live: live)
@@ -214,10 +220,12 @@ actor RepairShell {
     /// and, past ``Settings/withholdingLimit`` since start, every one left (with a warning).
     private func releaseUnshared(live: [Contact]) {
         guard pending.count > 0 else { return }
+        // Not joined yet: every range would look like this node's alone.
+        let joining = live.isEmpty && settings.joinsPeers
         let map = ResponsibilityMap(nodes: live.map(\.id) + [local.id], replicas: settings.replicas)
         var released: [ContentID] = []
         let overdue = loadedAt.map { clock.now - $0 > settings.withholdingLimit } ?? false
-        for id in pending.ascending() where overdue || (map.holders(of: id) ?? []).allSatisfy({ $0 == local.id }) {
+        for id in pending.ascending() where overdue || (!joining && (map.holders(of: id) ?? []).allSatisfy { $0 == local.id }) {
             released.append(id)
         }
         if overdue, !released.isEmpty {
@@ -252,9 +260,10 @@ actor RepairShell {
 
     // MARK: Status
 
-    /// What `/v1/status` and `/metrics` report of repair.
-    func status() -> RepairStatus {
-        RepairStatus(statistics: statistics, records: tree.count, tombstones: tree.tombstoneCount, quarantined: quarantined.count,
+    /// What `/v1/status` and `/metrics` report of repair (the records as the store has them now).
+    func status() async -> RepairStatus {
+        await drainChanges()
+        return RepairStatus(statistics: statistics, records: tree.count, tombstones: tree.tombstoneCount, quarantined: quarantined.count,
                      withheld: pending.count, horizon: tree.horizon, policy: settings.policy, loading: phase == .loading)
     }
 

@@ -51,6 +51,18 @@ struct NodeAPI: Sendable {
         return Array(body.readableBytesView)
     }
 
+    /// Deletes a file this node owns (`shoal rm`), returning what the holders did.
+    func delete(_ file: String) async throws -> DeleteReport {
+        var request = HTTPClientRequest(url: baseURL + "/v1/files/\(file)")
+        request.method = .DELETE
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code == 200 else {
+            throw NodeAPIError(path: "DELETE /v1/files/\(file.prefix(12))…", status: Int(response.status.code), body: String(buffer: body))
+        }
+        return try JSONDecoder().decode(DeleteReport.self, from: Data(body.readableBytesView))
+    }
+
     private func getJSON<T: Decodable>(_ path: String, timeout: TimeAmount) async throws -> T {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .GET
