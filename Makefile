@@ -1,5 +1,5 @@
 # Shoal: the three commands of the original project, plus a few helpers.
-.PHONY: build run test bench protos clean
+.PHONY: build run test bench protos fuzz clean
 
 build:
 	swift build
@@ -8,14 +8,17 @@ build:
 run:
 	swift run shoal demo
 
-# Every test: the Swift test suite, the C interop check against a real node, and the web UI in a
-# headless browser (each of the last two says plainly when it skipped for a missing package).
+# Every test: the Swift test suite, the C interop check against a real node, the web UI in a
+# headless browser (each of the last two says plainly when it skipped for a missing package), and
+# 20 s of each fuzz target, replaying its seeds and past crashes (a debug build, which keeps the
+# dependencies' assertions and builds faster; `bash Scripts/fuzz.sh TARGET SECONDS` for long runs).
 test:
 	swift build --build-tests
 	swift test --skip-build
 	bash Protocol/interop/run.sh
 	bash Scripts/embed-webui.sh --check
 	bash Tests/browser/run.sh
+	FUZZ_CONFIG=debug bash Scripts/fuzz.sh all 20
 
 bench:
 	swift run -c release shoal-bench
@@ -23,5 +26,9 @@ bench:
 protos:
 	bash Scripts/generate-protos.sh
 
+# Each fuzz target for 10 minutes, in a release build.
+fuzz:
+	bash Scripts/fuzz.sh all 600
+
 clean:
-	rm -rf .build Protocol/interop/build
+	rm -rf .build .build-fuzz Protocol/interop/build

@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure cores: no sockets, no clocks, no Dispatch.
@@ -88,6 +90,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["WebUI/index.html"]
         ),
@@ -98,6 +102,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -178,3 +184,34 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (Fuzz/<Name>/), built only by Scripts/fuzz.sh, which sets SHOAL_FUZZ=1 and links
+// libFuzzer with `-sanitize=fuzzer`: `swift build` and `swift test` neither see nor build them.
+if Context.environment["SHOAL_FUZZ"] == "1" {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/Support"),
+        .executableTarget(
+            name: "fuzz-frames",
+            dependencies: ["FuzzSupport", "ShoalWire", "ShoalCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Frames"
+        ),
+        .executableTarget(
+            name: "fuzz-manifest",
+            dependencies: [
+                "FuzzSupport", "ShoalFile", "ShoalWire", "ShoalCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Fuzz/Manifest"
+        ),
+        .executableTarget(name: "fuzz-addresses", dependencies: ["FuzzSupport", "ShoalCore"], path: "Fuzz/Addresses"),
+        .executableTarget(name: "fuzz-range", dependencies: ["FuzzSupport", "ShoalFile"], path: "Fuzz/Range"),
+        // Writes Fuzz/corpus/ (`Scripts/fuzz.sh seeds`).
+        .executableTarget(
+            name: "fuzz-seeds",
+            dependencies: ["ShoalWire", "ShoalCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Seeds"
+        ),
+    ]
+}

@@ -21,7 +21,7 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible, Comparab
         self.port = port
     }
 
-    /// Parses `host:port` or `[v6]:port`.
+    /// Parses `host:port` or `[v6]:port`. The host is printable ASCII, without brackets.
     /// - Throws: `PeerAddress.ParseError` naming what is wrong.
     public init(parsing text: String) throws {
         let trimmed = text.trimmingWhitespace()
@@ -39,6 +39,11 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible, Comparab
             portText = trimmed[trimmed.index(after: colon)...]
         }
         guard !host.isEmpty else { throw ParseError(text: text, reason: "empty host") }
+        // Printable ASCII without brackets, so that `description` always parses back to this address
+        // (a host such as ":]" or " a" would print as text that does not, or means another host).
+        guard host.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") }) else {
+            throw ParseError(text: text, reason: "the host may only have printable ASCII characters other than brackets")
+        }
         guard let port = Int(portText), (0...65535).contains(port) else {
             throw ParseError(text: text, reason: "port '\(portText)' is not a number from 0 to 65535")
         }

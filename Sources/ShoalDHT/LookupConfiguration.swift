@@ -16,6 +16,9 @@ extension LookupStateMachine {
         public var maxPendingCandidates: Int
         /// The lookup ends after this many requests whatever happens.
         public var maxRequests: Int
+        /// β: a lookup that needs only a few of the closest nodes still waits for at least this many
+        /// of the closest to answer (see ``LookupStateMachine/settleCount``).
+        public var resiliency: Int
 
         /// - Parameters:
         ///   - alpha: default 3.
@@ -25,6 +28,7 @@ extension LookupStateMachine {
         ///   - maxPerGroupPerAnswer: default 3 (the table-wide cap, so an honest answer is never cut).
         ///   - maxPendingCandidates: default `3 * k`.
         ///   - maxRequests: default `10 * k`.
+        ///   - resiliency: default 3.
         public init(
             alpha: Int = 3,
             k: Int = 20,
@@ -32,7 +36,8 @@ extension LookupStateMachine {
             maxContactsPerAnswer: Int? = nil,
             maxPerGroupPerAnswer: Int = 3,
             maxPendingCandidates: Int? = nil,
-            maxRequests: Int? = nil
+            maxRequests: Int? = nil,
+            resiliency: Int = 3
         ) {
             precondition(alpha > 0 && k > 0, "alpha and k must be positive")
             self.alpha = alpha
@@ -42,6 +47,7 @@ extension LookupStateMachine {
             self.maxPerGroupPerAnswer = max(1, maxPerGroupPerAnswer)
             self.maxPendingCandidates = max(k, maxPendingCandidates ?? 3 * k)
             self.maxRequests = max(alpha, maxRequests ?? 10 * k)
+            self.resiliency = max(1, resiliency)
         }
     }
 }

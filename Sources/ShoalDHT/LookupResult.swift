@@ -4,7 +4,7 @@ import ShoalCore
 public struct LookupResult: Hashable, Sendable {
     /// Why the lookup ended.
     public enum Ending: Hashable, Sendable {
-        /// The K closest nodes seen have all answered.
+        /// The closest nodes seen (K, or the settle count the caller asked for) have all answered.
         case converged
         /// No candidate was left to ask (fewer than K live nodes reachable).
         case exhausted

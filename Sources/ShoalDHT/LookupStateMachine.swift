@@ -9,11 +9,20 @@ import ShoalCore
 ///
 /// 1. Start from seed contacts (normally the K closest to the target in the local routing table).
 /// 2. Keep up to α (3) requests in flight, always to the closest candidates not yet asked among the K
-///    closest known.
+///    closest known. Once an answer names no node closer than the closest already seen, ask all of
+///    the K closest not yet asked at once (the paper's final step), so converging costs about two
+///    round trips rather than K / α.
 /// 3. Each answer adds the contacts it names as new candidates; a node that times out or fails is
 ///    dropped and never asked again.
-/// 4. Stop when the K closest candidates have all answered, or when no candidate is left. The result
+/// 4. Stop when the closest candidates have all answered, or when no candidate is left. The result
 ///    is the K closest nodes that *answered* (live nodes), closest first.
+///
+/// How many of the closest must have answered is the lookup's *settle count*: K in the paper, and
+/// `max(wanted, resiliency)` when the caller needs only the `wanted` closest (placement needs `r`).
+/// This is the termination rule of libp2p's DHT (its β, 3 by default): once the few closest nodes
+/// known have answered without naming anyone closer, the lookup has converged; asking the rest of
+/// the K closest, one α-window at a time, would only add round trips. Nodes that are close to a
+/// key know its neighbourhood, so the closest `wanted` are still found.
 ///
 /// A value lookup (`kind: .value`) sends `FindValue` instead and stops as soon as one node says it
 /// holds the value.
@@ -50,6 +59,8 @@ public struct LookupStateMachine: Sendable {
     public let kind: Kind
     public let localID: NodeID
     public let configuration: Configuration
+    /// How many of the closest candidates must have answered before the lookup ends (at most K).
+    public let settleCount: Int
     /// The outcome, once the lookup has finished.
     public private(set) var result: LookupResult?
 
@@ -61,6 +72,8 @@ public struct LookupStateMachine: Sendable {
     private var failed: Set<NodeID> = []
     private var inFlightCount = 0
     private var freshCount = 0
+    /// An answer brought no closer node: the window is K rather than α.
+    private var sweeping = false
     private var started = false
     private var stats = LookupStats()
 
@@ -71,13 +84,16 @@ public struct LookupStateMachine: Sendable {
     ///   - localID: the local node, never asked and never returned.
     ///   - seeds: where to start, normally `table.closest(to: target, count: K)`; duplicates and the
     ///     local node are ignored, only the closest `maxPendingCandidates` are kept.
+    ///   - wanted: how many of the closest nodes the caller needs; the lookup ends once the
+    ///     `max(wanted, resiliency)` closest candidates have answered. `nil`: all K.
     ///   - configuration: α, K, timeout and bounds.
-    public init(target: Key256, kind: Kind = .node, localID: NodeID, seeds: [Contact],
+    public init(target: Key256, kind: Kind = .node, localID: NodeID, seeds: [Contact], wanted: Int? = nil,
                 configuration: Configuration = Configuration()) {
         self.target = target
         self.kind = kind
         self.localID = localID
         self.configuration = configuration
+        self.settleCount = min(configuration.k, max(1, wanted.map { max($0, configuration.resiliency) } ?? configuration.k))
         for seed in seeds where seed.id != localID && !known.contains(seed.id) {
             insert(Candidate(contact: seed, distance: seed.id ^ target, hop: 1, state: .fresh))
         }
@@ -113,7 +129,9 @@ public struct LookupStateMachine: Sendable {
     /// - Returns: further requests, or `.finished`.
     public mutating func onResponse(from id: NodeID, contacts: [Contact], now: Timestamp) -> [LookupDirective] {
         guard let i = markAnswered(id) else { return [] }
+        let closestBefore = candidates.first?.distance
         absorb(contacts, from: candidates[i])
+        if candidates.first?.distance == closestBefore { sweeping = true }
         return advance(now: now)
     }
 
@@ -238,21 +256,28 @@ public struct LookupStateMachine: Sendable {
         }
     }
 
-    /// Sends to the closest unqueried candidates among the K closest while fewer than α are in flight;
-    /// finishes when the K closest have answered or nothing can be asked.
+    /// Sends to the closest unqueried candidates among the ``settleCount`` closest while fewer than α
+    /// (in the final sweep: the settle count) are in flight; finishes when those have answered or
+    /// nothing can be asked.
     private mutating func advance(now: Timestamp) -> [LookupDirective] {
         guard result == nil, started else { return [] }
         var directives: [LookupDirective] = []
         var allAnswered = true
-        for i in candidates.indices.prefix(configuration.k) {
+        for i in candidates.indices.prefix(settleCount) where candidates[i].state != .answered {
+            allAnswered = false
+            break
+        }
+        if allAnswered {
+            return finish(candidates.count >= settleCount ? .converged : .exhausted, holders: [], now: now)
+        }
+        // Only the closest `settleCount` decide the outcome, so only they are asked.
+        for i in candidates.indices.prefix(settleCount) {
             switch candidates[i].state {
-            case .answered:
+            case .answered, .inFlight:
                 continue
-            case .inFlight:
-                allAnswered = false
             case .fresh:
-                allAnswered = false
-                guard inFlightCount < configuration.alpha, stats.messagesSent < configuration.maxRequests else { continue }
+                let window = sweeping ? settleCount : configuration.alpha
+                guard inFlightCount < window, stats.messagesSent < configuration.maxRequests else { continue }
                 candidates[i].state = .inFlight
                 inFlightCount += 1
                 freshCount -= 1
@@ -260,9 +285,6 @@ public struct LookupStateMachine: Sendable {
                 let request: LookupRequest = kind == .node ? .findNode(target: target) : .findValue(key: target)
                 directives.append(.send(request, to: candidates[i].contact, deadline: now + configuration.requestTimeout))
             }
-        }
-        if allAnswered {
-            return finish(candidates.count >= configuration.k ? .converged : .exhausted, holders: [], now: now)
         }
         if inFlightCount == 0 {
             return finish(.requestLimitReached, holders: [], now: now)

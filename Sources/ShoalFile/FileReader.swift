@@ -3,7 +3,8 @@ import ShoalCore
 import ShoalWire
 
 /// Reads files back from their objects: any byte range, in order, with up to ``maxInFlight``
-/// chunks fetched in parallel, every object verified end to end.
+/// chunks fetched in parallel (fewer when fewer keep the consumer busy: ``ReadAhead``), every
+/// object verified end to end.
 ///
 /// Only the manifest nodes on the path to the requested range are fetched. The source verifies each
 /// object against its ID (see ``ObjectSource``); the reader opens it (which authenticates it and its
@@ -86,17 +87,19 @@ public struct FileReader: Sendable {
         var walker = TreeWalker(file: file, range: range, reader: self)
         let sealer = file.sealer
         let source = self.source
-        let window = maxInFlight
+        var window = ReadAhead(minimum: min(2, maxInFlight), maximum: maxInFlight)
         var written: UInt64 = 0
+        let clock = ContinuousClock()
 
-        try await withThrowingTaskGroup(of: (Int, ByteBuffer).self) { group in
+        try await withThrowingTaskGroup(of: (Int, ByteBuffer, Duration).self) { group in
             var scheduled = 0
             var nextToWrite = 0
             var ready: [Int: ByteBuffer] = [:]
             var exhausted = false
+            var lastWrite = clock.now
             while true {
-                // Keep the window full: fetched-but-unwritten plus in-flight stays within `window`.
-                while !exhausted && scheduled - nextToWrite < window {
+                // Keep the window full: fetched-but-unwritten plus in-flight stays within it.
+                while !exhausted && scheduled - nextToWrite < window.current {
                     guard let chunk = try await walker.next() else {
                         exhausted = true
                         break
@@ -104,14 +107,20 @@ public struct FileReader: Sendable {
                     let sequence = scheduled
                     scheduled += 1
                     group.addTask {
-                        (sequence, try await Self.fetchChunk(chunk, range: range, sealer: sealer, source: source))
+                        let started = clock.now
+                        let bytes = try await Self.fetchChunk(chunk, range: range, sealer: sealer, source: source)
+                        return (sequence, bytes, clock.now - started)
                     }
                 }
-                guard nextToWrite < scheduled, let (sequence, bytes) = try await group.next() else { break }
+                guard nextToWrite < scheduled, let (sequence, bytes, elapsed) = try await group.next() else { break }
+                window.fetched(bytes: bytes.readableBytes, after: elapsed.inSeconds)
                 ready[sequence] = bytes
                 while let opened = ready.removeValue(forKey: nextToWrite) {
                     written += UInt64(opened.readableBytes)
                     try await write(opened)
+                    let now = clock.now
+                    window.consumed(bytes: opened.readableBytes, over: (now - lastWrite).inSeconds)
+                    lastWrite = now
                     nextToWrite += 1
                 }
             }

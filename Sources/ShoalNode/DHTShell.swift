@@ -14,6 +14,7 @@ actor DHTShell {
     private let transport: Transport
     private let clock: NodeClock
     private let logger: Logger
+    private let metrics: NodeMetrics?
     let lookupConfiguration: LookupStateMachine.Configuration
     private var lookupsRun = 0
     private var hopsTotal = 0
@@ -26,8 +27,9 @@ actor DHTShell {
     private(set) var placementsLocal = 0
     private(set) var placementsLookedUp = 0
 
-    init(transport: Transport, clock: NodeClock, logger: Logger) {
+    init(transport: Transport, clock: NodeClock, metrics: NodeMetrics? = nil, logger: Logger) {
         self.localID = transport.nodeID
+        self.metrics = metrics
         self.transport = transport
         self.clock = clock
         self.logger = logger
@@ -156,68 +158,104 @@ actor DHTShell {
     }
 
     /// An iterative Kademlia lookup of `target` over the network.
-    /// - Returns: the K closest live nodes found (and, for `.value`, who holds it).
-    func lookup(_ target: Key256, kind: LookupStateMachine.Kind = .node) async -> LookupResult {
+    /// - Parameters:
+    ///   - kind: `.node` (FindNode) or `.value` (FindValue).
+    ///   - wanted: how many of the closest nodes the caller needs (the lookup settles once that
+    ///     many, and at least β, of the closest have answered); `nil`: all K, as a lookup that
+    ///     proves a neighbourhood must.
+    /// - Returns: the closest live nodes found (and, for `.value`, who holds it).
+    func lookup(_ target: Key256, kind: LookupStateMachine.Kind = .node, wanted: Int? = nil) async -> LookupResult {
+        await timedLookup(target, kind: kind, wanted: wanted).result
+    }
+
+    /// Where one lookup's time went (monotonic clock): for `shoal-bench lookup`'s breakdown.
+    struct LookupTiming: Sendable {
+        /// From the first request to the result.
+        var total: Duration = .zero
+        /// Time the lookup waited with requests in flight and no answer to process.
+        var waiting: Duration = .zero
+        /// Each request's round trip as its sender saw it (request written to answer decoded).
+        var roundTrips: [Duration] = []
+    }
+
+    /// ``lookup(_:kind:wanted:)``, also reporting where its time went.
+    func timedLookup(_ target: Key256, kind: LookupStateMachine.Kind = .node, wanted: Int? = nil) async
+        -> (result: LookupResult, timing: LookupTiming)
+    {
+        let clock = self.clock
+        let started = clock.now
+        var timing = LookupTiming()
         var machine = LookupStateMachine(target: target, kind: kind, localID: localID,
-                                         seeds: table.closest(to: target, count: lookupConfiguration.k),
+                                         seeds: table.closest(to: target, count: lookupConfiguration.k), wanted: wanted,
                                          configuration: lookupConfiguration)
-        let (events, continuation) = AsyncStream.makeStream(of: (Contact, Outcome).self)
-        var directives = machine.start(now: clock.now)
-        var iterator = events.makeAsyncIterator()
-        // Bounded: the machine caps its requests (maxRequests); each yields exactly one event.
-        while true {
-            for directive in directives {
-                switch directive {
-                case .finished(let result):
-                    continuation.finish()
-                    lookupsRun += 1
-                    hopsTotal += result.stats.hops
-                    return result
-                case .send(let request, let contact, let deadline):
-                    let timeout = max(deadline - clock.now, .milliseconds(50))
-                    let message: WireMessage
-                    switch request {
-                    case .findNode(let t): message = .findNode(target: t)
-                    case .findValue(let k): message = .findValue(key: k)
-                    }
-                    let transport = self.transport
-                    Task {
-                        let outcome: Outcome
-                        do {
-                            let response = try await transport.request(message, to: contact, timeout: timeout)
-                            switch response {
-                            case .nodes(let contacts): outcome = .contacts(contacts)
-                            case .valueResult(let v): outcome = v.held ? .held : .contacts(v.closer)
-                            default: outcome = .failed
-                            }
-                        } catch let error as TransportError {
-                            if case .timeout = error { outcome = .timedOut } else { outcome = .failed }
-                        } catch {
-                            outcome = .failed
+        let transport = self.transport
+        return await withTaskGroup(of: (Contact, Outcome, Duration).self) { group in
+            var directives = machine.start(now: clock.now)
+            // Bounded: the machine caps its requests (maxRequests); each child yields one answer.
+            while true {
+                for directive in directives {
+                    switch directive {
+                    case .finished(let result):
+                        group.cancelAll()
+                        lookupsRun += 1
+                        hopsTotal += result.stats.hops
+                        timing.total = clock.now - started
+                        metrics?.lookedUp(in: timing.total, hops: result.stats.hops, messages: result.stats.messagesSent)
+                        return (result, timing)
+                    case .send(let request, let contact, let deadline):
+                        let timeout = max(deadline - clock.now, .milliseconds(50))
+                        let message: WireMessage
+                        switch request {
+                        case .findNode(let t): message = .findNode(target: t)
+                        case .findValue(let k): message = .findValue(key: k)
                         }
-                        continuation.yield((contact, outcome))
+                        group.addTask {
+                            let sent = clock.now
+                            let outcome = await Self.ask(message, of: contact, timeout: timeout, over: transport)
+                            return (contact, outcome, clock.now - sent)
+                        }
                     }
                 }
+                let waitStarted = clock.now
+                guard let (contact, outcome, roundTrip) = await group.next() else {
+                    let result = LookupResult(target: target, kind: kind, ending: .exhausted, closest: [], holders: [], stats: LookupStats())
+                    return (result, timing)
+                }
+                let now = clock.now
+                timing.waiting += now - waitStarted
+                timing.roundTrips.append(roundTrip)
+                switch outcome {
+                case .contacts(let contacts):
+                    apply(table.onResponded(contact, now: now))
+                    for c in contacts.prefix(lookupConfiguration.k) where c.id != localID { apply(table.onHeardOf(c, now: now)) }
+                    directives = machine.onResponse(from: contact.id, contacts: contacts, now: now)
+                case .held:
+                    apply(table.onResponded(contact, now: now))
+                    directives = machine.onValueHeld(from: contact.id, now: now)
+                case .timedOut:
+                    apply(table.onFailure(contact.id, now: now))
+                    directives = machine.onTimeout(of: contact.id, now: now)
+                case .failed:
+                    apply(table.onFailure(contact.id, now: now))
+                    directives = machine.onFailure(of: contact.id, now: now)
+                }
             }
-            guard let (contact, outcome) = await iterator.next() else {
-                return LookupResult(target: target, kind: kind, ending: .exhausted, closest: [], holders: [], stats: LookupStats())
+        }
+    }
+
+    /// One lookup request and what its answer means.
+    private static func ask(_ message: WireMessage, of contact: Contact, timeout: Duration, over transport: Transport) async -> Outcome {
+        do {
+            switch try await transport.request(message, to: contact, timeout: timeout) {
+            case .nodes(let contacts): return .contacts(contacts)
+            case .valueResult(let v): return v.held ? .held : .contacts(v.closer)
+            default: return .failed
             }
-            let now = clock.now
-            switch outcome {
-            case .contacts(let contacts):
-                apply(table.onResponded(contact, now: now))
-                for c in contacts.prefix(lookupConfiguration.k) where c.id != localID { apply(table.onHeardOf(c, now: now)) }
-                directives = machine.onResponse(from: contact.id, contacts: contacts, now: now)
-            case .held:
-                apply(table.onResponded(contact, now: now))
-                directives = machine.onValueHeld(from: contact.id, now: now)
-            case .timedOut:
-                apply(table.onFailure(contact.id, now: now))
-                directives = machine.onTimeout(of: contact.id, now: now)
-            case .failed:
-                apply(table.onFailure(contact.id, now: now))
-                directives = machine.onFailure(of: contact.id, now: now)
-            }
+        } catch let error as TransportError {
+            if case .timeout = error { return .timedOut }
+            return .failed
+        } catch {
+            return .failed
         }
     }
 

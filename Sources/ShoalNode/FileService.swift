@@ -75,6 +75,7 @@ public final class FileService: Sendable {
         let ingest = try FileIngest(chunkSize: chunkSize, maxInFlight: window)
         let counted = CountingSequence(base: bytes, progress: progress)
         let result: IngestResult
+        let started = clock.now
         do {
             result = try await ingest.ingest(counted, into: sink, encryption: isPublic ? .public : .private())
             try await sink.flush()
@@ -89,6 +90,7 @@ public final class FileService: Sendable {
         }
         let lookups = await sink.lookups
         metrics.placed(file: result.size, lookups: lookups)
+        metrics.transferred(bytes: result.size, in: clock.now - started, put: true)
         logger.info("file stored", metadata: ["file.root": "\(result.address.root.short)", "file.size": "\(result.size)",
                                               "file.chunks": "\(result.chunkCount)", "file.lookups": "\(lookups)"])
         return result
@@ -140,7 +142,10 @@ public final class FileService: Sendable {
     @discardableResult
     public func read(_ file: OpenFile, offset: UInt64 = 0, length: UInt64? = nil,
                      to write: (ByteBuffer) async throws -> Void) async throws -> UInt64 {
-        try await reader.read(file, offset: offset, length: length, to: write)
+        let started = clock.now
+        let written = try await reader.read(file, offset: offset, length: length, to: write)
+        metrics.transferred(bytes: written, in: clock.now - started, put: false)
+        return written
     }
 
     // MARK: Stat and delete

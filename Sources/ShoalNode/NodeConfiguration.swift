@@ -1,4 +1,5 @@
 import Foundation
+import Prometheus
 import ShoalCore
 import ShoalTransport
 
@@ -38,6 +39,10 @@ public struct NodeConfiguration: Sendable {
     public var refreshCheckInterval: Duration = .seconds(60)
     /// The clocks every part of the node reads (tests inject their own).
     public var clock: NodeClock = .system()
+    /// The registry the node records its metrics in and exposes at `/metrics`. Each configuration
+    /// gets a fresh one; the `shoal` executable passes the registry it bootstrapped the global
+    /// metrics system with, so that library metrics (HTTP routes) appear beside the node's.
+    public var metrics = PrometheusCollectorRegistry()
 
     public init(listen: PeerAddress, dataDirectory: URL) {
         self.listen = listen

@@ -30,6 +30,8 @@ final class ObjectFetcher: ObjectSource {
     static let requestTimeout: Duration = .seconds(10)
     /// Holders tried per object at most.
     static let maximumAttempts = 8
+    /// Nodes past the `r` closest asked before a lookup (where puts spill over).
+    static let spillOverCandidates = 2
 
     init(local: Contact, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects, board: HolderBoard,
          metrics: NodeMetrics, logger: Logger) {
@@ -56,7 +58,14 @@ final class ObjectFetcher: ObjectSource {
             objects.cache(id, bytes: bytes, kind: kind)
             return bytes
         }
-        // Every placement holder failed: look for any other copy (a stale replica, a cached copy).
+        // Every placement holder failed: the next closest nodes, where a put spills over when a
+        // holder is full or down.
+        let next = await dht.closest(to: id, count: replicas + Self.spillOverCandidates)
+        if let bytes = await fetch(id, length: length, from: next, tried: &tried, errors: &errors) {
+            objects.cache(id, bytes: bytes, kind: kind)
+            return bytes
+        }
+        // Then any other copy the network knows of (a stale replica, a cached copy).
         let found = await dht.lookup(id, kind: .value)
         if let bytes = await fetch(id, length: length, from: found.holders + found.closest.prefix(replicas + 2), tried: &tried,
                                    errors: &errors) {

@@ -45,23 +45,29 @@ final class ObjectPlacer: Sendable {
     }
 
     /// Stores one object on its `r` closest nodes.
+    ///
+    /// Up to three rounds: the replica set; then the closer nodes a decliner named; then, when a
+    /// holder failed or refused (full, unreachable), the next closest nodes, told to keep the
+    /// object although they are not among its `r` closest (`force`), as a Dynamo sloppy quorum
+    /// does. Readers try a few nodes past the `r` closest before they look further.
     /// - Throws: ``PlacementError`` when fewer than `r` (or every node, when fewer exist) hold it.
     func place(id: ContentID, bytes: ByteBuffer, kind: ObjectKind) async throws -> Outcome {
         let claim = OwnerClaim(owner: owner, claimedAt: clock.wallNow)
         let placement = await dht.placement(for: id, r: replicas)
         var targets = placement.contacts
+        var known = placement.contacts + [local]
         var acked: [Contact] = []
         var failures: [String] = []
         var tried: Set<NodeID> = []
-        // At most two rounds: the second follows the better contacts a decliner names.
-        for _ in 0..<2 {
-            let round = targets.filter { !tried.contains($0.id) }
-            guard !round.isEmpty else { break }
+        for round in 0..<3 {
+            let batch = targets.filter { !tried.contains($0.id) }
+            guard !batch.isEmpty else { break }
             var redirects: [Contact] = []
+            let spill = round == 2
             await withTaskGroup(of: (Contact, Result<StoreAck, any Error>).self) { group in
-                for target in round {
+                for target in batch {
                     tried.insert(target.id)
-                    group.addTask { [self] in (target, await store(id: id, bytes: bytes, kind: kind, claim: claim, on: target)) }
+                    group.addTask { [self] in (target, await store(id: id, bytes: bytes, kind: kind, claim: claim, force: spill, on: target)) }
                 }
                 for await (target, result) in group {
                     switch result {
@@ -76,9 +82,17 @@ final class ObjectPlacer: Sendable {
                     }
                 }
             }
-            if acked.count >= replicas { break }
-            targets = Placement.replicaSet(for: id, r: replicas, among: targets + redirects + [local])
-                .filter { !tried.contains($0.id) }
+            let needed = replicas - acked.count
+            if needed <= 0 { break }
+            known += redirects
+            if round == 0 && !redirects.isEmpty {
+                // Follow the decliners: the replica set as the better-informed nodes see it.
+                targets = Placement.replicaSet(for: id, r: replicas, among: known).filter { !tried.contains($0.id) }
+                if !targets.isEmpty { continue }
+            }
+            // Spill over to the next closest nodes that were not asked yet.
+            known += await dht.closest(to: id, count: replicas + tried.count + needed)
+            targets = Array(Placement.replicaSet(for: id, r: known.count, among: known).filter { !tried.contains($0.id) }.prefix(needed))
         }
         let required = min(replicas, await dht.size + 1)
         guard acked.count >= required else {
@@ -87,7 +101,7 @@ final class ObjectPlacer: Sendable {
         return Outcome(holders: acked, lookedUp: placement.lookedUp)
     }
 
-    private func store(id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claim: OwnerClaim,
+    private func store(id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claim: OwnerClaim, force: Bool,
                        on target: Contact) async -> Result<StoreAck, any Error> {
         do {
             if target.id == local.id {
@@ -96,7 +110,10 @@ final class ObjectPlacer: Sendable {
                 return .success(StoreAck(stored: true))
             }
             let response = try await transport.request(
-                .storeChunk(StoreChunk(id: id, data: bytes, kind: kind, root: .zero, ownerKey: Data(owner.key), claims: [claim])),
+                // A spill-over store is forced past the placement check; it carries the same one
+                // claim, dated when the put began, as every other holder receives.
+                .storeChunk(StoreChunk(id: id, data: bytes, kind: kind, root: .zero, ownerKey: Data(owner.key), force: force,
+                                       claims: [claim])),
                 to: target, timeout: .seconds(30))
             guard case .storeAck(let ack) = response else {
                 return .failure(TransportError.protocolViolation("StoreChunk answered with \(response.name)"))

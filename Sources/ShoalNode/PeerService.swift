@@ -40,7 +40,13 @@ final class PeerService: PeerRequestHandler {
     /// Answers one peer request. Never throws: failures become `Error` bodies with a code and a
     /// message that says what to do.
     func handle(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
-        metrics.count(request: request.name)
+        let started = clock.now
+        let answer = await answer(request, from: peer)
+        metrics.handled(request: request.name, in: clock.now - started)
+        return answer
+    }
+
+    private func answer(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
         if let contact = peer.contact { await dht.heardOf(contact) }
         do {
             switch request {

@@ -148,37 +148,37 @@ public struct RepairStatus: Codable, Sendable {
     }
 
     /// Prometheus counters and gauges.
-    var metrics: (counters: [(String, String, Double)], gauges: [(String, String, Double)]) {
-        var counters: [(String, String, Double)] = [
-            ("shoal_repair_exchanges_total", "Anti-entropy exchanges this node completed.", Double(exchanges)),
-            ("shoal_repair_exchanges_answered_total", "Anti-entropy requests this node answered.", Double(exchangesAnswered)),
-            ("shoal_repair_exchange_requests_total", "Requests this node's exchanges sent.", Double(exchangeRequests)),
-            ("shoal_repair_exchange_bytes_total", "Bytes of this node's exchanges, requests and answers.", Double(exchangeBytes)),
-            ("shoal_repair_exchange_differences_total", "Records found differing by this node's exchanges.", Double(differences)),
-            ("shoal_repair_records_learned_total", "Records merged from peers.", Double(recordsLearned)),
-            ("shoal_repair_records_refused_total", "Records offered by peers and not kept.", Double(recordsRefused)),
-            ("shoal_repair_records_shared_total", "Records sent to peers to merge.", Double(recordsShared)),
-            ("shoal_repair_deletes_verified_total", "Signed Deletes fetched from peers and verified.", Double(deletesVerified)),
-            ("shoal_repair_tombstones_refused_total", "Learned tombstones whose Delete did not verify.", Double(tombstonesRefused)),
-            ("shoal_repair_tombstones_expired_total", "Tombstones expired past the grace bound.", Double(tombstonesExpired)),
-            ("shoal_repair_discards_total", "Copies of deleted content freed.", Double(discarded)),
-            ("shoal_repair_settled_total", "Quarantined objects settled by their other holders.", Double(settled)),
+    var metrics: (totals: [(String, Int64)], gauges: [(String, [(String, String)], Double)]) {
+        let totals: [(String, Int64)] = [
+            ("shoal_repair_exchanges_total", Int64(exchanges)),
+            ("shoal_repair_exchanges_answered_total", Int64(exchangesAnswered)),
+            ("shoal_repair_exchange_requests_total", Int64(exchangeRequests)),
+            ("shoal_repair_exchange_bytes_total", Int64(exchangeBytes)),
+            ("shoal_repair_exchange_differences_total", Int64(differences)),
+            ("shoal_repair_records_learned_total", Int64(recordsLearned)),
+            ("shoal_repair_records_refused_total", Int64(recordsRefused)),
+            ("shoal_repair_records_shared_total", Int64(recordsShared)),
+            ("shoal_repair_deletes_verified_total", Int64(deletesVerified)),
+            ("shoal_repair_tombstones_refused_total", Int64(tombstonesRefused)),
+            ("shoal_repair_tombstones_expired_total", Int64(tombstonesExpired)),
+            ("shoal_repair_discards_total", Int64(discarded)),
+            ("shoal_repair_settled_total", Int64(settled)),
         ]
+        var gauges: [(String, [(String, String)], Double)] = [
+            ("shoal_repair_records", [], Double(records)),
+            ("shoal_repair_tombstones", [], Double(tombstones)),
+            ("shoal_repair_quarantined", [], Double(quarantined)),
+            ("shoal_repair_withheld", [], Double(withheld)),
+            ("shoal_repair_awaiting_evidence", [], Double(awaitingEvidence)),
+            ("shoal_repair_unexplored_ranges", [], Double(unexploredRanges)),
+            ("shoal_repair_pushes_in_flight", [], Double(pushesInFlight)),
+            ("shoal_repair_backlog_bytes", [], Double(backlogBytes)),
+        ]
+        // Failures by reason, as a gauge of the running count per code (a labelled total).
         for (code, count) in exchangeFailures.sorted(by: { $0.key < $1.key }) {
-            counters.append(("shoal_repair_exchange_failures_total{code=\"\(code.replacingOccurrences(of: " ", with: "_"))\"}",
-                             "Anti-entropy exchanges that failed, by reason.", Double(count)))
+            gauges.append(("shoal_repair_exchange_failures", [("code", code.replacingOccurrences(of: " ", with: "_"))], Double(count)))
         }
-        let gauges: [(String, String, Double)] = [
-            ("shoal_repair_records", "Records kept for anti-entropy.", Double(records)),
-            ("shoal_repair_tombstones", "Live tombstones.", Double(tombstones)),
-            ("shoal_repair_quarantined", "Objects quarantined until their other holders confirm them.", Double(quarantined)),
-            ("shoal_repair_withheld", "Replicas withheld since start until an exchange checks them.", Double(withheld)),
-            ("shoal_repair_awaiting_evidence", "Objects with a responsible node no exchange has told about yet.", Double(awaitingEvidence)),
-            ("shoal_repair_unexplored_ranges", "Key ranges the last exchanges left unexplored.", Double(unexploredRanges)),
-            ("shoal_repair_pushes_in_flight", "Repair pushes sent and not yet acknowledged.", Double(pushesInFlight)),
-            ("shoal_repair_backlog_bytes", "Bytes of pushes held back by the bandwidth bounds.", Double(backlogBytes)),
-        ]
-        return (counters, gauges)
+        return (totals, gauges)
     }
 }
 

@@ -7,12 +7,14 @@ extension ShoalNode {
     /// Runs one iterative node lookup of `target` over the network, exactly as placement does, and
     /// reports what it cost. For benchmarks (`shoal-bench lookup`); it updates the routing table
     /// like any lookup.
-    /// - Parameter target: the key to look up.
-    /// - Returns: up to K nodes that answered, closest first (this node excluded); the lookup's hop
-    ///   count (longest chain of answers); and the requests it sent.
-    public func lookupForMeasurement(_ target: Key256) async -> (closest: [Contact], hops: Int, messages: Int) {
-        let result = await dht.lookup(target)
-        return (result.closest, result.stats.hops, result.stats.messagesSent)
+    /// - Parameters:
+    ///   - target: the key to look up.
+    ///   - wanted: how many of the closest nodes are needed (`nil`: all K, as a lookup that proves a
+    ///     neighbourhood for placement does).
+    public func lookupForMeasurement(_ target: Key256, wanted: Int? = nil) async -> LookupMeasurement {
+        let (result, timing) = await dht.timedLookup(target, wanted: wanted)
+        return LookupMeasurement(closest: result.closest, hops: result.stats.hops, messages: result.stats.messagesSent,
+                                 total: timing.total, waiting: timing.waiting, roundTrips: timing.roundTrips)
     }
 
     /// Sends one Ping to `contact` (dialling first if no connection is open) and times the round
@@ -26,4 +28,21 @@ extension ShoalNode {
         _ = try await transport.request(.ping(payload: .init()), to: contact, timeout: .seconds(5))
         return clock.now - start
     }
+}
+
+/// What one lookup found and cost, for `shoal-bench lookup`.
+public struct LookupMeasurement: Sendable {
+    /// Up to K nodes that answered, closest first (the asking node excluded).
+    public var closest: [Contact]
+    /// The longest chain of answers.
+    public var hops: Int
+    /// Requests sent.
+    public var messages: Int
+    /// From the first request to the result.
+    public var total: Duration
+    /// Time spent waiting for answers with nothing else to do; the rest is the asking node's own
+    /// work (the state machine, the routing table, starting requests).
+    public var waiting: Duration
+    /// Each request's round trip as the asking node saw it.
+    public var roundTrips: [Duration]
 }

@@ -76,13 +76,13 @@ public final class ShoalNode: Sendable {
         }
         let contact = Contact(id: identity.nodeID, address: configuration.transport.advertisedAddress ?? bound)
         let clock = configuration.clock
-        let dht = DHTShell(transport: transport, clock: clock, logger: logger)
+        let metrics = NodeMetrics(registry: configuration.metrics)
+        let dht = DHTShell(transport: transport, clock: clock, metrics: metrics, logger: logger)
         await dht.setLocalContact(contact)
         let membership = MembershipShell(local: contact, transport: transport, dht: dht, clock: clock,
                                          period: configuration.protocolPeriod, logger: logger)
         let repair = RepairShell(local: contact, settings: RepairShell.Settings(configuration), transport: transport, dht: dht,
                                  objects: objects, clock: clock, logger: logger)
-        let metrics = NodeMetrics()
         let service = PeerService(local: contact, replicas: configuration.replicas, objects: objects, dht: dht,
                                   membership: membership, repair: repair, metrics: metrics, clock: clock, logger: logger)
         let placer = ObjectPlacer(local: contact, owner: identity.owner, replicas: configuration.replicas,
@@ -218,6 +218,8 @@ public struct NodeStatus: Codable, Sendable {
     public var cacheSize: UInt64
     /// What the resource budget is using, and what it refused.
     public var resources: ResourceStatus
+    /// The node's version (``ShoalVersion``).
+    public var version: String? = ShoalVersion.string
 }
 
 /// The resource budget as `/v1/status` reports it.

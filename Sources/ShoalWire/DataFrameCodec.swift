@@ -6,9 +6,10 @@ import ShoalCore
 ///
 /// It produces exactly the bytes SwiftProtobuf produces (fields in number order, default values
 /// omitted) and accepts what it produces. Anything else (unknown fields, a field twice, another
-/// wire type) is left to the general decoder, which has the final word, so both paths accept and
-/// refuse the same frames.
-enum DataFrameCodec {
+/// wire type), and any frame it would refuse, is left to the general decoder, which has the final
+/// word, so both paths accept and refuse the same frames. (Package-visible for the fuzz target,
+/// which holds it to that.)
+package enum DataFrameCodec {
     private static let frameID: UInt8 = 0x08            // Frame.id, varint
     private static let storeChunkTag: UInt8 = 0x4A      // Frame.store_chunk (9), length-delimited
     private static let chunkDataTag: UInt8 = 0x62       // Frame.chunk_data (12), length-delimited
@@ -120,10 +121,10 @@ enum DataFrameCodec {
 
     // MARK: Decoding
 
-    /// Decodes one Frame's bytes when they are a data frame in the shape ``encode(_:allocator:)``
-    /// produces; `nil` hands the frame to the general decoder.
-    /// - Throws: `FrameError.invalid` for a data frame whose fields are out of range.
-    static func decode(_ frame: ByteBuffer) throws -> WireFrame? {
+    /// Decodes one Frame's bytes when they are a valid data frame in the shape
+    /// ``encode(_:allocator:)`` produces; `nil` hands the frame to the general decoder, which also
+    /// says why a frame is refused.
+    package static func decode(_ frame: ByteBuffer) -> WireFrame? {
         var input = frame
         var id: UInt64 = 0
         guard var first = readTag(&input) else { return nil }
@@ -138,8 +139,11 @@ enum DataFrameCodec {
         do {
             let message = first == storeChunkTag ? try storeChunk(body) : try chunkData(body)
             return message.map { WireFrame(id: id, $0) }
-        } catch FrameError.invalid(let why, _) {
-            throw FrameError.invalid(why, id: id)
+        } catch {
+            // A field out of range, found before the rest of the body was read: whether the frame
+            // is malformed (PROTOCOL) or only invalid (BAD_REQUEST with its id) is for the general
+            // decoder to say, so both paths refuse alike.
+            return nil
         }
     }
 

@@ -108,7 +108,14 @@ public struct FrameDecoder: ByteToMessageDecoder {
         }
         guard let body = view.readSlice(length: Int(length)) else { return nil }
         buffer = view
-        if let frame = try DataFrameCodec.decode(body) { return frame }
+        if let frame = DataFrameCodec.decode(body) { return frame }
+        return try decodeGenerally(body)
+    }
+
+    /// Decodes one Frame's bytes (no length prefix) with SwiftProtobuf, the path every frame takes
+    /// that ``DataFrameCodec`` does not; visible to the package so the fuzz target can check that
+    /// both paths read data frames alike.
+    package static func decodeGenerally(_ body: ByteBuffer) throws -> WireFrame {
         let proto: Shoal_V1_Frame
         do {
             proto = try Shoal_V1_Frame(serializedBytes: Array(body.readableBytesView))
@@ -162,7 +169,7 @@ public struct FrameEncoder: MessageToByteEncoder {
             out.writeBuffer(&parts.suffix)
             return
         }
-        let bytes: [UInt8] = try frame.proto.serializedBytes()
+        let bytes = try encodeGenerally(frame)
         guard bytes.count <= maximumFrameSize else {
             throw FrameError.frameTooLarge(length: UInt64(bytes.count), limit: maximumFrameSize)
         }
@@ -173,6 +180,12 @@ public struct FrameEncoder: MessageToByteEncoder {
         }
         out.writeInteger(UInt8(length))
         out.writeBytes(bytes)
+    }
+
+    /// One Frame's SwiftProtobuf encoding (no length prefix), the bytes ``DataFrameCodec`` must
+    /// reproduce for data frames; visible to the package for the fuzz target.
+    package static func encodeGenerally(_ frame: WireFrame) throws -> [UInt8] {
+        try frame.proto.serializedBytes()
     }
 
     /// One frame's encoding, for tests and tools.

@@ -99,7 +99,7 @@ public struct Hello: Sendable, Equatable {
     public var agent: String
 
     public init(protocolVersion: UInt32 = shoalProtocolVersion, nodeID: NodeID, listenAddress: PeerAddress?,
-                capabilities: [String] = ["store", "gossip"], agent: String = "shoal/0.1.0") {
+                capabilities: [String] = ["store", "gossip"], agent: String = ShoalVersion.agent) {
         self.protocolVersion = protocolVersion
         self.nodeID = nodeID
         self.listenAddress = listenAddress

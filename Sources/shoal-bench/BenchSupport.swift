@@ -133,6 +133,12 @@ enum BenchSupport {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// The last lines of the text file at `path` (a child's stderr), on one line, for a failure report.
+    static func tail(of path: String, lines: Int = 4) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { return "(no output)" }
+        return text.split(separator: "\n").suffix(lines).joined(separator: " | ")
+    }
+
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }

@@ -133,7 +133,7 @@ enum ClusterBenchmark {
             let putPeaks = sampler.stop()
             let cpuAfterPut = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
             guard put.exit.status == 0, let address = put.address else {
-                print("  \(label): put failed (exit \(put.exit.status)); see \(root)/put.err")
+                print("  \(label): put failed (exit \(put.exit.status)): \(BenchSupport.tail(of: root + "/put.err"))")
                 failed = true
                 continue
             }
@@ -158,7 +158,7 @@ enum ClusterBenchmark {
             func mib(_ peaks: [UInt64]) -> String { peaks.map { String($0 >> 20) }.joined(separator: " ") }
             print("  \(label):")
             print("    put \(String(format: "%7.1f", putMBps)) MB/s = \(String(format: "%3.0f", 100 * putMBps / diskShare))% of disk ÷ r, \(String(format: "%.2f", putTime.inSeconds)) s; network lookups for the file: \(Int(lookups))")
-            print("    get \(String(format: "%7.1f", getMBps)) MB/s = \(String(format: "%3.0f", 100 * getMBps / baseline.tls))% of the TLS stream, \(String(format: "%.2f", getTime.inSeconds)) s; \(verified ? "verified" : "MISMATCH: \(get.bytes) bytes, exit \(get.exit.status)"); \(reader.name) holds \(readerHolds) objects")
+            print("    get \(String(format: "%7.1f", getMBps)) MB/s = \(String(format: "%3.0f", 100 * getMBps / baseline.tls))% of the TLS stream, \(String(format: "%.2f", getTime.inSeconds)) s; \(verified ? "verified" : "MISMATCH: \(get.bytes) bytes, exit \(get.exit.status): \(BenchSupport.tail(of: root + "/get.err"))"); \(reader.name) holds \(readerHolds) objects")
             print("    CPU s/GiB, put (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterPut, cpuBefore)); client \(String(format: "%.1f", put.exit.cpuSeconds / gib))")
             print("    CPU s/GiB, get (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterGet, cpuAfterPut)); client \(String(format: "%.1f", get.exit.cpuSeconds / gib))")
             print("    peak RSS MiB, put: \(mib(putPeaks)); get: \(mib(getPeaks)); shoal put \(put.exit.peakResident >> 20), shoal get \(get.exit.peakResident >> 20)")

@@ -125,13 +125,16 @@ enum LookupBenchmark {
         print("")
         print("the same \(options.lookups) (node, target) pairs again, connections now open:")
         await lookupPass(nodes, pairs: pairs)
+        print("")
+        print("the same pairs, needing only the 3 closest (settling once the β = 3 closest answered, as a lookup for r = 3 replicas does):")
+        await lookupPass(nodes, pairs: pairs, wanted: 3)
     }
 
     private static func meanConnections(_ nodes: [ShoalNode]) -> Double {
         Double(nodes.map(\.connectedPeers.count).reduce(0, +)) / Double(nodes.count)
     }
 
-    private static func lookupPass(_ nodes: [ShoalNode], pairs: [(node: Int, target: Key256)]) async {
+    private static func lookupPass(_ nodes: [ShoalNode], pairs: [(node: Int, target: Key256)], wanted: Int? = nil) async {
         let ids = nodes.map(\.nodeID)
         var latencies: [Duration] = []
         var hops: [Int: Int] = [:]
@@ -139,12 +142,16 @@ enum LookupBenchmark {
         var exactTop3 = 0
         var foundOfTop20 = 0
         var emptyResults = 0
+        var waiting: [Duration] = []
+        var roundTrips: [Duration] = []
         let clock = ContinuousClock()
         for (index, target) in pairs {
             let node = nodes[index]
             let start = clock.now
-            let result = await node.lookupForMeasurement(target)
+            let result = await node.lookupForMeasurement(target, wanted: wanted)
             latencies.append(clock.now - start)
+            waiting.append(result.waiting)
+            roundTrips += result.roundTrips
             hops[result.hops, default: 0] += 1
             messages.append(result.messages)
             if result.closest.isEmpty { emptyResults += 1 }
@@ -161,6 +168,8 @@ enum LookupBenchmark {
         }
         latencies.sort()
         messages.sort()
+        waiting.sort()
+        roundTrips.sort()
         let count = pairs.count
         let k = min(20, nodes.count - 1)
         print("  latency    p50 \(p(latencies, 0.5))   p90 \(p(latencies, 0.9))   p99 \(p(latencies, 0.99))   max \(BenchSupport.formatLatency(latencies.last!))")
@@ -174,6 +183,13 @@ enum LookupBenchmark {
         print(String(format: "  K closest found    %.2f of %d on average (of the true %d closest other nodes)",
                      Double(foundOfTop20) / Double(count), k, k))
         if emptyResults > 0 { print("  \(emptyResults) lookups returned no contact") }
+        let meanLatency = latencies.reduce(Duration.zero, +) / count
+        let meanWaiting = waiting.reduce(Duration.zero, +) / count
+        print("  where the time goes (means per lookup): \(BenchSupport.formatLatency(meanLatency)) in all = "
+              + "\(BenchSupport.formatLatency(meanWaiting)) waiting for answers + \(BenchSupport.formatLatency(meanLatency - meanWaiting)) "
+              + "in the asking node (state machine, routing table, starting requests, the caller's hop)")
+        print("    each request's round trip as the asker saw it: p50 \(p(roundTrips, 0.5))   p90 \(p(roundTrips, 0.9))   "
+              + "(concurrent requests share 2 cores with the answering nodes)")
     }
 
     private static func measurePings(_ nodes: [ShoalNode], count: Int) async throws {
@@ -185,6 +201,24 @@ enum LookupBenchmark {
         rtts.sort()
         print("baseline: Ping round trip on an established TLS connection (node 1 → node 2), \(count) in a row:")
         print("  latency    p50 \(p(rtts, 0.5))   p90 \(p(rtts, 0.9))   p99 \(p(rtts, 0.99))   max \(BenchSupport.formatLatency(rtts.last!))")
+        // What a round of a lookup costs at best: that many Pings at once, until the last answers.
+        for width in [3, 20] where nodes.count > width {
+            let peers = nodes[1...width].map(\.contact)
+            for peer in peers { _ = try await from.pingForMeasurement(peer) }
+            var rounds: [Duration] = []
+            let clock = ContinuousClock()
+            for _ in 0..<max(1, count / 10) {
+                let start = clock.now
+                try await withThrowingTaskGroup(of: Duration.self) { group in
+                    for peer in peers { group.addTask { try await from.pingForMeasurement(peer) } }
+                    try await group.waitForAll()
+                }
+                rounds.append(clock.now - start)
+            }
+            rounds.sort()
+            print("baseline: \(width) Pings at once from node 1 to \(width) peers, until the last answers (one lookup round of \(width) requests at best), \(rounds.count) times:")
+            print("  latency    p50 \(p(rounds, 0.5))   p90 \(p(rounds, 0.9))   p99 \(p(rounds, 0.99))")
+        }
     }
 
     private static func p(_ sorted: [Duration], _ fraction: Double) -> String {

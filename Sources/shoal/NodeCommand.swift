@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import ShoalCore
 import ShoalNode
@@ -40,6 +42,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Chunk size for files put through this node (a size from 64K to 8M).")
     var chunkSize = ByteSize(bytes: 1 << 20)
 
+    @Option(help: "Chunks each put or get through this node keeps in flight (1 to 64); memory per transfer is about this many chunks.")
+    var transferWindow = 8
+
     @Option(help: "SWIM protocol period in milliseconds.")
     var protocolPeriodMs: Int = 1000
 
@@ -70,21 +75,14 @@ struct NodeCommand: AsyncParsableCommand {
         guard (10...(10 * 365 * 86_400)).contains(tombstoneGrace.seconds) else {
             throw ValidationError("--tombstone-grace must be from 10s to 3650d, not \(tombstoneGrace)")
         }
+        guard (1...64).contains(transferWindow) else { throw ValidationError("--transfer-window must be from 1 to 64") }
         guard (UInt64(ObjectSize.minimumChunk)...UInt64(ObjectSize.maximumChunk)).contains(chunkSize.bytes) else {
             throw ValidationError("--chunk-size must be from 64K to 8M, not \(chunkSize)")
         }
     }
 
     func run() async throws {
-        #if os(Linux)
-        // One malloc arena per thread lets RSS creep up with many threads moving 1 MiB buffers;
-        // two arenas keep the footprint flat at no measurable cost.
-        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
-        // Large buffers (chunks, frames) always come from mmap and go back to the system when
-        // freed, instead of glibc raising its threshold and keeping them in the heap for good.
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 10)
-        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 20)
-        #endif
+        ProcessMemory.configureAllocator()
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -104,10 +102,14 @@ struct NodeCommand: AsyncParsableCommand {
         config.cacheSize = cacheSize.bytes
         config.maxStorage = maxStorage?.bytes
         config.chunkSize = Int(chunkSize.bytes)
+        config.transferWindow = transferWindow
         let apiAddress = try PeerAddress(parsing: api)
         var apiLimits = HTTPAPI.Limits()
         if let note = resources.apply(to: &config, api: &apiLimits) { logger.notice("\(note)") }
 
+        // The one place the global metrics system is bootstrapped: libraries recording through it
+        // (the API's per-route metrics) share the node's registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: config.metrics))
         let node = try await ShoalNode.start(configuration: config, logger: logger)
         let apiFile = dataDir.appendingPathComponent(Self.apiFileName)
         let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, limits: apiLimits, logger: logger) { bound in
@@ -115,7 +117,7 @@ struct NodeCommand: AsyncParsableCommand {
             logger.info("API listening", metadata: ["api.address": "\(bound)"])
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: NodeService(node: node)), .init(service: app)],
+            services: [.init(service: NodeService(node: node)), .init(service: app), .init(service: MemoryTrimService())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -131,9 +133,3 @@ struct NodeService: Service {
         await node.stop(handOff: true)
     }
 }
-
-#if os(Linux)
-/// glibc's `mallopt(3)`, which the Glibc module does not export.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-#endif

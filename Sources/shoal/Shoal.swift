@@ -13,7 +13,10 @@ struct Shoal: AsyncParsableCommand {
             Run a node with 'shoal node', then put and get files through it. Client commands find the
             node's API through --api, the SHOAL_API environment variable, or the 'api' file in the
             node's data directory (--data, SHOAL_DATA, default ~/.shoal).
+
+            Shell completions: 'shoal --generate-completion-script bash' (or zsh, fish).
             """,
+        version: ShoalVersion.string,
         subcommands: [NodeCommand.self, Put.self, Get.self, Remove.self, Stat.self, Peers.self, Status.self, Demo.self]
     )
 }
@@ -62,6 +65,7 @@ struct ClientFailure: Error, CustomStringConvertible {
 
 /// Runs a client action, mapping errors to a message on stderr and a distinct exit code.
 func runClient(_ body: () async throws -> Void) async throws {
+    ProcessMemory.configureAllocator()
     do {
         try await body()
     } catch let failure as ClientFailure {

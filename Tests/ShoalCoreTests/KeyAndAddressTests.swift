@@ -87,4 +87,19 @@ final class KeyAndAddressTests: XCTestCase {
         XCTAssertThrowsError(try PeerAddress(parsing: "host:99999"))
         XCTAssertThrowsError(try PeerAddress(parsing: ":80"))
     }
+
+    /// Found by the `addresses` fuzz target: ":]:8" parsed as the host ":]", which prints as
+    /// "[:]]:8", which does not parse. Hosts are printable ASCII without brackets now, so every
+    /// parsed address prints as text that parses back to it.
+    func testEveryParsedPeerAddressPrintsAsTextThatParsesBack() throws {
+        for text in [":]:8", "a]:1", "x]:y:1", "[ a]:1", "[a b]:1", "x[y:1", "[[::1]]:1", "h\u{e9}te:80", "a\u{301}:1",
+                     "[\u{9b}]:1", "\u{600}x:1", "[a\u{0}]:1"] {
+            XCTAssertThrowsError(try PeerAddress(parsing: text), text)
+        }
+        for text in ["127.0.0.1:3000", "[::1]:4000", "::1:4000", "[fe80::1%eth0]:65535", " localhost:0 ", "node-7.example_net:+1",
+                     "[127.0.0.1]:9"] {
+            let address = try PeerAddress(parsing: text)
+            XCTAssertEqual(try PeerAddress(parsing: address.description), address, text)
+        }
+    }
 }

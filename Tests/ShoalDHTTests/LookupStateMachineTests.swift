@@ -30,9 +30,10 @@ final class LookupStateMachineTests: XCTestCase {
             }
         }
 
-        func lookup(from origin: NodeID, target: Key256, kind: LookupStateMachine.Kind = .node) -> LookupStateMachine {
+        func lookup(from origin: NodeID, target: Key256, kind: LookupStateMachine.Kind = .node,
+                    wanted: Int? = nil) -> LookupStateMachine {
             LookupStateMachine(target: target, kind: kind, localID: origin,
-                               seeds: tables[origin]!.closest(to: target, count: 20))
+                               seeds: tables[origin]!.closest(to: target, count: 20), wanted: wanted)
         }
     }
 
@@ -49,13 +50,61 @@ final class LookupStateMachineTests: XCTestCase {
             let truth = bruteForceClosest(world.ids.filter { $0 != origin }, to: target, count: 20)
             XCTAssertEqual(result.closest.map(\.id), truth)
             XCTAssertEqual(result.ending, .converged)
-            XCTAssertLessThanOrEqual(maxInFlight, 3, "α bounds the requests in flight")
+            XCTAssertLessThanOrEqual(maxInFlight, 20, "K bounds the requests in flight, even in the final sweep")
             XCTAssertEqual(result.stats.messagesSent, asked.count)
             XCTAssertEqual(Set(asked.map(\.id)).count, asked.count, "nobody is asked twice")
             XCTAssertFalse(asked.contains { $0.id == origin }, "the local node is never asked")
             XCTAssertGreaterThanOrEqual(result.stats.hops, 1)
             XCTAssertTrue(lookup.isFinished)
         }
+    }
+
+    func testAnAnswerNamingNoCloserNodeStartsTheFinalSweep() {
+        let target = Key256.random(using: &rng)
+        let seeds = (0..<20).map { i in makeContact(Key256.random(using: &rng), host: loopbackHost(i + 1)) }
+        var lookup = LookupStateMachine(target: target, localID: Key256.random(using: &rng), seeds: seeds)
+        let first = lookup.start(now: .zero)
+        XCTAssertEqual(first.count, 3, "α requests before anything is learned")
+        guard case .send(_, let asked, _) = first[0] else { return XCTFail("expected a request") }
+        // An answer naming only nodes already known brings no one closer: ask all the rest of the K.
+        let sweep = lookup.onResponse(from: asked.id, contacts: Array(seeds.prefix(5)), now: .zero)
+        XCTAssertEqual(sweep.count, 17, "the 17 seeds not yet asked are asked at once")
+        XCTAssertEqual(lookup.inFlight.count, 19)
+    }
+
+    func testAnAnswerNamingACloserNodeKeepsTheAlphaWindow() {
+        let target = Key256.random(using: &rng)
+        let seeds = (0..<20).map { i in makeContact(Key256.random(using: &rng), host: loopbackHost(i + 1)) }
+        var lookup = LookupStateMachine(target: target, localID: Key256.random(using: &rng), seeds: seeds)
+        guard case .send(_, let asked, _)? = lookup.start(now: .zero).first else { return XCTFail("expected a request") }
+        // A contact one bit from the target is closer than any random seed.
+        let closer = target ^ Key256(words: (0, 0, 0, 1))
+        let next = lookup.onResponse(from: asked.id, contacts: [makeContact(closer, host: loopbackHost(99))], now: .zero)
+        XCTAssertEqual(next.count, 1, "one slot was freed and goes to the closer node")
+        XCTAssertEqual(lookup.inFlight.count, 3)
+    }
+
+    func testALookupWantingFewNodesSettlesOnceTheClosestAnswered() {
+        let world = World(nodes: 300, seed: 3)
+        var fewer = 0
+        for round in 0..<30 {
+            let origin = world.ids[round]
+            let target = Key256.random(using: &rng)
+            var full = world.lookup(from: origin, target: target)
+            var few = world.lookup(from: origin, target: target, wanted: 3)
+            XCTAssertEqual(few.settleCount, 3)
+            let (fullResult, _, _) = drive(&full) { world.answer($0, $1) }
+            let (fewResult, _, _) = drive(&few) { world.answer($0, $1) }
+            guard let fullResult, let fewResult else { return XCTFail("lookup did not finish") }
+            let truth = bruteForceClosest(world.ids.filter { $0 != origin }, to: target, count: 3)
+            XCTAssertEqual(Array(fewResult.closest.prefix(3).map(\.id)), truth, "the 3 closest are still the true 3 closest")
+            XCTAssertEqual(fewResult.ending, .converged)
+            XCTAssertLessThanOrEqual(fewResult.stats.messagesSent, fullResult.stats.messagesSent)
+            if fewResult.stats.messagesSent < fullResult.stats.messagesSent { fewer += 1 }
+        }
+        XCTAssertGreaterThan(fewer, 20, "settling on 3 saves requests in most lookups")
+        let clamped = LookupStateMachine(target: .zero, localID: .zero, seeds: [], wanted: 1)
+        XCTAssertEqual(clamped.settleCount, 3, "never fewer than β")
     }
 
     func testStartsWithAlphaRequestsToTheClosestSeeds() {

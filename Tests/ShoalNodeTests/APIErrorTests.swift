@@ -89,6 +89,11 @@ final class APIErrorTests: NodeTestCase, @unchecked Sendable {
                         "shoal_members_declared_dead_total", "shoal_repair_pushes_total", "shoal_repair_drops_total"] {
             XCTAssertTrue(text.contains("# TYPE \(counter) counter"), "\(counter) missing from /metrics")
         }
+        for histogram in ["shoal_request_duration_seconds", "shoal_lookup_duration_seconds", "shoal_lookup_hops"] {
+            XCTAssertTrue(text.contains("# TYPE \(histogram) histogram"), "\(histogram) missing from /metrics")
+        }
+        XCTAssertTrue(text.contains("shoal_request_duration_seconds_bucket{type=\"Ping\""), "no latency of Pings in:\n\(text.prefix(3000))")
+        XCTAssertTrue(text.contains("shoal_members_by_state{state=\"alive\"}"), text)
     }
 
     func testAPIOffLoopbackNeedsATokenAndRequestsWithoutItGet401() async throws {

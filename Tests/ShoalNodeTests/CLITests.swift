@@ -1,5 +1,6 @@
 import Foundation
 import ShoalCore
+import ShoalNode
 import XCTest
 
 #if canImport(Glibc)
@@ -87,6 +88,18 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         let afterRm = try await run(["get", "--data", data.path, publicAddress, "-o", work.appendingPathComponent("gone").path], in: work)
         XCTAssertEqual(afterRm.status, 4, afterRm.stderr)
 
+        // /metrics of the real executable: swift-prometheus text with the node's histograms and the
+        // per-route metrics of the API, which reach the registry through the bootstrapped system.
+        let apiAddress = try String(contentsOf: apiFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let metrics = try await APIClient(address: apiAddress, token: nil).rawJSON("/metrics")
+        for family in ["# TYPE shoal_request_duration_seconds histogram", "# TYPE shoal_transfer_bytes_per_second histogram",
+                       "# TYPE shoal_files_put_total counter", "# TYPE shoal_members_by_state gauge",
+                       "http_server_request_duration"] {
+            XCTAssertTrue(metrics.contains(family), "\(family) missing from /metrics:\n\(metrics.prefix(4000))")
+        }
+        XCTAssertTrue(metrics.contains("shoal_transfer_bytes_per_second_count{direction=\"put\"} 2"),
+                      "two puts should be in the put throughput histogram:\n\(metrics.prefix(4000))")
+
         // SIGTERM: the node leaves, exits 0 and removes its api file.
         let exit = await node.stop()
         XCTAssertEqual(exit, 0, node.stderr)
@@ -114,6 +127,12 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
             XCTAssertEqual(outcome.status, 64, "shoal node \(arguments.joined(separator: " ")): \(outcome.stderr)")
             XCTAssertTrue(outcome.stderr.contains(option), "the message names --\(option): \(outcome.stderr)")
         }
+        let version = try await run(["--version"], in: work, seconds: 30)
+        XCTAssertEqual(version.status, 0, version.stderr)
+        XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ShoalVersion.string)
+        let completion = try await run(["--generate-completion-script", "bash"], in: work, seconds: 30)
+        XCTAssertEqual(completion.status, 0, completion.stderr)
+        XCTAssertTrue(completion.stdout.contains("-F _shoal shoal"), "a bash completion script: \(completion.stdout.prefix(300))")
     }
 
     private struct Outcome {

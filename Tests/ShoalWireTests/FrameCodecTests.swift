@@ -97,6 +97,52 @@ final class FrameCodecTests: XCTestCase {
         }
     }
 
+    /// Found by the `frames` fuzz target: a data frame with a field out of range and, further on, a
+    /// truncated field was refused by the fast path as BAD_REQUEST and by the general one as
+    /// PROTOCOL. Bytes that are not a protobuf `Frame` are PROTOCOL, id 0 (Protocol/README.md §4).
+    func testMalformedDataFramesAreProtocolErrorsWhateverTheirFirstField() throws {
+        let inputs: [[UInt8]] = [
+            [0x06, 0x4A, 0x04, 0x0A, 0x00, 0x2A, 0x06, 0x10, 0x04],  // StoreChunk{id: 0 bytes, owner_key: truncated}
+            [0x06, 0x4A, 0x04, 0x18, 0x48, 0x02, 0x48],  // StoreChunk{kind: 72, then field number 0}
+            [0x08, 0x08, 0x07, 0x62, 0x04, 0x0A, 0x00, 0x22, 0x05],  // Frame{id: 7, ChunkData{id: 0 bytes, data: truncated}}
+        ]
+        for bytes in inputs {
+            var buffer = ByteBuffer(bytes: bytes)
+            XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
+                guard case .malformedFrame = error as? FrameError else { return XCTFail("\(error)") }
+                XCTAssertEqual((error as? FrameError)?.code, .protocolViolation)
+                XCTAssertEqual((error as? FrameError)?.requestID, 0)
+            }
+            XCTAssertNil(DataFrameCodec.decode(ByteBuffer(bytes: bytes[1...Int(bytes[0])])), "the fast path leaves it to the general one")
+        }
+    }
+
+    /// Found by the `addresses` fuzz target: a listen address such as ":]:8" was taken, and printed
+    /// as "[:]]:8", which no peer parses, so every frame relaying it would have been refused.
+    func testAddressesThatWouldNotPrintBackAreInvalid() throws {
+        for address in [":]:8", "[ a]:1", "h\u{e9}te:80"] {
+            var hello = Shoal_V1_Frame()
+            hello.hello = .with {
+                $0.protocolVersion = 1
+                $0.nodeID = Data(id.bytes)
+                $0.listenAddress = address
+            }
+            var nodes = Shoal_V1_Frame()
+            nodes.id = 3
+            nodes.nodes = .with { $0.contacts = [.with { $0.nodeID = Data(id.bytes); $0.address = address }] }
+            for frame in [hello, nodes] {
+                let bytes: [UInt8] = try frame.serializedBytes()
+                var buffer = ByteBuffer()
+                DataFrameCodec.writeVarint(UInt64(bytes.count), to: &buffer)
+                buffer.writeBytes(bytes)
+                XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20), address) { error in
+                    XCTAssertEqual((error as? FrameError)?.code, .badRequest, "\(error)")
+                    XCTAssertEqual((error as? FrameError)?.requestID, frame.id)
+                }
+            }
+        }
+    }
+
     func testGoldenBytes() throws {
         // Frame{id: 1, ping{payload: "hi"}}: length 8, then field 1 varint 1, field 3 (ping) length 4,
         // containing field 1 (payload) length 2 "hi".

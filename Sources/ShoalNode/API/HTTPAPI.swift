@@ -39,6 +39,9 @@ public enum HTTPAPI {
             throw APIConfigurationError(message: "the API on \(address) is reachable from other hosts: set --api-token, or bind it to 127.0.0.1")
         }
         let router = Router()
+        // Per-route request counts and latency, recorded through the global metrics system (the
+        // executable points it at the node's registry, so they appear at /metrics).
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: APIGuard(boundHost: address.host))
         if let token { router.add(middleware: TokenMiddleware(token: token)) }
@@ -106,39 +109,48 @@ struct ErrorResponse: Codable {
 }
 
 extension ShoalNode {
-    /// Prometheus text for `/metrics`.
+    /// Prometheus text for `/metrics`: brings the totals kept by the shells and the state gauges up
+    /// to date in the node's registry, then renders the registry.
     func metricsText() async -> String {
         let status = await status()
         let (deaths, suspicions) = await (membership.deaths, membership.suspicions)
         let repairMetrics = status.repair.metrics
         let (pushed, dropped) = (status.repair.pushed, status.repair.dropped)
+        let view = await membership.view
         let t = status.resources.transport
-        return metrics.render(counters: repairMetrics.counters + [
-            ("shoal_members_declared_dead_total", "Members this node saw declared dead.", Double(deaths)),
-            ("shoal_members_suspected_total", "Members this node saw suspected.", Double(suspicions)),
-            ("shoal_repair_pushes_total", "Objects pushed to nodes that lacked them.", Double(pushed)),
-            ("shoal_repair_drops_total", "Local copies dropped after a confirmed hand-off.", Double(dropped)),
-            ("shoal_connections_evicted_idle_total", "Idle peer connections closed to admit new ones.", Double(t.evictedIdle)),
-            ("shoal_connections_evicted_half_open_total", "Half-open peer connections closed to admit new ones.", Double(t.evictedHalfOpen)),
-            ("shoal_connections_refused_total", "Peer connections refused at the limit.", Double(t.refusedConnections)),
-            ("shoal_requests_overloaded_total", "Peer requests answered OVERLOADED.", Double(t.overloadedRequests)),
-            ("shoal_frame_timeouts_total", "Connections closed because a frame took too long.", Double(t.frameTimeouts)),
-            ("shoal_idle_connections_closed_total", "Peer connections closed as idle.", Double(t.idleClosed)),
-            ("shoal_stalled_readers_total", "Peers disconnected for not reading their responses.", Double(t.stalledReaders)),
-            ("shoal_dials_refused_total", "Dials of unproven addresses refused by the dial budget.", Double(t.refusedDials)),
-        ], gauges: [
-            ("shoal_connections_handshaking", "Peer connections in their handshake.", Double(t.handshaking)),
-            ("shoal_requests_in_flight", "Peer requests being handled.", Double(t.requestsInFlight)),
-            ("shoal_inbound_buffer_bytes", "Bytes of large inbound frames buffered.", Double(t.inboundBytes)),
-            ("shoal_outbound_buffer_bytes", "Bytes of responses queued to peers.", Double(t.outboundBytes)),
-            ("shoal_api_connections", "Open HTTP API connections.", Double(status.resources.api?.connections ?? 0)),
-            ("shoal_peers", "Open peer connections.", Double(status.peers)),
-            ("shoal_routing_table_size", "Contacts in the routing table.", Double(status.routingTableSize)),
-            ("shoal_members", "Alive or suspect members, this node included.", Double(status.members)),
-            ("shoal_bytes_stored", "Bytes of objects on disk.", Double(status.bytesStored)),
-            ("shoal_objects_stored", "Objects on disk.", Double(status.objectsStored)),
-            ("shoal_cache_bytes", "Bytes of cached objects.", Double(status.cachedBytes)),
-            ("shoal_repair_backlog", "Objects waiting for repair.", Double(status.repairBacklog)),
-        ] + repairMetrics.gauges)
+        var byState: [String: Int] = ["alive": 0, "suspect": 0, "dead": 0, "left": 0]
+        for member in view { byState[member.status, default: 0] += 1 }
+        var gauges: [(String, [(String, String)], Double)] = [
+            ("shoal_connections_handshaking", [], Double(t.handshaking)),
+            ("shoal_requests_in_flight", [], Double(t.requestsInFlight)),
+            ("shoal_inbound_buffer_bytes", [], Double(t.inboundBytes)),
+            ("shoal_outbound_buffer_bytes", [], Double(t.outboundBytes)),
+            ("shoal_api_connections", [], Double(status.resources.api?.connections ?? 0)),
+            ("shoal_peers", [], Double(status.peers)),
+            ("shoal_routing_table_size", [], Double(status.routingTableSize)),
+            ("shoal_members", [], Double(status.members)),
+            ("shoal_bytes_stored", [], Double(status.bytesStored)),
+            ("shoal_objects_stored", [], Double(status.objectsStored)),
+            ("shoal_cache_bytes", [], Double(status.cachedBytes)),
+            ("shoal_repair_backlog", [], Double(status.repairBacklog)),
+        ]
+        for (state, count) in byState.sorted(by: { $0.key < $1.key }) {
+            gauges.append(("shoal_members_by_state", [("state", state)], Double(count)))
+        }
+        metrics.refresh(totals: [
+            ("shoal_members_declared_dead_total", Int64(deaths)),
+            ("shoal_members_suspected_total", Int64(suspicions)),
+            ("shoal_repair_pushes_total", Int64(pushed)),
+            ("shoal_repair_drops_total", Int64(dropped)),
+            ("shoal_connections_evicted_idle_total", Int64(t.evictedIdle)),
+            ("shoal_connections_evicted_half_open_total", Int64(t.evictedHalfOpen)),
+            ("shoal_connections_refused_total", Int64(t.refusedConnections)),
+            ("shoal_requests_overloaded_total", Int64(t.overloadedRequests)),
+            ("shoal_frame_timeouts_total", Int64(t.frameTimeouts)),
+            ("shoal_idle_connections_closed_total", Int64(t.idleClosed)),
+            ("shoal_stalled_readers_total", Int64(t.stalledReaders)),
+            ("shoal_dials_refused_total", Int64(t.refusedDials)),
+        ] + repairMetrics.totals, gauges: gauges + repairMetrics.gauges)
+        return metrics.exposition()
     }
 }

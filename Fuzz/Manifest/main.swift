@@ -1,0 +1,5 @@
+import FuzzSupport
+
+// (A closure, not `fuzzManifest` itself: referring to the `@_cdecl` function as a C function pointer
+// from this file would emit its C symbol a second time.)
+runFuzzTarget { data, count in fuzzManifest(data, count) }
