@@ -47,7 +47,11 @@ final class PeerService: PeerRequestHandler {
     }
 
     private func answer(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
-        if let contact = peer.contact { await dht.heardOf(contact) }
+        // A node that announced its departure still sends its hand-off pushes; they must not put
+        // it back into the routing table, where placements and stat would keep choosing it until
+        // it is evicted. (It rejoins through membership when it comes back, with a newer
+        // incarnation.)
+        if let contact = peer.contact, await membership.status(of: contact.id) != .left { await dht.heardOf(contact) }
         do {
             switch request {
             case .ping(let payload):
