@@ -29,13 +29,13 @@ let package = Package(
         .target(name: "ShoalCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ShoalDHT", dependencies: ["ShoalCore"]),
         .target(name: "ShoalMembership", dependencies: ["ShoalCore"]),
-        .target(name: "ShoalRepair", dependencies: ["ShoalCore"]),
+        .target(name: "ShoalRepair", dependencies: ["ShoalCore"], exclude: ["ShellContract.md"]),
 
         // The one codec target.
         .target(
             name: "ShoalWire",
             dependencies: [
-                "ShoalCore",
+                "ShoalCore", "ShoalRepair",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -109,7 +109,8 @@ let package = Package(
         .executableTarget(
             name: "shoal-bench",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalTestKit", "ShoalTransport",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalRepair", "ShoalWire", "ShoalTestKit",
+                "ShoalTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -131,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "ShoalWireTests",
             dependencies: [
-                "ShoalWire", "ShoalCore",
+                "ShoalWire", "ShoalCore", "ShoalRepair", "ShoalTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
@@ -170,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "ShoalNodeTests",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire", "ShoalRepair",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

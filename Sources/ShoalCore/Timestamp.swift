@@ -11,6 +11,13 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     public static let zero = Timestamp(nanoseconds: 0)
 
+    /// The time `seconds` whole seconds after the origin, saturating at the ends of the range
+    /// (wire fields in seconds, such as `Delete.issued_at`).
+    public init(seconds: Int64) {
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        self.init(nanoseconds: overflow ? (seconds < 0 ? .min : .max) : product)
+    }
+
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
 
     /// Saturates at the ends of the `Int64` range instead of overflowing.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ShoalCore
 import ShoalDHT
 import ShoalStore
@@ -17,6 +18,10 @@ final class DeleteFanOut: Sendable {
     let dht: DHTShell
     let service: PeerService
     let clock: NodeClock
+    /// The `issued_at` of the last Delete this node signed for each object (bounded): a later
+    /// Delete of the same object must be dated after it (see ``signedDelete(root:objects:)``).
+    private let lastIssued = NIOLockedValueBox<[ContentID: Int64]>([:])
+    private static let maximumRemembered = 65_536
 
     init(local: Contact, identity: NodeIdentity, replicas: Int, transport: Transport, dht: DHTShell, service: PeerService,
          clock: NodeClock) {
@@ -39,9 +44,11 @@ final class DeleteFanOut: Sendable {
             for c in await dht.placement(for: id, r: replicas).contacts { targets[c.id] = c }
         }
         for c in await dht.allContacts() { targets[c.id] = c }
-        let batches = try stride(from: 0, to: objects.count, by: DeleteRequest.maximumObjects).map {
-            try signedDelete(root: root, objects: Array(objects[$0..<min($0 + DeleteRequest.maximumObjects, objects.count)]))
+        var signed: [DeleteRequest] = []
+        for start in stride(from: 0, to: objects.count, by: DeleteRequest.maximumObjects) {
+            signed.append(try await signedDelete(root: root, objects: Array(objects[start..<min(start + DeleteRequest.maximumObjects, objects.count)])))
         }
+        let batches = signed
         var report = DeleteReport(address: root.hex, objects: objects.count)
         var retained: Set<ContentID> = []
         var forbidden: WireError?
@@ -105,8 +112,25 @@ final class DeleteFanOut: Sendable {
         return out
     }
 
-    func signedDelete(root: ContentID, objects: [ContentID]) throws -> DeleteRequest {
-        let issuedAt = clock.wallSeconds
+    func signedDelete(root: ContentID, objects: [ContentID]) async throws -> DeleteRequest {
+        // Rounded up: the Delete outranks every claim this owner made before it (claims are dated
+        // in nanoseconds), and a claim made after it outranks it. A claim made again after an
+        // earlier Delete of the same object is dated just after that Delete's second, so a new
+        // Delete must carry a later second: wait (at most about a second) until the clock has
+        // passed it, rather than dating the Delete in the future.
+        let previous = lastIssued.withLockedValue { last in objects.compactMap { last[$0] }.max() }
+        var issuedAt = clock.wallSecondsRoundedUp
+        // Bounded: the previous Delete was dated at most one second ahead of the clock then.
+        for _ in 0..<30 {
+            guard let previous, issuedAt <= previous else { break }
+            try await clock.sleep(for: .milliseconds(100))
+            issuedAt = clock.wallSecondsRoundedUp
+        }
+        if let previous, issuedAt <= previous { issuedAt = previous + 1 }
+        lastIssued.withLockedValue { last in
+            if last.count + objects.count > Self.maximumRemembered { last.removeAll(keepingCapacity: true) }
+            for id in objects { last[id] = issuedAt }
+        }
         let statement = DeleteRequest.statementBytes(root: root, objects: objects, issuedAt: issuedAt)
         let signature = try OwnerSignature.sign(message: statement, with: identity.privateKey)
         return DeleteRequest(root: root, objects: objects, issuedAt: issuedAt, ownerKey: identity.ownerPublicKey,

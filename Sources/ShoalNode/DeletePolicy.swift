@@ -13,10 +13,10 @@ import ShoalWire
 ///    holder keeps for others, it is refused as a whole (FORBIDDEN): only an owner deletes.
 enum DeletePolicy {
     /// Checks the signature and freshness.
-    /// - Returns: the owner key the Delete removes claims of.
+    /// - Returns: the owner the Delete removes claims of.
     /// - Throws: `WireError(.forbidden)` for a bad signature, `WireError(.badRequest)` for a stale or
     ///   future Delete.
-    static func authorize(_ delete: DeleteRequest, nowSeconds: Int64) throws -> [UInt8] {
+    static func authorize(_ delete: DeleteRequest, nowSeconds: Int64) throws -> ObjectOwner {
         guard OwnerSignature.verify(signature: [UInt8](delete.signature), message: delete.statementBytes,
                                     publicKey: [UInt8](delete.ownerKey)) else {
             throw WireError(.forbidden, "the Delete signature does not verify against the key it carries")
@@ -25,16 +25,39 @@ enum DeletePolicy {
         guard age <= DeleteRequest.maximumAge, age >= -DeleteRequest.maximumClockSkew else {
             throw WireError(.badRequest, "the Delete was issued \(age) s ago; only Deletes issued within the last \(DeleteRequest.maximumAge) s (and at most \(DeleteRequest.maximumClockSkew) s in the future) are accepted, so an old one cannot be replayed — sign a new one")
         }
-        return [UInt8](delete.ownerKey)
+        guard let owner = ObjectOwner(key: [UInt8](delete.ownerKey)) else {
+            throw WireError(.badRequest, "the Delete's owner key is \(delete.ownerKey.count) bytes; a P-256 public key is expected")
+        }
+        return owner
     }
 
     /// Whether the signer may delete here at all, given what this holder keeps: refused when some
     /// listed object is kept here for other owners only and the signer claims none of them.
     /// - Parameter claims: for each listed object held here as a replica, its claims.
-    static func permits(owner: [UInt8], claims: [[OwnerClaim]]) -> Bool {
+    static func permits(owner: ObjectOwner, claims: [[OwnerClaim]]) -> Bool {
         let held = claims.filter { !$0.isEmpty }
         guard !held.isEmpty else { return true }
         return held.contains { $0.contains { $0.owner == owner } }
+    }
+
+    /// A signed Delete as holders hand it to each other (its canonical encoding), if it is one:
+    /// the bytes hash to `id`, they are the canonical encoding of what they decode to, and its
+    /// owner signature verifies. Its age is not checked: a kept Delete is evidence of a deletion
+    /// that already happened, not a request to delete now.
+    /// - Returns: the Delete, or `nil` when any check fails.
+    static func verifySigned(_ bytes: [UInt8], id: Key256) -> DeleteRequest? {
+        guard bytes.count <= WireLimits.maximumSignedDeleteBytes, Key256.sha256(of: bytes) == id,
+              let delete = try? DeleteRequest(canonicalBytes: bytes), delete.canonicalBytes == bytes,
+              OwnerSignature.verify(signature: [UInt8](delete.signature), message: delete.statementBytes,
+                                    publicKey: [UInt8](delete.ownerKey)) else { return nil }
+        return delete
+    }
+
+    /// Whether `delete` (verified) made `tombstone` on `object`: it lists the object, its signer is
+    /// the tombstone's owner, and its `issued_at` the tombstone's time.
+    static func delete(_ delete: DeleteRequest, madeTombstone tombstone: Tombstone, of object: ContentID) -> Bool {
+        tombstone.owner.key == [UInt8](delete.ownerKey) && tombstone.deletedAt == Timestamp(seconds: delete.issuedAt)
+            && tombstone.deleteID == delete.deleteID && delete.objects.contains(object)
     }
 
     /// The answer to send once the Delete was applied to `objects`.

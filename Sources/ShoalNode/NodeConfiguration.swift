@@ -31,6 +31,10 @@ public struct NodeConfiguration: Sendable {
     public var repairInterval: Duration = .seconds(30)
     /// Bytes per second repair may push.
     public var repairBandwidth: UInt64 = 64 << 20
+    /// How long tombstones are kept after their Delete: the longest a node may be away and rejoin
+    /// with its objects served at once (see `TombstonePolicy`). The same on every node of a
+    /// cluster. Default 10 days.
+    public var tombstoneGrace: Duration = .seconds(10 * 24 * 3600)
     /// How often routing-table buckets are checked for refresh.
     public var refreshCheckInterval: Duration = .seconds(60)
     /// The clocks every part of the node reads (tests inject their own).

@@ -8,14 +8,15 @@ import ShoalTransport
 import ShoalWire
 
 /// The put path below the file pipeline: stores each object on its `r` closest nodes (this node
-/// among them when it is one), claimed by this node's owner key.
+/// among them when it is one), claimed by this node's owner key. The claim is made once per object
+/// and sent to every holder, so all replicas record the same claim and their records hash alike.
 ///
 /// The replica set comes from ``DHTShell/placement(for:r:)``: computed from the routing table when
 /// it provably covers the object's neighbourhood, else from a recent lookup that proved it, else
 /// from a lookup. A node that declines (it knows closer ones) names them, and they are tried once.
 final class ObjectPlacer: Sendable {
     let local: Contact
-    let ownerKey: Data
+    let owner: ObjectOwner
     let replicas: Int
     let transport: Transport
     let dht: DHTShell
@@ -23,10 +24,10 @@ final class ObjectPlacer: Sendable {
     let clock: NodeClock
     let metrics: NodeMetrics
 
-    init(local: Contact, ownerKey: Data, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects,
+    init(local: Contact, owner: ObjectOwner, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects,
          clock: NodeClock, metrics: NodeMetrics) {
         self.local = local
-        self.ownerKey = ownerKey
+        self.owner = owner
         self.replicas = replicas
         self.transport = transport
         self.dht = dht
@@ -51,6 +52,7 @@ final class ObjectPlacer: Sendable {
     /// does. Readers try a few nodes past the `r` closest before they look further.
     /// - Throws: ``PlacementError`` when fewer than `r` (or every node, when fewer exist) hold it.
     func place(id: ContentID, bytes: ByteBuffer, kind: ObjectKind) async throws -> Outcome {
+        let claim = OwnerClaim(owner: owner, claimedAt: clock.wallNow)
         let placement = await dht.placement(for: id, r: replicas)
         var targets = placement.contacts
         var known = placement.contacts + [local]
@@ -65,7 +67,7 @@ final class ObjectPlacer: Sendable {
             await withTaskGroup(of: (Contact, Result<StoreAck, any Error>).self) { group in
                 for target in batch {
                     tried.insert(target.id)
-                    group.addTask { [self] in (target, await store(id: id, bytes: bytes, kind: kind, force: spill, on: target)) }
+                    group.addTask { [self] in (target, await store(id: id, bytes: bytes, kind: kind, claim: claim, force: spill, on: target)) }
                 }
                 for await (target, result) in group {
                     switch result {
@@ -99,18 +101,19 @@ final class ObjectPlacer: Sendable {
         return Outcome(holders: acked, lookedUp: placement.lookedUp)
     }
 
-    private func store(id: ContentID, bytes: ByteBuffer, kind: ObjectKind, force: Bool,
+    private func store(id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claim: OwnerClaim, force: Bool,
                        on target: Contact) async -> Result<StoreAck, any Error> {
         do {
             if target.id == local.id {
-                let now = clock.wallNow
-                try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [OwnerClaim(owner: [UInt8](ownerKey), at: now)],
-                                               fresh: true, hashVerified: true, now: now)
+                try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [claim], fresh: true, hashVerified: true,
+                                               now: claim.claimedAt)
                 return .success(StoreAck(stored: true))
             }
             let response = try await transport.request(
-                .storeChunk(StoreChunk(id: id, data: bytes, kind: kind, root: .zero, ownerKey: ownerKey, force: force,
-                                       claims: force ? [OwnerClaim(owner: [UInt8](ownerKey), at: clock.wallNow)] : [])),
+                // A spill-over store is forced past the placement check; it carries the same one
+                // claim, dated when the put began, as every other holder receives.
+                .storeChunk(StoreChunk(id: id, data: bytes, kind: kind, root: .zero, ownerKey: Data(owner.key), force: force,
+                                       claims: [claim])),
                 to: target, timeout: .seconds(30))
             guard case .storeAck(let ack) = response else {
                 return .failure(TransportError.protocolViolation("StoreChunk answered with \(response.name)"))

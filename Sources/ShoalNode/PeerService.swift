@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import ShoalCore
 import ShoalDHT
+import ShoalRepair
 import ShoalStore
 import ShoalTransport
 import ShoalWire
@@ -18,17 +19,19 @@ final class PeerService: PeerRequestHandler {
     let objects: LocalObjects
     let dht: DHTShell
     let membership: MembershipShell
+    let repair: RepairShell
     let metrics: NodeMetrics
     let clock: NodeClock
     let logger: Logger
 
     init(local: Contact, replicas: Int, objects: LocalObjects, dht: DHTShell, membership: MembershipShell,
-         metrics: NodeMetrics, clock: NodeClock, logger: Logger) {
+         repair: RepairShell, metrics: NodeMetrics, clock: NodeClock, logger: Logger) {
         self.local = local
         self.replicas = replicas
         self.objects = objects
         self.dht = dht
         self.membership = membership
+        self.repair = repair
         self.metrics = metrics
         self.clock = clock
         self.logger = logger
@@ -44,6 +47,11 @@ final class PeerService: PeerRequestHandler {
     }
 
     private func answer(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
+        // A node that announced its departure still sends its hand-off pushes; they must not put
+        // it back into the routing table, where placements and stat would keep choosing it until
+        // it is evicted. (It rejoins through membership when it comes back, with a newer
+        // incarnation.)
+        if let contact = peer.contact, await membership.status(of: contact.id) != .left { await dht.heardOf(contact) }
         do {
             switch request {
             case .ping(let payload):
@@ -60,7 +68,20 @@ final class PeerService: PeerRequestHandler {
                 return .deleteAck(try await handleDelete(delete))
             case .gossip(let gossip):
                 return await membership.handle(gossip, from: peer)
-            case .hello, .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .badCopy:
+            case .antiEntropyRequest(let exchange):
+                _ = try exchangePeer(peer)
+                let (answer, horizon) = await repair.answer(exchange)
+                return .antiEntropyAnswer(answer, horizon: horizon)
+            case .shareRecords(let records):
+                let merged = await repair.absorbShared(records, from: try exchangePeer(peer))
+                return .shareRecordsAck(merged: UInt32(clamping: merged))
+            case .getDelete(let id):
+                guard let bytes = try await objects.metadata.signedDelete(id) else {
+                    throw WireError(.notFound, "no Delete \(id.short) is kept here (it was never seen, or its tombstones expired)")
+                }
+                return .signedDelete(bytes)
+            case .hello, .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .badCopy, .antiEntropyAnswer,
+                 .shareRecordsAck, .signedDelete:
                 return .error(WireError(.protocolViolation, "\(request.name) is not a request"))
             }
         } catch {
@@ -83,14 +104,22 @@ final class PeerService: PeerRequestHandler {
         }
     }
 
-    /// An inbound peer's listen address is only claimed: membership verifies it (dials it there)
-    /// before it counts, and only then does the routing table hear of it.
     func peerConnected(_ peer: PeerInfo) async {
         guard let contact = peer.contact else { return }
+        await dht.heardOf(contact)
         await membership.add(contact)
     }
 
     // MARK: Requests
+
+    /// The peer of an anti-entropy request: a node that accepts connections (client-only peers
+    /// hold no records to compare).
+    private func exchangePeer(_ peer: PeerInfo) throws -> Contact {
+        guard let contact = peer.contact else {
+            throw WireError(.forbidden, "anti-entropy is between nodes that accept connections; this peer announced no listen address")
+        }
+        return contact
+    }
 
     private func closest(to target: Key256, excluding requester: NodeID) async -> [Contact] {
         var contacts = await dht.closest(to: target, count: WireLimits.maximumContacts + 1)
@@ -99,7 +128,7 @@ final class PeerService: PeerRequestHandler {
     }
 
     private func findValue(_ key: ContentID, from peer: PeerInfo) async throws -> ValueResult {
-        if let held = try await objects.holding(key), held.state != .unchecked {
+        if let held = try await objects.holding(key), held.state != .unchecked, !objects.isWithheld(key) {
             return ValueResult(held: true, size: held.size, replica: held.state == .replica)
         }
         return ValueResult(held: false, closer: await closest(to: key, excluding: peer.nodeID))
@@ -120,21 +149,38 @@ final class PeerService: PeerRequestHandler {
                                           closer: await closest(to: store.id, excluding: peer.nodeID)))
             }
         }
-        let now = clock.wallNow
-        // A fresh store claims for its owner now. A push carries the claims it knows, dated; one
-        // that carries none (a version-1 peer) is taken as the oldest possible claim, which any
-        // Delete of its owner outranks.
+        var now = clock.wallNow
+        // A fresh store claims for its owner. The node running the upload dates the claim once and
+        // sends it to every holder so that all record the same claim; a time outside the Delete
+        // freshness window around this node's clock (or none: a version-1 peer) is replaced by
+        // now, so no claim can be dated past a later Delete. A push carries the claims it knows,
+        // dated; one that carries none (a version-1 peer) is taken as the oldest possible claim,
+        // which any Delete of its owner outranks.
+        guard let owner = ObjectOwner(storedKey: [UInt8](store.ownerKey)) else {
+            throw WireError(.badRequest, "StoreChunk.owner_key is \(store.ownerKey.count) bytes, at most \(ObjectOwner.maximumKeyLength)")
+        }
+        if store.force, store.claims.isEmpty, !store.tombstones.isEmpty {
+            throw WireError(.gone, "object \(store.id.hex) was deleted by every owner the push names; it is not stored again")
+        }
         let claims: [OwnerClaim]
         if !store.force {
-            claims = [OwnerClaim(owner: [UInt8](store.ownerKey), at: now)]
+            if let dated = store.claims.first, store.claims.count == 1, dated.owner == owner,
+               dated.claimedAt <= now + .seconds(DeleteRequest.maximumClockSkew),
+               dated.claimedAt >= now - .seconds(DeleteRequest.maximumAge) {
+                now = dated.claimedAt
+            }
+            claims = [OwnerClaim(owner: owner, claimedAt: now)]
         } else if store.claims.isEmpty {
-            claims = [OwnerClaim(owner: [UInt8](store.ownerKey), at: .zero)]
+            claims = [OwnerClaim(owner: owner, claimedAt: .zero)]
         } else {
             claims = store.claims
         }
         let fresh = !store.force
+        // A push's tombstones are taken where this node keeps their Delete; the others reach it
+        // with the next exchange, verified.
+        let tombstones = store.force && !store.tombstones.isEmpty ? await repair.knownTombstones(store.tombstones, of: store.id) : []
         try await objects.storeReplica(store.id, bytes: store.data, kind: store.kind, claims: claims, fresh: fresh,
-                                       hashVerified: true, now: now)
+                                       tombstones: tombstones, hashVerified: true, now: now)
         metrics.add(storedBytes: store.data.readableBytes)
         return .storeAck(StoreAck(stored: true))
     }
@@ -161,7 +207,16 @@ final class PeerService: PeerRequestHandler {
         guard DeletePolicy.permits(owner: owner, claims: claims) else {
             throw WireError(.forbidden, "not an owner of any of the \(delete.objects.count) objects this node keeps for their owners; only a key that stored a file can delete it")
         }
-        let effects = try await objects.applyDelete(owner: owner, objects: delete.objects, now: clock.wallNow)
+        // Objects this node has no claim on but is among the closest nodes to keep the tombstone
+        // too (it may be pushed them later by a holder that missed the Delete).
+        var responsible: Set<ContentID> = []
+        for (id, held) in zip(delete.objects, claims) where held.isEmpty {
+            let closest = await dht.closest(to: id, count: replicas)
+            if Placement.shouldAccept(id, r: replicas, localID: local.id, among: closest) { responsible.insert(id) }
+        }
+        let effects = try await objects.applyDelete(owner: owner, objects: delete.objects,
+                                                    deletedAt: Timestamp(seconds: delete.issuedAt), deleteID: delete.deleteID,
+                                                    message: delete.canonicalBytes, recordingAbsent: responsible)
         return DeletePolicy.acknowledgement(effects, objects: delete.objects)
     }
 
@@ -174,6 +229,8 @@ final class PeerService: PeerRequestHandler {
             return error
         case let error as LocalObjectsError:
             return WireError(.gone, error.description)
+        case let error as TransportError:
+            return WireError(.internal, error.description)
         case let error as ChunkStoreError:
             switch error.code {
             case .capacityExceeded, .diskFull: return WireError(.capacity, error.description)

@@ -6,224 +6,267 @@ import ShoalStore
 import ShoalTransport
 import ShoalWire
 
-/// Keeps every object this node holds on its `r` closest live nodes: runs the pure repair planner
-/// on membership changes and on a timer, gathers what it needs (inventory, each object's closest
-/// live nodes from the routing table and membership, who confirms holding it), and performs its
-/// pushes and drops under a bandwidth bound. Also hands everything off on graceful leave.
+/// Keeps every object this node holds on its `r` closest live nodes, at a cost that follows what
+/// changed rather than what is held: the shell around ShoalRepair's pure pieces.
+///
+/// It owns the in-memory ``RecordTree`` of this node's records (kept in step with the metadata
+/// store: every store, Delete, drop and learned record reaches it), the ``ExchangeScheduler``, the
+/// ``HolderEvidence`` and the ``RepairPlanner``. Each round, on a timer and soon after membership
+/// changes, it
+/// 1. moves the tombstone horizon (``TombstonePolicy``): tombstones past the grace bound expire, in
+///    the tree and in the store alike;
+/// 2. runs the exchanges the scheduler plans with the neighbours it shares key ranges with
+///    (``ExchangeSession`` over the wire, `AntiEntropyRequest`), absorbs each outcome as holder
+///    evidence, and reconciles the records: tombstones learned are applied once their signed
+///    Delete was fetched (`GetDelete`) and verified, records the peer lacks are sent to it
+///    (`ShareRecords`), and quarantined objects are settled;
+/// 3. plans repair from the records, pins and evidence: pushes (every owner's claim, the
+///    tombstones and the kind travel with the bytes) under a bandwidth bound, drops of handed-off
+///    copies, and the freeing of deleted content.
+///
+/// It answers peers' exchanges from the same tree (``answer(_:)``), without session state.
+///
+/// After a restart, the replicas the node held are withheld (neither served nor pushed) until an
+/// exchange with their other holders has brought any Delete it missed while down; then they are
+/// released, or freed if deleted. A node that has not completed an exchange for longer than the
+/// policy's rejoin bound quarantines them instead: its claims older than the horizon may belong to
+/// Deletes whose tombstones have expired everywhere, so an object is settled only by what its
+/// other holders know of it (``TombstonePolicy/mustQuarantine(lastSynchronized:now:)``).
+///
+/// Everything runs in ``run()``: one loop the node starts, reading the injected clock. Exchanges
+/// of one round run concurrently as child tasks of the round.
 actor RepairShell {
-    private let local: Contact
-    private let replicas: Int
-    private let transport: Transport
-    private let dht: DHTShell
-    private let objects: LocalObjects
-    private let bandwidth: UInt64
-    private let logger: Logger
-    private var membership: MembershipShell?
-    private var planner: RepairPlanner
-    private let clock: NodeClock
-    /// Objects waiting for a push beyond this round's limits.
-    private(set) var backlog = 0
-    /// Pushes done and copies dropped since start.
-    private(set) var pushed = 0
-    private(set) var dropped = 0
-    /// Wakes the loop for a round before its interval is up.
-    private let wake = WakeSignal()
-    /// Holders confirmed per object, with the placement they were confirmed for: reused while that
-    /// placement is unchanged and fresh, so an idle round costs no network traffic.
-    private var confirmed: [ContentID: (closest: [NodeID], holders: Set<NodeID>, at: Timestamp)] = [:]
-    private let confirmationLifetime: Duration = .seconds(300)
-    /// The kind of each object in the last inventory, for pushes.
-    private var kinds: [ContentID: ObjectKind] = [:]
-    private var roundRequested = false
+    /// What the shell is tuned by.
+    struct Settings: Sendable {
+        var replicas: Int
+        /// Time between rounds (rounds also run soon after membership changes).
+        var interval: Duration
+        /// Bytes per second pushes may send.
+        var bandwidth: UInt64
+        /// Tombstone grace and horizon epoch; the same on every node.
+        var policy: TombstonePolicy
+        var exchangeLimits = ExchangeLimits()
+        var scheduleLimits = ExchangeScheduleLimits()
+        var repairLimits = RepairLimits(maximumPushes: 64, maximumBytes: 64 << 20, pushTimeout: .seconds(60))
+        /// Signed Deletes fetched from one peer per reconciliation; the rest wait for the next.
+        var maximumDeleteFetches = 64
+        /// Records sent in one `ShareRecords`.
+        var maximumShareBatch = 1024
+        /// How long after start replicas no exchange could check are withheld at most.
+        var withholdingLimit: Duration = .seconds(120)
+        /// Whether the node joins through bootstrap peers: without any known peer it is then not
+        /// alone but not yet joined (nothing is released or counted as in step for having no one
+        /// to compare with).
+        var joinsPeers = false
 
-    init(local: Contact, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects, clock: NodeClock,
-         bandwidth: UInt64, logger: Logger) {
+        init(replicas: Int, interval: Duration, bandwidth: UInt64, policy: TombstonePolicy) {
+            self.replicas = replicas
+            self.interval = interval
+            self.bandwidth = bandwidth
+            self.policy = policy
+        }
+
+        /// A node's repair settings.
+        init(_ configuration: NodeConfiguration) {
+            self.init(replicas: configuration.replicas, interval: configuration.repairInterval,
+                      bandwidth: configuration.repairBandwidth, policy: .scaled(grace: configuration.tombstoneGrace))
+            joinsPeers = !configuration.bootstrap.isEmpty
+        }
+    }
+
+    enum Phase: Sendable {
+        /// The tree is being built; exchanges are refused.
+        case loading
+        case running
+        /// Handing off before a graceful stop: no more rounds.
+        case leaving
+    }
+
+    /// The node-state key of the wall-clock time (ns) this node last knew its records in step with
+    /// its co-holders (an exchange completed, or it had none).
+    static let lastSynchronizedKey = "repair.last_synchronized"
+
+    let local: Contact
+    let settings: Settings
+    let transport: Transport
+    let dht: DHTShell
+    let objects: LocalObjects
+    let clock: NodeClock
+    let logger: Logger
+    var membership: MembershipShell?
+    let signal = RoundSignal()
+
+    var phase = Phase.loading
+    var tree: RecordTree
+    /// Objects held unchecked (quarantined after a long absence, or found on disk without a
+    /// record): not in the tree, neither served nor pushed.
+    var quarantined = SortedIDs()
+    /// Replicas held since before this start, withheld (neither served nor pushed) until an
+    /// exchange with their other holders has brought any Delete missed meanwhile.
+    var pending = SortedIDs()
+    /// When the records were loaded (monotonic).
+    var loadedAt: Timestamp?
+    var scheduler: ExchangeScheduler
+    var evidence = HolderEvidence()
+    var planner: RepairPlanner
+    /// Whether a drain of changed records is running (one at a time, so none applies stale rows).
+    var draining = false
+    /// One shared value per owner key, so that records share their keys' storage.
+    var owners: [ObjectOwner: ObjectOwner] = [:]
+    /// Signed Deletes verified so far, by ID (bounded; cleared when full).
+    var verifiedDeletes: [Key256: DeleteRequest] = [:]
+    var statistics = RepairStatistics()
+
+    init(local: Contact, settings: Settings, transport: Transport, dht: DHTShell, objects: LocalObjects, clock: NodeClock,
+         logger: Logger) {
         self.local = local
-        self.replicas = replicas
+        self.settings = settings
         self.transport = transport
         self.dht = dht
         self.objects = objects
         self.clock = clock
-        self.bandwidth = max(bandwidth, 1 << 20)
         self.logger = logger
-        self.planner = RepairPlanner(localID: local.id, replicas: replicas,
-                                     limits: RepairLimits(maximumPushes: 64, maximumBytes: 64 << 20, pushTimeout: .seconds(60)))
+        self.tree = RecordTree(horizon: settings.policy.horizon(at: clock.wallNow))
+        self.scheduler = ExchangeScheduler(localID: local.id, replicas: settings.replicas, limits: settings.scheduleLimits)
+        self.planner = RepairPlanner(localID: local.id, replicas: settings.replicas, limits: settings.repairLimits)
     }
 
     func attach(membership: MembershipShell) async {
         self.membership = membership
-        await membership.observe { [weak self] _ in await self?.requestRound() }
+        let signal = self.signal
+        await membership.observe { _ in signal.signal() }
     }
 
     /// Asks for a round soon (membership changed).
-    func requestRound() {
-        roundRequested = true
-        wake.signal()
+    nonisolated func requestRound() {
+        signal.signal()
     }
 
-    /// Runs rounds every `interval`, and soon after membership changes, until cancelled.
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await sleep(upTo: interval)
-            if Task.isCancelled { break }
-            // Let a burst of membership changes settle into one round.
-            try? await Task.sleep(for: .milliseconds(200))
-            roundRequested = false
+    // MARK: The loop
+
+    /// Builds the tree, then runs rounds every interval and soon after membership changes, until
+    /// the task is cancelled.
+    func run() async {
+        await load()
+        while !Task.isCancelled, phase == .running {
             await round()
+            await waitForNextRound()
         }
     }
 
-    private func sleep(upTo interval: Duration) async {
-        if roundRequested { return }
-        await wake.wait(atMost: interval)
-    }
-
-    /// One repair round. Returns the number of pushes performed.
-    @discardableResult
-    func round() async -> Int {
-        let inventory = await currentInventory()
-        guard !inventory.isEmpty else {
-            backlog = 0
-            return 0
+    private func waitForNextRound() async {
+        let (clock, interval, signal) = (self.clock, settings.interval, self.signal)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await clock.sleep(for: interval) }
+            group.addTask { await signal.wait() }
+            _ = await group.next()
+            group.cancelAll()
         }
-        let placements = await placements(for: inventory.map(\.id), includeSelf: true, count: replicas)
-        let plan = planner.plan(inventory: inventory, now: clock.now) { placements[$0] ?? ObjectPlacement(closest: [local]) }
-        backlog = plan.backlog
-        let done = await perform(plan, sizes: Self.sizes(of: inventory))
-        if done > 0 || !plan.drops.isEmpty {
-            logger.info("repair round", metadata: ["pushed": "\(done)", "dropped": "\(plan.drops.count)", "backlog": "\(plan.backlog)"])
+        // Let a burst of membership changes settle into one round.
+        try? await clock.sleep(for: .milliseconds(200))
+    }
+
+    /// One repair round (see the type's description).
+    func round() async {
+        guard phase == .running else { return }
+        let started = clock.now
+        await drainChanges()
+        await advanceHorizon(to: settings.policy.horizon(at: clock.wallNow))
+        let live = await liveContacts()
+        let unchecked = quarantined.ascending()
+        let planned = scheduler.planRound(neighbourhood: live + [local], local: tree, now: clock.now,
+                                          alsoHolding: { !SortedIDs.ids(in: $0, of: unchecked).isEmpty })
+        var completed = false
+        await withTaskGroup(of: Bool.self) { group in
+            for exchange in planned { group.addTask { await self.exchange(exchange) } }
+            for await finished in group where finished { completed = true }
         }
-        return done
+        let alone = live.isEmpty && !settings.joinsPeers
+        if completed || alone { await noteSynchronized() }
+        await drainChanges()
+        releaseUnshared(live: live)
+        await repair(live: live)
+        await forgetRecordsHandedOff(live: live)
+        statistics.rounds += 1
+        statistics.lastRound = clock.now - started
     }
 
-    /// Pushes every object to its next closest nodes before this node leaves.
-    /// - Returns: objects pushed.
-    func handOffAll(deadline: Duration = .seconds(60)) async -> Int {
-        let started = ContinuousClock.now
-        var total = 0
-        // Bounded: at most 20 rounds, and the deadline.
-        for _ in 0..<20 {
-            guard ContinuousClock.now - started < deadline else { break }
-            let inventory = await currentInventory()
-            guard !inventory.isEmpty else { break }
-            let placements = await placements(for: inventory.map(\.id), includeSelf: false, count: replicas + 1)
-            let plan = planner.leavePlan(inventory: inventory, now: clock.now) { placements[$0] ?? ObjectPlacement(closest: []) }
-            if plan.actions.isEmpty { break }
-            total += await perform(plan, sizes: Self.sizes(of: inventory))
-            if plan.backlog == 0 { break }
-        }
-        return total
-    }
-
-    // MARK: Gathering
-
-    /// The replicas this node keeps (cached copies are not its responsibility, and unchecked
-    /// copies are not pushed until their claims were checked). Objects whose every claim was
-    /// deleted are no longer held at all, so nothing listed here can be resurrected by a push.
-    private func currentInventory() async -> [InventoryEntry] {
-        var out: [InventoryEntry] = []
-        var cursor: ContentID?
-        // Bounded: each page advances the cursor; the store holds finitely many objects.
-        while true {
-            guard let page = try? await objects.metadata.objects(in: [.replica], after: cursor, limit: 1024), !page.isEmpty else { break }
-            for record in page {
-                out.append(InventoryEntry(id: record.id, size: Int(clamping: record.size), isPinned: false, isTombstoned: false))
-                kinds[record.id] = record.kind
-            }
-            cursor = page.last?.id
-        }
-        let held = Set(out.map(\.id))
-        confirmed = confirmed.filter { held.contains($0.key) }
-        kinds = kinds.filter { held.contains($0.key) }
-        return out
-    }
-
-    /// For each object: its `count` closest live nodes in this node's view, and which of them
-    /// confirm they hold it (asked with FindValue, a few at a time).
-    private func placements(for ids: [ContentID], includeSelf: Bool, count: Int) async -> [ContentID: ObjectPlacement] {
-        var out: [ContentID: ObjectPlacement] = [:]
-        let live = await membership?.liveMembers.map(\.id) ?? []
-        let liveSet = Set(live)
-        for id in ids {
-            var candidates = await dht.closest(to: id, count: count + 4).filter { liveSet.isEmpty || liveSet.contains($0.id) }
-            if includeSelf { candidates.append(local) }
-            let closest = Array(candidates.sorted { id.isCloser($0.id, than: $1.id) }.prefix(count))
-            let closestIDs = closest.map(\.id)
-            let now = clock.now
-            if let known = confirmed[id], known.closest == closestIDs, now - known.at < confirmationLifetime {
-                out[id] = ObjectPlacement(closest: closest, holders: known.holders)
-                continue
-            }
-            var holders: Set<NodeID> = []
-            await withTaskGroup(of: NodeID?.self) { group in
-                for c in closest where c.id != local.id {
-                    group.addTask { [transport] in
-                        if case .valueResult(let v)? = try? await transport.request(.findValue(key: id), to: c, timeout: .seconds(3)),
-                           v.held, v.replica {
-                            return c.id
-                        }
-                        return nil
-                    }
-                }
-                for await h in group { if let h { holders.insert(h) } }
-            }
-            confirmed[id] = (closestIDs, holders, now)
-            out[id] = ObjectPlacement(closest: closest, holders: holders)
-        }
-        return out
-    }
-
-    // MARK: Acting
-
-    private static func sizes(of inventory: [InventoryEntry]) -> [ContentID: Int] {
-        Dictionary(inventory.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a })
-    }
-
-    private func perform(_ plan: RepairPlan, sizes: [ContentID: Int]) async -> Int {
-        var done = 0
-        let started = ContinuousClock.now
-        var bytes: UInt64 = 0
-        for action in plan.actions {
-            switch action {
-            case .push(let id, let target):
-                // Bandwidth bound: never ahead of `bandwidth` bytes per second.
-                let budget = Duration.nanoseconds(Int64(Double(bytes) / Double(bandwidth) * 1e9))
-                let elapsed = ContinuousClock.now - started
-                if budget > elapsed { try? await Task.sleep(for: budget - elapsed) }
-                if await push(id, to: target) {
-                    done += 1
-                    confirmed[id]?.holders.insert(target.id)
-                }
-                bytes += UInt64(sizes[id] ?? 0)
-                planner.onPushFinished(id, to: target.id)
-            case .drop(let id):
-                do {
-                    if try await objects.drop(id) { dropped += 1 }
-                    confirmed[id] = nil
-                } catch {
-                    logger.warning("could not drop a handed-off copy", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
-                }
+    /// The live nodes other than this one: alive and suspect members, and the routing table's
+    /// contacts membership has not declared dead or departed (while membership spreads, the
+    /// routing table often knows an object's closest nodes first; a partial view would push
+    /// copies to nodes that are not among them).
+    func liveContacts() async -> [Contact] {
+        var live: [NodeID: Contact] = [:]
+        for member in await membership?.liveMembers ?? [] where member.id != local.id { live[member.id] = member }
+        for contact in await dht.allContacts() where contact.id != local.id && live[contact.id] == nil {
+            switch await membership?.status(of: contact.id) {
+            case .dead?, .left?: continue
+            default: live[contact.id] = contact
             }
         }
-        pushed += done
-        return done
+        return live.values.sorted { $0.id < $1.id }
     }
 
-    /// Pushes a replica with its kind and every claim on it.
-    private func push(_ id: ContentID, to target: Contact) async -> Bool {
+    /// Records that this node's records were in step with its co-holders now.
+    private func noteSynchronized() async {
+        let now = clock.wallNow
+        statistics.lastSynchronized = now
+        try? await objects.metadata.setValue(now.nanoseconds, of: Self.lastSynchronizedKey)
+    }
+
+    // MARK: Withheld replicas
+
+    /// Releases withheld replicas that no other live node is responsible for (nobody to ask),
+    /// and, past ``Settings/withholdingLimit`` since start, every one left (with a warning).
+    private func releaseUnshared(live: [Contact]) {
+        guard pending.count > 0 else { return }
+        // Not joined yet: every range would look like this node's alone.
+        let joining = live.isEmpty && settings.joinsPeers
+        let map = ResponsibilityMap(nodes: live.map(\.id) + [local.id], replicas: settings.replicas)
+        var released: [ContentID] = []
+        let overdue = loadedAt.map { clock.now - $0 > settings.withholdingLimit } ?? false
+        for id in pending.ascending() where overdue || (!joining && (map.holders(of: id) ?? []).allSatisfy { $0 == local.id }) {
+            released.append(id)
+        }
+        if overdue, !released.isEmpty {
+            logger.warning("replicas no exchange could check since start are served again",
+                           metadata: ["objects": "\(released.count)", "withheld.seconds": "\(settings.withholdingLimit.components.seconds)"])
+        }
+        release(released)
+    }
+
+    /// Serves `ids` again.
+    func release(_ ids: [ContentID]) {
+        guard !ids.isEmpty else { return }
+        for id in ids { pending.remove(id) }
+        objects.release(ids)
+        statistics.released += ids.count
+    }
+
+    // MARK: Horizon
+
+    /// Moves the tree to `horizon` (expiring its tombstones) and forgets the same tombstones, and
+    /// the Deletes no tombstone names any more, in the store.
+    func advanceHorizon(to horizon: TombstoneHorizon) async {
+        guard horizon > tree.horizon else { return }
+        let expired = tree.advanceHorizon(to: horizon)
+        statistics.tombstonesExpired += expired
         do {
-            guard let bytes = try await objects.get(id) else { return false }
-            let claims = try await objects.metadata.claims(of: id)
-            let response = try await transport.request(
-                .storeChunk(StoreChunk(id: id, data: bytes, kind: kinds[id] ?? .chunk, root: .zero,
-                                       ownerKey: Data(claims.first?.owner ?? []), force: true,
-                                       claims: Array(claims.prefix(StoreChunk.maximumClaims)))),
-                to: target, timeout: .seconds(30))
-            if case .storeAck(let ack) = response, ack.stored { return true }
-            return false
+            try await objects.expireTombstones(before: horizon.cutoff)
         } catch {
-            logger.debug("repair push failed", metadata: ["chunk.id": "\(id.short)", "peer.id": "\(target.id.short)", "error": "\(error)"])
-            return false
+            logger.warning("could not forget expired tombstones; will retry next round", metadata: ["error": "\(error)"])
         }
     }
+
+    // MARK: Status
+
+    /// What `/v1/status` and `/metrics` report of repair (the records as the store has them now).
+    func status() async -> RepairStatus {
+        await drainChanges()
+        return RepairStatus(statistics: statistics, records: tree.count, tombstones: tree.tombstoneCount, quarantined: quarantined.count,
+                     withheld: pending.count, horizon: tree.horizon, policy: settings.policy, loading: phase == .loading)
+    }
+
+    /// Objects waiting for a push beyond the last round's limits.
+    var backlog: Int { statistics.backlog }
 }

@@ -76,7 +76,7 @@ public final class ShoalNode: Sendable {
         var logger = logger
         logger[metadataKey: "node"] = "\(identity.nodeID.short)"
         let objects = try await LocalObjects.open(directory: configuration.dataDirectory.path, maxStorage: configuration.maxStorage,
-                                                  cacheSize: configuration.cacheSize, logger: logger)
+                                                  cacheSize: configuration.cacheSize, withholdingUntilChecked: true, logger: logger)
         let router = PeerRequestRouter()
         let transport: Transport
         let bound: PeerAddress
@@ -94,11 +94,11 @@ public final class ShoalNode: Sendable {
         await dht.setLocalContact(contact)
         let membership = MembershipShell(local: contact, transport: transport, dht: dht, clock: clock,
                                          period: configuration.protocolPeriod, logger: logger)
-        let repair = RepairShell(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
-                                 objects: objects, clock: clock, bandwidth: configuration.repairBandwidth, logger: logger)
+        let repair = RepairShell(local: contact, settings: RepairShell.Settings(configuration), transport: transport, dht: dht,
+                                 objects: objects, clock: clock, logger: logger)
         let service = PeerService(local: contact, replicas: configuration.replicas, objects: objects, dht: dht,
-                                  membership: membership, metrics: metrics, clock: clock, logger: logger)
-        let placer = ObjectPlacer(local: contact, ownerKey: identity.ownerPublicKey, replicas: configuration.replicas,
+                                  membership: membership, repair: repair, metrics: metrics, clock: clock, logger: logger)
+        let placer = ObjectPlacer(local: contact, owner: identity.owner, replicas: configuration.replicas,
                                   transport: transport, dht: dht, objects: objects, clock: clock, metrics: metrics)
         let fetcher = ObjectFetcher(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
                                     objects: objects, board: HolderBoard(clock: clock), metrics: metrics, logger: logger)
@@ -159,7 +159,7 @@ public final class ShoalNode: Sendable {
         }
         group.addTask { [self] in await dht.run() }
         group.addTask { [self] in await membership.run() }
-        group.addTask { [self] in await repair.run(interval: configuration.repairInterval) }
+        group.addTask { [self] in await repair.run() }
         group.addTask { [self] in await objects.runCacheWriter() }
         group.addTask { [self] in await files.runJanitor() }
     }
@@ -221,7 +221,7 @@ public final class ShoalNode: Sendable {
                    peers: transport.connectedPeers.count, routingTableSize: await dht.size,
                    members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
                    cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
-                   repairBacklog: await repair.backlog, averageLookupHops: await dht.averageHops,
+                   repairBacklog: await repair.backlog, repair: await repair.status(), averageLookupHops: await dht.averageHops,
                    maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
                    resources: ResourceStatus(transport: transport.usage, api: apiLimiter.withLockedValue { $0?.statistics }.map {
                        APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
@@ -242,6 +242,8 @@ public struct NodeStatus: Codable, Sendable {
     public var cachedBytes: UInt64
     public var replicas: Int
     public var repairBacklog: Int
+    /// Anti-entropy and repair: records, tombstones, quarantine, exchanges, pushes.
+    public var repair: RepairStatus
     public var averageLookupHops: Double
     /// The storage limit (`--max-storage`), or `nil` for none.
     public var maxStorage: UInt64?

@@ -1,6 +1,7 @@
 import ShoalCore
 
-/// Where an object should live, as the shell currently sees it.
+/// Where an object should live and who confirmed holding it: the input of the first model's
+/// ``RepairPlanner/plan(inventory:now:placement:)``.
 public struct ObjectPlacement: Hashable, Sendable {
     /// The live nodes closest to the object by XOR distance, this node included if it is among
     /// them. The first `r` (after sorting by distance) are where the object belongs; supply

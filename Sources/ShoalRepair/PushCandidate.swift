@@ -2,11 +2,13 @@ import ShoalCore
 
 /// A push the planner would like to make, before the limits are applied.
 struct PushCandidate: Hashable, Sendable {
-    var object: ContentID
+    var record: ObjectRecord
     var size: Int
     var target: Contact
     /// Confirmed replicas among the object's `r` closest nodes; fewer means more endangered.
     var confirmedReplicas: Int
+
+    var object: ContentID { record.id }
 
     /// Most endangered first, then by object and target for a deterministic order.
     static func precedes(_ a: PushCandidate, _ b: PushCandidate) -> Bool {

@@ -6,12 +6,12 @@ import ShoalFile
 /// by `owner` (for single-node ingest: benchmarks, tools and tests).
 public struct LocalObjectSink: ObjectSink {
     public let objects: LocalObjects
-    /// The owner key the objects are claimed under (empty for an anonymous store).
-    public let owner: [UInt8]
+    /// The owner the objects are claimed by (``ObjectOwner/anonymous`` for an anonymous store).
+    public let owner: ObjectOwner
     /// The wall clock the claims are dated with.
     public let now: @Sendable () -> Timestamp
 
-    public init(objects: LocalObjects, owner: [UInt8] = [], now: @escaping @Sendable () -> Timestamp) {
+    public init(objects: LocalObjects, owner: ObjectOwner = .anonymous, now: @escaping @Sendable () -> Timestamp) {
         self.objects = objects
         self.owner = owner
         self.now = now
@@ -19,7 +19,7 @@ public struct LocalObjectSink: ObjectSink {
 
     public func put(id: ContentID, bytes: ByteBuffer, kind: ObjectKind) async throws {
         let time = now()
-        try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [OwnerClaim(owner: owner, at: time)], fresh: true,
+        try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [OwnerClaim(owner: owner, claimedAt: time)], fresh: true,
                                        hashVerified: true, now: time)
     }
 }

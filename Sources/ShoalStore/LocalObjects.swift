@@ -13,7 +13,10 @@ import ShoalCore
 /// - replicas are durable before a store returns, with the syncs of concurrent stores batched
 ///   (``GroupCommit``); cached copies are written without a sync, off the reader's path, and
 ///   evicted least recently used first;
-/// - space is counted as the disk counts it, files and metadata together, against `--max-storage`.
+/// - space is counted as the disk counts it, files and metadata together, against `--max-storage`;
+/// - every change to an object's record (a store, a Delete, a drop, what repair learns) is noted,
+///   so that the in-memory copy repair keeps of the records can read it again
+///   (``takeChangedRecords(limit:)``).
 public final class LocalObjects: Sendable {
     public let chunks: ChunkStore
     public let metadata: MetadataStore
@@ -26,6 +29,11 @@ public final class LocalObjects: Sendable {
     private let recentlyDeleted = NIOLockedValueBox(RecentSet(capacity: 4096))
     /// The copy the cache writer is writing now, so that a Delete can wait for it to settle.
     private let writing = CacheWriting()
+    /// Objects whose record changed since repair last read them.
+    private let changed = NIOLockedValueBox(Set<ContentID>())
+    /// Replicas not served until repair has compared them with their other holders (after a
+    /// restart, a Delete may have happened meanwhile).
+    private let withheld = NIOLockedValueBox(Set<ContentID>())
 
     /// How many fetched objects may wait for the cache writer; beyond it, new ones are not cached.
     public static let cacheQueueLimit = 16
@@ -47,8 +55,11 @@ public final class LocalObjects: Sendable {
     /// Opens the chunk store and the metadata database of a data directory and brings them in step:
     /// objects whose files are gone are forgotten, files the metadata does not list are kept as
     /// unchecked copies, and sizes are taken from the disk.
+    /// - Parameter withholdingUntilChecked: a node's start: withhold every replica (not served
+    ///   until repair has compared it with its other holders and releases it) and drop the copies
+    ///   cached for readers, since Deletes may have happened while the node was down.
     /// - Throws: ``ChunkStoreError`` or ``MetadataStoreError`` (a damaged database is refused).
-    public static func open(directory: String, maxStorage: UInt64?, cacheSize: UInt64,
+    public static func open(directory: String, maxStorage: UInt64?, cacheSize: UInt64, withholdingUntilChecked: Bool = false,
                             logger: Logger) async throws -> LocalObjects {
         let chunks = try await ChunkStore.open(directory: directory, maxBytes: maxStorage, logger: logger)
         let metadata: MetadataStore
@@ -61,6 +72,15 @@ public final class LocalObjects: Sendable {
         let objects = LocalObjects(chunks: chunks, metadata: metadata, logger: logger)
         do {
             try await objects.reconcile()
+            if withholdingUntilChecked {
+                try await objects.dropCachedCopies()
+                var cursor: ContentID?
+                // Bounded: each page advances the cursor through finitely many replicas.
+                while let page = try? await metadata.objects(in: [.replica], after: cursor, limit: 4096), let last = page.last {
+                    cursor = last.id
+                    objects.withhold(page.map(\.id))
+                }
+            }
         } catch {
             await metadata.close()
             chunks.close()
@@ -76,7 +96,7 @@ public final class LocalObjects: Sendable {
             logger.warning("objects on disk that the metadata does not list are kept as unchecked copies until their owners are known",
                            metadata: ["objects": "\(unlisted.count)"])
             try await metadata.adoptUnlisted(unlisted.map {
-                ObjectRecord(id: $0, kind: .chunk, size: onDisk[$0]!.size, allocated: onDisk[$0]!.allocated, state: .unchecked)
+                StoredObject(id: $0, kind: .chunk, size: onDisk[$0]!.size, allocated: onDisk[$0]!.allocated, state: .unchecked)
             })
         }
         chunks.setExternalBytes(await metadata.databaseBytes())
@@ -103,6 +123,8 @@ public final class LocalObjects: Sendable {
     ///   - kind: chunk or manifest.
     ///   - claims: the claims it comes with (an anonymous claim when it names no owner).
     ///   - fresh: an owner storing now (`true`), or a push of earlier claims (`false`).
+    ///   - tombstones: a push's tombstones, already verified: they refuse the claims of their
+    ///     owners made before them, and are recorded.
     ///   - hashVerified: the caller computed `id` from these very bytes (skips a second hash).
     ///   - now: the wall-clock time, for fresh claims.
     /// - Returns: whether the bytes were written now or were already held.
@@ -111,23 +133,26 @@ public final class LocalObjects: Sendable {
     ///   `hashMismatch`, …) or ``MetadataStoreError``; nothing is left behind.
     @discardableResult
     public func storeReplica(_ id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claims: [OwnerClaim], fresh: Bool,
-                             hashVerified: Bool, now: Timestamp) async throws -> StoreResult {
-        let offered = claims.isEmpty ? [OwnerClaim(owner: [], at: now)] : claims
-        let (decision, existing) = try await metadata.decide(id, offered: offered, fresh: fresh, now: now)
+                             tombstones: [Tombstone] = [], hashVerified: Bool, now: Timestamp) async throws -> StoreResult {
+        defer { noteChanged([id]) }
+        let offered = claims.isEmpty ? [OwnerClaim(owner: .anonymous, claimedAt: now)] : claims
+        let (decision, existing) = try await metadata.decide(id, offered: offered, fresh: fresh, tombstones: tombstones, now: now)
         if decision.accepted.isEmpty {
             if let existing, existing.state != .cache { return .alreadyHeld }
             throw LocalObjectsError.gone(id)
         }
+        if fresh { release([id]) }
         if let existing, existing.state != .cache {
             if existing.state == .unchecked && fresh {
                 // An owner putting it now vouches for it: the unchecked copy is a replica again.
-                try await metadata.commit([ObjectCommit(record: existing.with(state: .replica), decision: decision)])
+                try await metadata.commit([ObjectCommit(record: existing.with(state: .replica), decision: decision,
+                                                        tombstones: tombstones)])
             } else {
-                try await metadata.addClaims(decision, to: id)
+                try await metadata.addClaims(decision, tombstones: tombstones, to: id)
             }
             return .alreadyHeld
         }
-        let record = ObjectRecord(id: id, kind: kind, size: UInt64(bytes.readableBytes),
+        let record = StoredObject(id: id, kind: kind, size: UInt64(bytes.readableBytes),
                                   allocated: ChunkStore.roundUp(UInt64(bytes.readableBytes)), state: .replica)
         if existing != nil {
             // A cached copy becomes a replica: it was written without a sync, so write it again durably.
@@ -136,10 +161,11 @@ public final class LocalObjects: Sendable {
         }
         guard let staged = try await chunks.stage(bytes, id: id, verifyHash: !hashVerified) else {
             // Another store of the same object published it first; record the claims with it.
-            try await metadata.commit([ObjectCommit(record: record, decision: decision)])
+            try await metadata.commit([ObjectCommit(record: record, decision: decision, tombstones: tombstones)])
             return .alreadyHeld
         }
-        _ = try await group.commit(GroupCommit.Item(staged: staged, commit: ObjectCommit(record: record, decision: decision)))
+        _ = try await group.commit(GroupCommit.Item(staged: staged, commit: ObjectCommit(record: record, decision: decision,
+                                                                                          tombstones: tombstones)))
         return .stored
     }
 
@@ -164,7 +190,7 @@ public final class LocalObjects: Sendable {
             guard try await metadata.object(write.id) == nil,
                   let staged = try await chunks.stage(write.bytes, id: write.id, verifyHash: false) else { return }
             guard case .success(let space?) = await chunks.publish([staged], durable: false).first else { return }
-            let record = ObjectRecord(id: write.id, kind: write.kind, size: space.size, allocated: space.allocated, state: .cache)
+            let record = StoredObject(id: write.id, kind: write.kind, size: space.size, allocated: space.allocated, state: .cache)
             for victim in try await metadata.cacheInsert(record) {
                 _ = try await chunks.delete(victim.id)
             }
@@ -182,17 +208,17 @@ public final class LocalObjects: Sendable {
     // MARK: - Reading
 
     /// What this node holds of `id`, or `nil`.
-    public func holding(_ id: ContentID) async throws -> ObjectRecord? {
+    public func holding(_ id: ContentID) async throws -> StoredObject? {
         try await metadata.object(id)
     }
 
-    /// Reads part of an object this node serves (replicas and cached copies; unchecked copies are
-    /// not served).
+    /// Reads part of an object this node serves (replicas and cached copies; unchecked and
+    /// withheld copies are not served).
     /// - Parameter verify: hash the whole object first (quarantining it if corrupt).
     /// - Throws: ``ChunkStoreError`` (`notFound`, `corrupt`, `rangeOutOfBounds`, `io`).
     public func read(_ id: ContentID, offset: UInt64, length: UInt64, verify: Bool) async throws -> ChunkSlice {
-        guard let record = try await metadata.object(id), record.state != .unchecked else {
-            throw ChunkStoreError(.notFound, id: id, "object \(id.short) is not held by this node")
+        guard let record = try await metadata.object(id), record.state != .unchecked, !isWithheld(id) else {
+            throw ChunkStoreError(.notFound, id: id, "object \(id.short) is not served by this node")
         }
         do {
             let slice = try await chunks.read(id, offset: offset, length: length, verify: verify)
@@ -200,6 +226,7 @@ public final class LocalObjects: Sendable {
             return slice
         } catch let error as ChunkStoreError where error.code == .corrupt || error.code == .notFound {
             _ = try? await metadata.removeObject(id)
+            noteChanged([id])
             throw error
         }
     }
@@ -224,6 +251,7 @@ public final class LocalObjects: Sendable {
             // Gone from disk: forget it too.
         }
         try await metadata.removeObject(id)
+        noteChanged([id])
         return true
     }
 
@@ -232,10 +260,15 @@ public final class LocalObjects: Sendable {
     /// Applies an owner's (already authorised) Delete: removes the owner's claims and the objects
     /// no claim keeps, files and records.
     /// - Returns: the effect on each listed object, in order.
-    public func applyDelete(owner: [UInt8], objects ids: [ContentID], now: Timestamp) async throws -> [DeleteEffect] {
+    /// - Parameter recordingAbsent: objects to keep the tombstone of even where this node has no
+    ///   record of them (it is among their closest nodes).
+    public func applyDelete(owner: ObjectOwner, objects ids: [ContentID], deletedAt: Timestamp, deleteID: Key256,
+                            message: [UInt8], recordingAbsent: Set<ContentID> = []) async throws -> [DeleteEffect] {
         recentlyDeleted.withLockedValue { set in for id in ids { set.insert(id) } }
         await writing.settle(Set(ids))
-        let effects = try await metadata.applyDelete(owner: owner, objects: ids, now: now)
+        defer { noteChanged(ids) }
+        let effects = try await metadata.applyDelete(owner: owner, objects: ids, deletedAt: deletedAt, deleteID: deleteID,
+                                                     message: message, recordingAbsent: recordingAbsent)
         for (id, effect) in zip(ids, effects) where effect == .removed || effect == .droppedFromCache {
             _ = try await chunks.delete(id)
         }
@@ -243,13 +276,129 @@ public final class LocalObjects: Sendable {
         return effects
     }
 
-    /// Drops a replica handed off to the nodes now responsible for it (its claims went with it).
+    /// Drops a replica handed off to the nodes now responsible for it, with its record (its claims
+    /// and tombstones went with it).
     /// - Returns: `true` when it was held.
     @discardableResult
     public func drop(_ id: ContentID) async throws -> Bool {
-        guard try await metadata.removeObject(id) != nil else { return false }
-        _ = try await chunks.delete(id)
+        defer { noteChanged([id]) }
+        guard let held = try await metadata.removeRecord(id) else { return false }
+        if held.state != .cache { _ = try await chunks.delete(id) }
+        chunks.setExternalBytes(await metadata.databaseBytes())
         return true
+    }
+
+    // MARK: - Withholding
+
+    /// Stops serving `ids` (replicas) until they are released.
+    public func withhold(_ ids: some Sequence<ContentID>) {
+        withheld.withLockedValue { set in for id in ids { set.insert(id) } }
+    }
+
+    /// Serves `ids` again.
+    public func release(_ ids: some Sequence<ContentID>) {
+        withheld.withLockedValue { set in for id in ids { set.remove(id) } }
+    }
+
+    /// Whether `id` is withheld.
+    public func isWithheld(_ id: ContentID) -> Bool {
+        withheld.withLockedValue { $0.contains(id) }
+    }
+
+    /// The objects withheld now.
+    public var withheldObjects: Set<ContentID> { withheld.withLockedValue { $0 } }
+
+    /// Forgets every copy cached for readers (at start: copies of files deleted while the node was
+    /// down would otherwise be served).
+    /// - Returns: how many were dropped.
+    @discardableResult
+    public func dropCachedCopies() async throws -> Int {
+        var dropped = 0
+        var cursor: ContentID?
+        // Bounded: each page advances the cursor through finitely many cached copies.
+        while let page = try? await metadata.objects(in: [.cache], after: cursor, limit: 1024), let last = page.last {
+            cursor = last.id
+            for object in page where try await metadata.removeObject(object.id) != nil {
+                _ = try await chunks.delete(object.id)
+                dropped += 1
+            }
+        }
+        chunks.setExternalBytes(await metadata.databaseBytes())
+        return dropped
+    }
+
+    // MARK: - Records
+
+    /// Frees the bytes of deleted content (every claim tombstoned), keeping its record; does
+    /// nothing when a claim was made meanwhile.
+    /// - Returns: `true` when bytes were freed.
+    @discardableResult
+    public func discard(_ id: ContentID) async throws -> Bool {
+        defer { noteChanged([id]) }
+        guard try await metadata.discard(id) != nil else { return false }
+        _ = try await chunks.delete(id)
+        chunks.setExternalBytes(await metadata.databaseBytes())
+        return true
+    }
+
+    /// Merges what peers know into the records (``MetadataStore/mergeRecords(_:deletes:)``).
+    public func mergeRecords(_ records: [MetadataRecord], deletes: [Key256: [UInt8]] = [:]) async throws {
+        guard !records.isEmpty || !deletes.isEmpty else { return }
+        defer { noteChanged(records.map(\.id)) }
+        try await metadata.mergeRecords(records, deletes: deletes)
+    }
+
+    /// Settles a quarantined object by what its other holders know
+    /// (``MetadataStore/settleQuarantined(_:learned:cutoff:deletes:)``), freeing its bytes when it
+    /// turns out deleted.
+    /// - Returns: whether it was settled.
+    public func settleQuarantined(_ id: ContentID, learned: MetadataRecord, cutoff: Timestamp,
+                                  deletes: [Key256: [UInt8]] = [:]) async throws -> Bool {
+        defer { noteChanged([id]) }
+        let (freed, settled) = try await metadata.settleQuarantined(id, learned: learned, cutoff: cutoff, deletes: deletes)
+        if freed != nil {
+            _ = try await chunks.delete(id)
+            chunks.setExternalBytes(await metadata.databaseBytes())
+        }
+        return settled
+    }
+
+    /// Forgets a record this node keeps no bytes of (claims learned for an object others hold).
+    /// - Returns: whether it was forgotten (not when bytes are held).
+    @discardableResult
+    public func forgetRecordWithoutBytes(_ id: ContentID) async throws -> Bool {
+        guard try await metadata.object(id).map({ $0.state == .cache }) ?? true else { return false }
+        defer { noteChanged([id]) }
+        try await metadata.removeRecord(id, keepingBytes: true)
+        return true
+    }
+
+    /// Quarantines every replica (``MetadataStore/markAllReplicasUnchecked()``).
+    /// - Returns: how many.
+    public func quarantineReplicas() async throws -> Int {
+        let marked = try await metadata.markAllReplicasUnchecked()
+        return marked
+    }
+
+    /// Forgets tombstones expired at `cutoff` (``MetadataStore/removeTombstones(before:)``).
+    public func expireTombstones(before cutoff: Timestamp) async throws {
+        try await metadata.removeTombstones(before: cutoff)
+        chunks.setExternalBytes(await metadata.databaseBytes())
+    }
+
+    /// Notes that the records of `ids` changed (for repair's copy of them).
+    public func noteChanged(_ ids: some Sequence<ContentID>) {
+        changed.withLockedValue { set in for id in ids { set.insert(id) } }
+    }
+
+    /// Takes up to `limit` of the objects whose record changed since the last call.
+    public func takeChangedRecords(limit: Int) -> [ContentID] {
+        changed.withLockedValue { set in
+            var out: [ContentID] = []
+            out.reserveCapacity(min(limit, set.count))
+            while out.count < limit, let id = set.popFirst() { out.append(id) }
+            return out
+        }
     }
 }
 
@@ -322,8 +471,8 @@ struct RecentSet: Sendable {
     }
 }
 
-extension ObjectRecord {
-    func with(state: ObjectState) -> ObjectRecord {
+extension StoredObject {
+    func with(state: ObjectState) -> StoredObject {
         var copy = self
         copy.state = state
         return copy

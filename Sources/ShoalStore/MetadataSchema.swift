@@ -124,6 +124,34 @@ enum MetadataSchema {
             "DROP TABLE owners",
             "DROP TABLE tombstones_v1",
         ]),
+        // Version 3: a tombstone names the signed Delete that made it (SHA-256 of its bytes), kept
+        // in `deletes` while a tombstone names it, so peers can fetch and verify it; tombstones of
+        // the first schema, which named no owner, belong to the unattributed owner (one zero byte).
+        MetadataMigration(version: 3, statements: [
+            "ALTER TABLE tombstones ADD COLUMN delete_id BLOB NOT NULL DEFAULT X'\(String(repeating: "00", count: 32))'",
+            "UPDATE tombstones SET owner = X'00' WHERE owner = X''",
+            """
+            CREATE TABLE deletes (
+                delete_id BLOB NOT NULL PRIMARY KEY,
+                message BLOB NOT NULL
+            ) WITHOUT ROWID
+            """,
+        ]),
+        // Version 4: a record per object this node knows of, held or not (its kind; its claims and
+        // tombstones stay in their tables), so that records learned from other holders without
+        // the bytes are kept too. Tombstones whose object was gone took no kind: chunk, which
+        // the holders' records raise to manifest where they know better.
+        MetadataMigration(version: 4, statements: [
+            """
+            CREATE TABLE records (
+                id BLOB NOT NULL PRIMARY KEY,
+                kind INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "INSERT OR IGNORE INTO records (id, kind) SELECT id, kind FROM objects WHERE state != 2",
+            "INSERT OR IGNORE INTO records (id, kind) SELECT DISTINCT id, 0 FROM claims",
+            "INSERT OR IGNORE INTO records (id, kind) SELECT DISTINCT id, 0 FROM tombstones",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -150,6 +150,9 @@ final class SQLiteStatement {
             switch value {
             case .integer(let v): status = sqlite3_bind_int64(raw, index, v)
             case .text(let s): status = sqlite3_bind_text(raw, index, s, -1, sqliteTransient)
+            case .blob(let bytes) where bytes.isEmpty:
+                // A null pointer would bind NULL; an empty blob is a value (the anonymous owner, X'').
+                status = sqlite3_bind_zeroblob(raw, index, 0)
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes { sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
             case .null: status = sqlite3_bind_null(raw, index)

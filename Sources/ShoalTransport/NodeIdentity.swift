@@ -103,6 +103,9 @@ public struct NodeIdentity: Sendable {
 
     /// The public key as owners publish it (X9.63 uncompressed point).
     public var ownerPublicKey: Data { privateKey.publicKey.x963Representation }
+
+    /// This node's owner key as the owner of what it stores (a 65-byte key, always accepted).
+    public var owner: ObjectOwner { ObjectOwner(key: Array(ownerPublicKey))! }
 }
 
 public enum IdentityError: Error, Equatable, CustomStringConvertible {

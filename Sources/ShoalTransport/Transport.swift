@@ -384,6 +384,19 @@ public final class Transport: Sendable {
         return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
     }
 
+    /// Sends a request to `contact` (dialling if needed) only if it announced `capability` in its
+    /// Hello, and returns the response body.
+    /// - Throws: ``TransportError/unsupported(capability:peer:)`` when it did not (nothing is
+    ///   sent); otherwise as ``request(_:to:timeout:)``.
+    public func request(_ message: WireMessage, to contact: Contact, requiring capability: String,
+                        timeout: Duration? = nil) async throws -> WireMessage {
+        let connection = try await connection(to: contact)
+        guard connection.supports(capability) else {
+            throw TransportError.unsupported(capability: capability, peer: contact.id.short)
+        }
+        return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
+    }
+
     /// Sends a one-way message to `peer` if a connection to it is open and it announced `capability`
     /// (when given); otherwise does nothing.
     public func sendIfConnected(_ message: WireMessage, to peer: NodeID, requiring capability: String? = nil) {

@@ -69,7 +69,10 @@ public enum PeerCapability {
     public static let badCopy = "bad-copy"
     /// Understands `StoreChunk.claims` and `DeleteAck.retained`.
     public static let claims = "claims"
+    /// Takes part in anti-entropy: answers `AntiEntropyRequest`, `ShareRecords` and `GetDelete`,
+    /// and reads `StoreChunk.tombstones`.
+    public static let antiEntropy = "anti-entropy"
 
     /// Everything this build supports.
-    public static let all = [store, gossip, badCopy, claims]
+    public static let all = [store, gossip, badCopy, claims, antiEntropy]
 }

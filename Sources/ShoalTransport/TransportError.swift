@@ -17,6 +17,8 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case connectFailed(address: PeerAddress, reason: String)
     /// The transport is shutting down.
     case shutDown
+    /// The peer did not announce the capability a message belongs to; nothing was sent.
+    case unsupported(capability: String, peer: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .protocolViolation(let why): return "protocol violation: \(why)"
         case .connectFailed(let address, let reason): return "cannot connect to \(address): \(reason)"
         case .shutDown: return "the transport is shut down"
+        case .unsupported(let capability, let peer): return "\(peer) does not announce the \"\(capability)\" capability; not sent"
         }
     }
 }

@@ -47,13 +47,24 @@ package enum DataFrameCodec {
             if s.force { after.writeBytes([0x30, 0x01]) }
             for claim in s.claims {
                 var encoded = allocator.buffer(capacity: 80)
-                if !claim.owner.isEmpty { writeBytesField(1, claim.owner, to: &encoded) }
-                let milliseconds = claim.at.nanoseconds / 1_000_000
-                if milliseconds != 0 {
+                if !claim.owner.isAnonymous { writeBytesField(1, claim.owner.key, to: &encoded) }
+                if claim.claimedAt.nanoseconds != 0 {
                     encoded.writeInteger(UInt8(0x10))
-                    writeVarint(UInt64(bitPattern: milliseconds), to: &encoded)
+                    writeVarint(UInt64(bitPattern: claim.claimedAt.nanoseconds), to: &encoded)
                 }
                 after.writeInteger(UInt8(0x3A))
+                writeVarint(UInt64(encoded.readableBytes), to: &after)
+                after.writeBuffer(&encoded)
+            }
+            for tombstone in s.tombstones {
+                var encoded = allocator.buffer(capacity: 120)
+                writeBytesField(1, tombstone.owner.key, to: &encoded)
+                if tombstone.deletedAt.nanoseconds != 0 {
+                    encoded.writeInteger(UInt8(0x10))
+                    writeVarint(UInt64(bitPattern: tombstone.deletedAt.nanoseconds), to: &encoded)
+                }
+                writeBytesField(3, tombstone.deleteID.bytes, to: &encoded)
+                after.writeInteger(UInt8(0x42))
                 writeVarint(UInt64(encoded.readableBytes), to: &after)
                 after.writeBuffer(&encoded)
             }
@@ -145,9 +156,10 @@ package enum DataFrameCodec {
         var owner: [UInt8] = []
         var force = false
         var claims: [OwnerClaim] = []
+        var tombstones: [Tombstone] = []
         while input.readableBytes > 0 {
             guard let tag = readTag(&input) else { return nil }
-            if tag != 0x3A {
+            if tag != 0x3A && tag != 0x42 {
                 guard seen.insert(tag).inserted else { return nil }
             }
             switch tag {
@@ -166,36 +178,60 @@ package enum DataFrameCodec {
             case 0x3A:
                 guard let v = readBytes(&input), let claim = try ownerClaim(v) else { return nil }
                 claims.append(claim)
-                guard claims.count <= StoreChunk.maximumClaims else {
-                    throw FrameError.invalid("StoreChunk carries more than \(StoreChunk.maximumClaims) claims")
+                guard claims.count + tombstones.count <= StoreChunk.maximumOwnerEntries else {
+                    throw FrameError.invalid("StoreChunk carries more than \(StoreChunk.maximumOwnerEntries) claims and tombstones")
+                }
+            case 0x42:
+                guard let v = readBytes(&input), let tombstone = try tombstone(v) else { return nil }
+                tombstones.append(tombstone)
+                guard claims.count + tombstones.count <= StoreChunk.maximumOwnerEntries else {
+                    throw FrameError.invalid("StoreChunk carries more than \(StoreChunk.maximumOwnerEntries) claims and tombstones")
                 }
             default: return nil
             }
         }
         guard seen.contains(0x0A) else { throw FrameError.invalid("StoreChunk.id is 0 bytes, expected 32") }
         guard seen.contains(0x22) else { throw FrameError.invalid("StoreChunk.root is 0 bytes, expected 32") }
-        return .storeChunk(StoreChunk(id: id, data: data, kind: kind, root: root, ownerKey: .init(owner), force: force, claims: claims))
+        return .storeChunk(StoreChunk(id: id, data: data, kind: kind, root: root, ownerKey: .init(owner), force: force, claims: claims,
+                                      tombstones: tombstones))
     }
 
-    private static func ownerClaim(_ body: ByteBuffer) throws -> OwnerClaim? {
+    private static func tombstone(_ body: ByteBuffer) throws -> Tombstone? {
         var input = body
         var owner: [UInt8] = []
-        var milliseconds: Int64 = 0
+        var nanoseconds: Int64 = 0
+        var deleteID = Key256.zero
         var seen: Set<UInt8> = []
         while input.readableBytes > 0 {
             guard let tag = readTag(&input), seen.insert(tag).inserted else { return nil }
             switch tag {
             case 0x0A: guard let v = readBytes(&input) else { return nil }; owner = Array(v.readableBytesView)
-            case 0x10: guard let v = readVarint(&input) else { return nil }; milliseconds = Int64(bitPattern: v)
+            case 0x10: guard let v = readVarint(&input) else { return nil }; nanoseconds = Int64(bitPattern: v)
+            case 0x1A: guard let v = readBytes(&input) else { return nil }; deleteID = try key(v, "Tombstone.delete_id")
             default: return nil
             }
         }
-        guard owner.isEmpty || owner.count == 65 else {
-            throw FrameError.invalid("OwnerClaim.owner_key is \(owner.count) bytes, expected 65 or none")
+        guard seen.contains(0x1A) else { throw FrameError.invalid("Tombstone.delete_id is 0 bytes, expected 32") }
+        guard let key = ObjectOwner(key: owner) else {
+            throw FrameError.invalid("Tombstone.owner_key is \(owner.count) bytes; 1 to \(ObjectOwner.maximumKeyLength) expected")
         }
-        let (nanoseconds, overflow) = milliseconds.multipliedReportingOverflow(by: 1_000_000)
-        guard !overflow, milliseconds >= 0 else { throw FrameError.invalid("OwnerClaim.claimed_at \(milliseconds) is out of range") }
-        return OwnerClaim(owner: owner, at: Timestamp(nanoseconds: nanoseconds))
+        return Tombstone(owner: key, deletedAt: Timestamp(nanoseconds: nanoseconds), deleteID: deleteID)
+    }
+
+    private static func ownerClaim(_ body: ByteBuffer) throws -> OwnerClaim? {
+        var input = body
+        var owner: [UInt8] = []
+        var nanoseconds: Int64 = 0
+        var seen: Set<UInt8> = []
+        while input.readableBytes > 0 {
+            guard let tag = readTag(&input), seen.insert(tag).inserted else { return nil }
+            switch tag {
+            case 0x0A: guard let v = readBytes(&input) else { return nil }; owner = Array(v.readableBytesView)
+            case 0x10: guard let v = readVarint(&input) else { return nil }; nanoseconds = Int64(bitPattern: v)
+            default: return nil
+            }
+        }
+        return try OwnerClaim(wireOwner: owner, claimedAt: nanoseconds)
     }
 
     private static func chunkData(_ body: ByteBuffer) throws -> WireMessage? {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import ShoalCore
+import ShoalRepair
 import SwiftProtobuf
 
 // Conversions between the generated protobuf types (internal to this target) and domain values.
@@ -32,19 +33,14 @@ extension WireFrame {
                                                closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:)),
                                                replica: v.replica))
         case .storeChunk(let s):
-            let kind: ObjectKind
-            switch s.kind {
-            case .chunk: kind = .chunk
-            case .manifest: kind = .manifest
-            case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown ObjectKind \(v)")
-            }
-            guard s.claims.count <= StoreChunk.maximumClaims else {
-                throw FrameError.invalid("StoreChunk carries \(s.claims.count) claims, at most \(StoreChunk.maximumClaims) allowed")
+            guard s.claims.count + s.tombstones.count <= StoreChunk.maximumOwnerEntries else {
+                throw FrameError.invalid("StoreChunk carries \(s.claims.count + s.tombstones.count) claims and tombstones, at most \(StoreChunk.maximumOwnerEntries) allowed")
             }
             message = .storeChunk(StoreChunk(id: try Key256(wire: s.id, field: "StoreChunk.id"), data: ByteBuffer(data: s.data),
-                                             kind: kind, root: try Key256(wire: s.root, field: "StoreChunk.root"),
+                                             kind: try ObjectKind(proto: s.kind), root: try Key256(wire: s.root, field: "StoreChunk.root"),
                                              ownerKey: s.ownerKey, force: s.force,
-                                             claims: try s.claims.map { try OwnerClaim(proto: $0) }))
+                                             claims: try s.claims.map { try OwnerClaim(proto: $0) },
+                                             tombstones: try s.tombstones.map { try Tombstone(proto: $0) }))
         case .storeAck(let a):
             message = .storeAck(StoreAck(stored: a.stored, reason: a.reason,
                                          closer: try a.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
@@ -54,12 +50,7 @@ extension WireFrame {
             message = .chunkData(ChunkData(id: try Key256(wire: c.id, field: "ChunkData.id"), offset: c.offset,
                                            totalSize: c.totalSize, data: ByteBuffer(data: c.data)))
         case .delete(let d):
-            guard d.objects.count <= DeleteRequest.maximumObjects else {
-                throw FrameError.invalid("Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
-            }
-            message = .delete(DeleteRequest(root: try Key256(wire: d.root, field: "Delete.root"),
-                                            objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
-                                            issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature))
+            message = .delete(try DeleteRequest(proto: d))
         case .deleteAck(let a):
             guard a.retained.count <= DeleteRequest.maximumObjects else {
                 throw FrameError.invalid("DeleteAck lists \(a.retained.count) retained objects, at most \(DeleteRequest.maximumObjects) allowed")
@@ -73,6 +64,22 @@ extension WireFrame {
             message = .error(WireError(code, String(e.message.prefix(1024))))
         case .badCopy(let b):
             message = .badCopy(try Key256(wire: b.id, field: "BadCopy.id"))
+        case .antiEntropyRequest(let r):
+            message = .antiEntropyRequest(try ExchangeRequest(proto: r))
+        case .antiEntropyAnswer(let a):
+            let (answer, horizon) = try ExchangeAnswer.decode(a)
+            message = .antiEntropyAnswer(answer, horizon: horizon)
+        case .shareRecords(let r):
+            message = .shareRecords(try ObjectRecord.list(r.records, limit: WireLimits.maximumExchangeRecords, field: "ShareRecords"))
+        case .shareRecordsAck(let a):
+            message = .shareRecordsAck(merged: a.merged)
+        case .getDelete(let g):
+            message = .getDelete(try Key256(wire: g.deleteID, field: "GetDelete.delete_id"))
+        case .signedDelete(let d):
+            guard d.delete.count <= WireLimits.maximumSignedDeleteBytes else {
+                throw FrameError.invalid("SignedDelete is \(d.delete.count) bytes, at most \(WireLimits.maximumSignedDeleteBytes) allowed")
+            }
+            message = .signedDelete(Array(d.delete))
         }
         self.init(id: proto.id, message)
     }
@@ -104,11 +111,12 @@ extension WireFrame {
             frame.storeChunk = .with {
                 $0.id = Data(s.id.bytes)
                 $0.data = Data(buffer: s.data)
-                $0.kind = s.kind == .chunk ? .chunk : .manifest
+                $0.kind = s.kind.proto
                 $0.root = Data(s.root.bytes)
                 $0.ownerKey = s.ownerKey
                 $0.force = s.force
                 $0.claims = s.claims.map(\.proto)
+                $0.tombstones = s.tombstones.map(\.proto)
             }
         case .storeAck(let a):
             frame.storeAck = .with {
@@ -130,13 +138,7 @@ extension WireFrame {
                 $0.data = Data(buffer: c.data)
             }
         case .delete(let d):
-            frame.delete = .with {
-                $0.root = Data(d.root.bytes)
-                $0.objects = d.objects.map { Data($0.bytes) }
-                $0.issuedAt = d.issuedAt
-                $0.ownerKey = d.ownerKey
-                $0.signature = d.signature
-            }
+            frame.delete = d.proto
         case .deleteAck(let a):
             frame.deleteAck = .with {
                 $0.removed = a.removed
@@ -152,6 +154,18 @@ extension WireFrame {
             }
         case .badCopy(let id):
             frame.badCopy = .with { $0.id = Data(id.bytes) }
+        case .antiEntropyRequest(let request):
+            frame.antiEntropyRequest = request.proto
+        case .antiEntropyAnswer(let answer, let horizon):
+            frame.antiEntropyAnswer = answer.proto(horizon: horizon)
+        case .shareRecords(let records):
+            frame.shareRecords = .with { $0.records = records.map(\.proto) }
+        case .shareRecordsAck(let merged):
+            frame.shareRecordsAck = .with { $0.merged = merged }
+        case .getDelete(let id):
+            frame.getDelete = .with { $0.deleteID = Data(id.bytes) }
+        case .signedDelete(let bytes):
+            frame.signedDelete = .with { $0.delete = Data(bytes) }
         }
         return frame
     }
@@ -197,21 +211,23 @@ extension Contact {
 }
 
 extension OwnerClaim {
+    /// A claim as the wire carries it: a 65-byte owner key or none (anonymous), unix nanoseconds.
+    init(wireOwner owner: [UInt8], claimedAt nanoseconds: Int64) throws {
+        guard owner.isEmpty || owner.count == 65, let key = ObjectOwner(storedKey: owner) else {
+            throw FrameError.invalid("OwnerClaim.owner_key is \(owner.count) bytes, expected 65 or none")
+        }
+        guard nanoseconds >= 0 else { throw FrameError.invalid("OwnerClaim.claimed_at \(nanoseconds) is before 1970") }
+        self.init(owner: key, claimedAt: Timestamp(nanoseconds: nanoseconds))
+    }
+
     init(proto: Shoal_V1_OwnerClaim) throws {
-        guard proto.ownerKey.isEmpty || proto.ownerKey.count == 65 else {
-            throw FrameError.invalid("OwnerClaim.owner_key is \(proto.ownerKey.count) bytes, expected 65 or none")
-        }
-        let (nanoseconds, overflow) = proto.claimedAt.multipliedReportingOverflow(by: 1_000_000)
-        guard !overflow, proto.claimedAt >= 0 else {
-            throw FrameError.invalid("OwnerClaim.claimed_at \(proto.claimedAt) is out of range")
-        }
-        self.init(owner: Array(proto.ownerKey), at: Timestamp(nanoseconds: nanoseconds))
+        try self.init(wireOwner: Array(proto.ownerKey), claimedAt: proto.claimedAt)
     }
 
     var proto: Shoal_V1_OwnerClaim {
         .with {
-            $0.ownerKey = Data(owner)
-            $0.claimedAt = at.nanoseconds / 1_000_000
+            $0.ownerKey = Data(owner.key)
+            $0.claimedAt = claimedAt.nanoseconds
         }
     }
 }
@@ -316,4 +332,45 @@ extension DeleteRequest {
 
     /// The statement this request claims to be signed over.
     public var statementBytes: [UInt8] { Self.statementBytes(root: root, objects: objects, issuedAt: issuedAt) }
+
+    init(proto d: Shoal_V1_Delete) throws {
+        guard d.objects.count <= DeleteRequest.maximumObjects else {
+            throw FrameError.invalid("Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
+        }
+        self.init(root: try Key256(wire: d.root, field: "Delete.root"),
+                  objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
+                  issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature)
+    }
+
+    var proto: Shoal_V1_Delete {
+        .with {
+            $0.root = Data(root.bytes)
+            $0.objects = objects.map { Data($0.bytes) }
+            $0.issuedAt = issuedAt
+            $0.ownerKey = ownerKey
+            $0.signature = signature
+        }
+    }
+
+    /// The Delete as holders keep it and hand it to each other: its known fields encoded in field
+    /// order (proto3 binary, nothing unknown), the same bytes on every holder whatever the sender's
+    /// encoder did. Its SHA-256 is the ``deleteID`` tombstones name.
+    public var canonicalBytes: [UInt8] {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return (try? proto.serializedBytes(options: options)) ?? []
+    }
+
+    /// SHA-256 of ``canonicalBytes``: the ID a tombstone made by this Delete carries.
+    public var deleteID: Key256 { .sha256(of: canonicalBytes) }
+
+    /// Decodes a Delete kept or handed over as ``canonicalBytes``.
+    /// - Throws: ``FrameError`` when the bytes are not a valid Delete.
+    public init(canonicalBytes bytes: [UInt8]) throws {
+        let decoded: Shoal_V1_Delete
+        do { decoded = try Shoal_V1_Delete(serializedBytes: bytes) } catch {
+            throw FrameError.invalid("a kept Delete does not decode: \(error)")
+        }
+        try self.init(proto: decoded)
+    }
 }

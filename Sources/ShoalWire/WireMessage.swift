@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ShoalCore
+import ShoalRepair
 
 /// The protocol version this build speaks (`Hello.protocol_version`).
 public let shoalProtocolVersion: UInt32 = 1
@@ -36,13 +37,27 @@ public enum WireMessage: Sendable, Equatable {
     case error(WireError)
     /// One-way: the copy the receiver served does not hash to its ID.
     case badCopy(ContentID)
+    /// Anti-entropy (capability `anti-entropy`): a request of an exchange session.
+    case antiEntropyRequest(ExchangeRequest)
+    /// The answer to an ``antiEntropyRequest(_:)``, with the responder's tombstone horizon.
+    case antiEntropyAnswer(ExchangeAnswer, horizon: TombstoneHorizon)
+    /// Records the receiver should merge into its own.
+    case shareRecords([ObjectRecord])
+    /// How many shared records changed the receiver's.
+    case shareRecordsAck(merged: UInt32)
+    /// Asks for the signed Delete with this ID (SHA-256 of its canonical encoding).
+    case getDelete(Key256)
+    /// A signed Delete's canonical encoding (``DeleteRequest/canonicalBytes``).
+    case signedDelete([UInt8])
 
     /// `true` for the bodies that answer a request.
     public var isResponse: Bool {
         switch self {
-        case .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error: return true
+        case .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .antiEntropyAnswer, .shareRecordsAck,
+             .signedDelete: return true
         case .gossip(let g): return g.kind == .ack || g.kind == .nack
-        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete, .badCopy: return false
+        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete, .badCopy, .antiEntropyRequest, .shareRecords,
+             .getDelete: return false
         }
     }
 
@@ -65,6 +80,12 @@ public enum WireMessage: Sendable, Equatable {
         case .gossip(let g): return "Gossip.\(g.kind)"
         case .error: return "Error"
         case .badCopy: return "BadCopy"
+        case .antiEntropyRequest: return "AntiEntropyRequest"
+        case .antiEntropyAnswer: return "AntiEntropyAnswer"
+        case .shareRecords: return "ShareRecords"
+        case .shareRecordsAck: return "ShareRecordsAck"
+        case .getDelete: return "GetDelete"
+        case .signedDelete: return "SignedDelete"
         }
     }
 }
@@ -110,14 +131,18 @@ public struct StoreChunk: Sendable, Equatable {
     public var ownerKey: Data
     /// A repair or hand-off push: accept even if not among the r closest known.
     public var force: Bool
-    /// A push's claims (every owner the pusher knows, with when each claimed it).
+    /// A fresh store's one claim, dated by the node running the upload; a push's claims (every
+    /// owner the pusher knows, with when each claimed it).
     public var claims: [OwnerClaim]
+    /// A push's tombstones: the owners who deleted the object, so the target does not take their
+    /// old claims from elsewhere.
+    public var tombstones: [Tombstone]
 
-    /// The most claims one push carries.
-    public static let maximumClaims = 64
+    /// The most claims and tombstones one store carries, together (a record's bound).
+    public static let maximumOwnerEntries = 4096
 
     public init(id: ContentID, data: ByteBuffer, kind: ObjectKind, root: ContentID, ownerKey: Data, force: Bool = false,
-                claims: [OwnerClaim] = []) {
+                claims: [OwnerClaim] = [], tombstones: [Tombstone] = []) {
         self.id = id
         self.data = data
         self.kind = kind
@@ -125,6 +150,7 @@ public struct StoreChunk: Sendable, Equatable {
         self.ownerKey = ownerKey
         self.force = force
         self.claims = claims
+        self.tombstones = tombstones
     }
 }
 

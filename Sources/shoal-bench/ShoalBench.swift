@@ -12,7 +12,7 @@ struct ShoalBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shoal-bench",
         abstract: "Benchmarks of Shoal, each printed beside baselines measured in the same run.",
-        subcommands: [Cluster.self, Ingest.self, Lookup.self, All.self, TLSSink.self])
+        subcommands: [Cluster.self, Ingest.self, Lookup.self, AntiEntropy.self, All.self, TLSSink.self])
 
     static func finish(_ status: Int32) throws {
         CleanupRegistry.shared.cleanUpEverything()
@@ -139,6 +139,45 @@ extension ShoalBench {
             options.settleLimit = .seconds(settleSeconds)
             options.directory = dir
             try ShoalBench.finish(await LookupBenchmark.run(options))
+        }
+    }
+
+    struct AntiEntropy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "antientropy",
+            abstract: "Requests and bytes of one node's repair round with many objects: per-object FindValue confirmations beside the range exchange.",
+            discussion: """
+                A simulated stable cluster, in memory and metadata only, where node 0 holds that many objects: \
+                its round stable, after a co-holder dies and after a share of its records changed.
+                """)
+
+        @Option(help: "Objects node 0 holds, comma-separated (10k, 1M, ...).")
+        var objects = "10k,100k,1M"
+        @Option(help: "Nodes in the simulated cluster (4 to 1000).")
+        var nodes = 20
+        @Option(help: "Replication factor (2 to 8, below --nodes).")
+        var replicas = 3
+        @Option(help: "Percent of node 0's records changed for the last round.")
+        var changed = 1.0
+        @Option(help: "Seed of the node IDs and objects.")
+        var seed: UInt64 = 1
+
+        func run() throws {
+            var options = AntiEntropyBenchmark.Options()
+            options.objectCounts = try objects.split(separator: ",").map {
+                guard let n = AntiEntropyBenchmark.count(String($0)), (1...10_000_000).contains(n) else {
+                    throw ValidationError("--objects takes counts from 1 to 10M, e.g. 10k,100k,1M")
+                }
+                return n
+            }
+            guard (4...1_000).contains(nodes) else { throw ValidationError("--nodes must be from 4 to 1000") }
+            guard (2...8).contains(replicas), replicas < nodes else { throw ValidationError("--replicas must be from 2 to 8 and below --nodes") }
+            guard changed > 0, changed <= 50 else { throw ValidationError("--changed takes a percentage above 0 and at most 50") }
+            options.nodes = nodes
+            options.replicas = replicas
+            options.changedPercent = changed
+            options.seed = seed
+            try ShoalBench.finish(AntiEntropyBenchmark.run(options))
         }
     }
 

@@ -11,6 +11,15 @@ extension ByteSize: ExpressibleByArgument {
     public var defaultValueDescription: String { description }
 }
 
+extension TimeSpan: ExpressibleByArgument {
+    /// Accepts `30s`, `15m`, `36h`, `10d` or plain seconds; refuses anything else, and spans beyond 100 years.
+    public init?(argument: String) {
+        self.init(parsing: argument)
+    }
+
+    public var defaultValueDescription: String { description }
+}
+
 /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`; anything else is a usage error
 /// that lists them.
 extension Logger.Level: @retroactive ExpressibleByArgument {}

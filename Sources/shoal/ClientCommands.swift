@@ -73,9 +73,18 @@ struct Remove: AsyncParsableCommand {
         try await runClient {
             let parsed = try FileAddress(parsing: address)
             let report = try await client.client().delete(parsed.description)
-            print("deleted \(report.address): \(report.removed) object copies removed from \(report.holders.count) nodes")
+            print("deleted \(report.address): your claim on its \(report.objects) objects is removed; \(report.removed) copies removed from \(report.holders.count) nodes")
+            if report.retainedForOtherOwners > 0 {
+                print("\(report.retainedForOtherOwners) of its objects stay: other owners keep them (the same content was put under other keys)")
+            }
+            if report.keptForOtherFiles > 0 {
+                print("\(report.keptForOtherFiles) of its objects stay: another file put through this node also consists of them")
+            }
+            if report.removed == 0 && report.retainedForOtherOwners == 0 && report.keptForOtherFiles == 0 {
+                print("no holder had a copy to remove")
+            }
             if !report.unreachable.isEmpty {
-                printError("\(report.unreachable.count) holders were unreachable; they will refuse the data once they learn of the deletion")
+                printError("\(report.unreachable.count) nodes were unreachable; when they are back they learn of the deletion from the other holders before serving the file, and free their copies")
             }
         }
     }

@@ -51,6 +51,11 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between repair rounds (rounds also run soon after membership changes).")
     var repairInterval: Int = 30
 
+    @Option(help: ArgumentHelp(
+        "How long tombstones are kept after a Delete (30s, 15m, 36h, 10d).",
+        discussion: "Also the longest a node may be away and come back serving its objects at once; after a longer absence it quarantines them until their other holders confirm them. Every node of a cluster must use the same value."))
+    var tombstoneGrace = TimeSpan(seconds: 10 * 86_400)
+
     @Option(help: "Seconds between contacts of the bootstrap peers (joining, and healing partitions).")
     var bootstrapInterval: Int = 30
 
@@ -66,6 +71,9 @@ struct NodeCommand: AsyncParsableCommand {
         guard protocolPeriodMs <= 60_000 else { throw ValidationError("--protocol-period-ms must be at most 60000") }
         guard (1...86_400).contains(repairInterval), (1...86_400).contains(bootstrapInterval) else {
             throw ValidationError("--repair-interval and --bootstrap-interval must be from 1 to 86400 seconds")
+        }
+        guard (10...(10 * 365 * 86_400)).contains(tombstoneGrace.seconds) else {
+            throw ValidationError("--tombstone-grace must be from 10s to 3650d, not \(tombstoneGrace)")
         }
         guard (1...64).contains(transferWindow) else { throw ValidationError("--transfer-window must be from 1 to 64") }
         guard (UInt64(ObjectSize.minimumChunk)...UInt64(ObjectSize.maximumChunk)).contains(chunkSize.bytes) else {
@@ -89,6 +97,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.replicas = replicas
         config.protocolPeriod = .milliseconds(protocolPeriodMs)
         config.repairInterval = .seconds(repairInterval)
+        config.tombstoneGrace = tombstoneGrace.duration
         config.bootstrapInterval = .seconds(bootstrapInterval)
         config.cacheSize = cacheSize.bytes
         config.maxStorage = maxStorage?.bytes

@@ -48,16 +48,17 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
 
     /// Starts `size` nodes: `n0` alone, `n1` through `n0`, the rest concurrently through both, and
     /// waits until every node sees every other one alive.
-    func startCluster(size: Int) async throws -> [ClusterNode] {
+    /// - Parameter arguments: more `shoal node` options, for every node.
+    func startCluster(size: Int, arguments: [String] = []) async throws -> [ClusterNode] {
         let started = ContinuousClock.now
-        let first = try await cluster.launch("n0")
+        let first = try await cluster.launch("n0", arguments: arguments)
         var nodes = [first]
-        if size > 1 { nodes.append(try await cluster.launch("n1", bootstrap: [first.listenAddress])) }
+        if size > 1 { nodes.append(try await cluster.launch("n1", bootstrap: [first.listenAddress], arguments: arguments)) }
         let seeds = nodes.map(\.listenAddress)
         let cluster = self.cluster!
         let rest = try await withThrowingTaskGroup(of: ClusterNode.self) { group in
             for i in nodes.count..<size {
-                group.addTask { try await cluster.launch("n\(i)", bootstrap: seeds) }
+                group.addTask { try await cluster.launch("n\(i)", bootstrap: seeds, arguments: arguments) }
             }
             var out: [ClusterNode] = []
             for try await node in group { out.append(node) }

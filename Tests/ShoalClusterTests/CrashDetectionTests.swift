@@ -32,6 +32,14 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
         let victim = nodes.dropFirst(2).max { (heldBy[$0.nodeID]?.count ?? 0, $1.name) < (heldBy[$1.nodeID]?.count ?? 0, $0.name) }!
         let affected = Set(heldBy[victim.nodeID] ?? []).sorted().map { files[$0] }
         let victimStatus = try await victim.api.status()
+        // The tracked objects it keeps as a replica (stat counts replicas only).
+        var victimReplicas: [String] = []
+        for file in affected {
+            let reader = observer(for: file.objects, among: nodes, allIDs: allIDs)
+            for (object, holders) in try await holders(of: file, via: reader) where holders.contains(victim.nodeID) {
+                victimReplicas.append(object)
+            }
+        }
         let survivors = nodes.filter { $0.nodeID != victim.nodeID }
         XCTAssertFalse(affected.isEmpty, "the victim \(victim.name) should hold some tracked objects")
         log("killing \(victim.name) (\(victim.shortID), pid \(victim.process.pid)) with SIGKILL: it holds \(victimStatus.objectsStored) objects, objects of \(affected.count) tracked files")
@@ -76,7 +84,14 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
                                                  bootstrap: [nodes[0].listenAddress])
         let restartedStatus = try await restarted.api.status()
         XCTAssertEqual(restarted.nodeID, victim.nodeID, "a node restarted on its data directory keeps its NodeID")
-        XCTAssertEqual(restartedStatus.objectsStored, victimStatus.objectsStored, "a restarted node keeps the objects it stored")
+        // It keeps every replica; copies it had cached for readers are dropped at start (they
+        // carry no record, and their files may have been deleted while it was down).
+        let kept = victimReplicas.filter { id in
+            FileManager.default.fileExists(atPath: victim.dataDirectory.appendingPathComponent("chunks/\(id.prefix(2))/\(id.dropFirst(2).prefix(2))/\(id)").path)
+        }
+        XCTAssertEqual(kept.count, victimReplicas.count, "a restarted node keeps the replicas it stored")
+        XCTAssertEqual(restartedStatus.cachedBytes, 0, "cached copies are dropped at start")
+        XCTAssertLessThanOrEqual(restartedStatus.objectsStored, victimStatus.objectsStored)
         let rejoined = try await waitUntilAll(survivors, see: victim.nodeID, in: ["alive"], within: .seconds(60),
                                               minimumIncarnation: detection.deadIncarnation + 1)
         log("restarted \(victim.name): same NodeID, \(restartedStatus.objectsStored) objects (before the crash: \(victimStatus.objectsStored)); every node sees it alive \(fmt(ContinuousClock.now - restartedAt)) s after the restart (\(fmt(rejoined)) s after its API answered)")

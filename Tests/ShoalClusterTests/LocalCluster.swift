@@ -12,6 +12,8 @@ struct ClusterNode: Sendable {
     /// A short label for messages and log file names (`n0`, `n1`, `joiner`…).
     let name: String
     let dataDirectory: URL
+    /// The peer address's host: 127.0.0.1, or the node's address in its network namespace.
+    var host = "127.0.0.1"
     let listenPort: Int
     let process: NodeProcess
     let api: NodeAPI
@@ -19,7 +21,7 @@ struct ClusterNode: Sendable {
     let nodeID: String
     let log: URL
 
-    var listenAddress: String { "127.0.0.1:\(listenPort)" }
+    var listenAddress: String { "\(host):\(listenPort)" }
     var shortID: String { String(nodeID.prefix(8)) }
 }
 
@@ -66,8 +68,11 @@ final class LocalCluster: @unchecked Sendable {
     ///   - bootstrap: `host:port` peers to join through.
     ///   - arguments: more `shoal node` options (resource limits, chunk size…).
     ///   - descriptorLimit: run the node with `ulimit -n` set to this.
+    ///   - namespace: run the node in this network namespace (`ip netns exec`, which becomes the
+    ///     node, so the PID is the node's), listening on `host` there and with its API on `apiHost`.
     func launch(_ name: String, dataDirectory: URL? = nil, port: Int? = nil, bootstrap: [String] = [],
-                arguments extra: [String] = [], descriptorLimit: Int? = nil) async throws -> ClusterNode {
+                arguments extra: [String] = [], descriptorLimit: Int? = nil,
+                namespace: (name: String, host: String, apiHost: String)? = nil) async throws -> ClusterNode {
         let dir = dataDirectory ?? root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var lastFailure = ""
@@ -80,10 +85,14 @@ final class LocalCluster: @unchecked Sendable {
                 return launches
             }
             let log = root.appendingPathComponent("logs/\(name).\(launchNumber).log")
-            var arguments = ["node", "--listen", "127.0.0.1:\(listenPort)", "--data", dir.path, "--api", "127.0.0.1:0",
+            let host = namespace?.host ?? "127.0.0.1"
+            var arguments = ["node", "--listen", "\(host):\(listenPort)", "--data", dir.path, "--api", "\(namespace?.apiHost ?? "127.0.0.1"):0",
                              "--protocol-period-ms", "\(protocolPeriodMs)", "--repair-interval", "\(repairIntervalSeconds)",
                              "--log-level", logLevel]
             for peer in bootstrap { arguments += ["--bootstrap", peer] }
+            // An API off loopback requires a token.
+            let token = namespace.map { _ in Self.apiToken }
+            if let token { arguments += ["--api-token", token] }
             arguments += extra
             let process: NodeProcess
             if let descriptorLimit {
@@ -91,15 +100,19 @@ final class LocalCluster: @unchecked Sendable {
                 let quoted = ([binary.path] + arguments).map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
                 process = try NodeProcess(executable: URL(fileURLWithPath: "/bin/sh"),
                                           arguments: ["-c", "ulimit -n \(descriptorLimit) && exec \(quoted)"], log: log)
+            } else if let namespace {
+                process = try NodeProcess(executable: URL(fileURLWithPath: "/usr/sbin/ip"),
+                                          arguments: ["netns", "exec", namespace.name, binary.path] + arguments, log: log)
             } else {
                 process = try NodeProcess(executable: binary, arguments: arguments, log: log)
             }
             lock.withLock { processes.append(process) }
-            if let api = try await waitForAPIFile(in: dir, of: process, within: .seconds(60)) {
+            if let found = try await waitForAPIFile(in: dir, of: process, within: .seconds(60)) {
+                let api = NodeAPI(address: found.address, token: token)
                 let status = try await poll("\(name)'s /v1/status", every: .milliseconds(100), within: .seconds(20)) {
                     try? await api.status()
                 }
-                return ClusterNode(name: name, dataDirectory: dir, listenPort: listenPort, process: process, api: api,
+                return ClusterNode(name: name, dataDirectory: dir, host: host, listenPort: listenPort, process: process, api: api,
                                    nodeID: status.nodeID, log: log)
             }
             lastFailure = Self.tail(of: log)
@@ -154,6 +167,9 @@ final class LocalCluster: @unchecked Sendable {
         }
         return out
     }
+
+    /// The API token of nodes whose API is off loopback.
+    static let apiToken = "shoal-cluster-test-\(UUID().uuidString.prefix(8))"
 
     // MARK: Helpers
 

@@ -8,6 +8,8 @@ import ShoalNode
 struct NodeAPI: Sendable {
     /// `host:port` of the API.
     let address: String
+    /// The API token, for an API off loopback (sent as `Authorization: Bearer`).
+    var token: String? = nil
 
     var baseURL: String { "http://\(address)" }
 
@@ -29,6 +31,7 @@ struct NodeAPI: Sendable {
     /// Uploads `bytes` as a private file.
     func put(_ bytes: [UInt8]) async throws -> PutResult {
         var request = HTTPClientRequest(url: baseURL + "/v1/files")
+        authorize(&request)
         request.method = .POST
         request.body = .bytes(ByteBuffer(bytes: bytes))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
@@ -42,6 +45,7 @@ struct NodeAPI: Sendable {
     /// Downloads a whole file.
     func get(_ file: String) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: baseURL + "/v1/files/\(file)")
+        authorize(&request)
         request.method = .GET
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 64 << 20)
@@ -51,8 +55,26 @@ struct NodeAPI: Sendable {
         return Array(body.readableBytesView)
     }
 
+    /// Deletes a file this node owns (`shoal rm`), returning what the holders did.
+    func delete(_ file: String) async throws -> DeleteReport {
+        var request = HTTPClientRequest(url: baseURL + "/v1/files/\(file)")
+        authorize(&request)
+        request.method = .DELETE
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code == 200 else {
+            throw NodeAPIError(path: "DELETE /v1/files/\(file.prefix(12))…", status: Int(response.status.code), body: String(buffer: body))
+        }
+        return try JSONDecoder().decode(DeleteReport.self, from: Data(body.readableBytesView))
+    }
+
+    private func authorize(_ request: inout HTTPClientRequest) {
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    }
+
     private func getJSON<T: Decodable>(_ path: String, timeout: TimeAmount) async throws -> T {
         var request = HTTPClientRequest(url: baseURL + path)
+        authorize(&request)
         request.method = .GET
         let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 16 << 20)

@@ -10,8 +10,8 @@ import XCTest
 /// The objects a node holds as one unit: decided, written, recorded, all or nothing.
 final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
     private var directory: TemporaryDirectory!
-    private let alice = [UInt8](repeating: 0xA1, count: 65)
-    private let bob = [UInt8](repeating: 0xB0, count: 65)
+    private let alice = ObjectOwner(key: [UInt8](repeating: 0xA1, count: 65))!
+    private let bob = ObjectOwner(key: [UInt8](repeating: 0xB0, count: 65))!
     private func at(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000_000_000) }
 
     override func setUpWithError() throws {
@@ -32,9 +32,9 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
     }
 
     @discardableResult
-    private func store(_ objects: LocalObjects, _ o: (id: ContentID, bytes: ByteBuffer), by owner: [UInt8], at time: Int64,
+    private func store(_ objects: LocalObjects, _ o: (id: ContentID, bytes: ByteBuffer), by owner: ObjectOwner, at time: Int64,
                        fresh: Bool = true) async throws -> StoreResult {
-        try await objects.storeReplica(o.id, bytes: o.bytes, kind: .chunk, claims: [OwnerClaim(owner: owner, at: at(time))],
+        try await objects.storeReplica(o.id, bytes: o.bytes, kind: .chunk, claims: [OwnerClaim(owner: owner, claimedAt: at(time))],
                                        fresh: fresh, hashVerified: false, now: at(time))
     }
 
@@ -60,7 +60,7 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let o = object(3_000, seed: 2)
         // The attacker stores a public chunk under its own key and deletes it.
         try await store(objects, o, by: bob, at: 1)
-        let poisoned = try await objects.applyDelete(owner: bob, objects: [o.id], now: at(2))
+        let poisoned = try await objects.applyDelete(owner: bob, objects: [o.id], deletedAt: at(2), deleteID: .sha256(of: [UInt8]("\(bob) \(at(2))".utf8)), message: [1])
         XCTAssertEqual(poisoned, [.removed])
         // The publisher's put of the same chunk is accepted.
         let published = try await store(objects, o, by: alice, at: 3)
@@ -71,7 +71,7 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let value2 = try await objects.metadata.claims(of: o.id).map(\.owner)
         XCTAssertEqual(value2, [alice])
         // An owner deletes and puts the same object again.
-        _ = try await objects.applyDelete(owner: alice, objects: [o.id], now: at(4))
+        _ = try await objects.applyDelete(owner: alice, objects: [o.id], deletedAt: at(4), deleteID: .sha256(of: [UInt8]("\(alice) \(at(4))".utf8)), message: [1])
         let gone = try await objects.holding(o.id)
         XCTAssertNil(gone)
         let again = try await store(objects, o, by: alice, at: 5)
@@ -83,7 +83,7 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let objects = try await open()
         let o = object(5_000, seed: 3)
         try await store(objects, o, by: alice, at: 10)
-        _ = try await objects.applyDelete(owner: alice, objects: [o.id], now: at(20))
+        _ = try await objects.applyDelete(owner: alice, objects: [o.id], deletedAt: at(20), deleteID: .sha256(of: [UInt8]("\(alice) \(at(20))".utf8)), message: [1])
         let counted = objects.chunks.bytesCounted
         await assertThrows(LocalObjectsError.self, { try await self.store(objects, o, by: self.alice, at: 10, fresh: false) }) { _ in true }
         let held = try await objects.holding(o.id)

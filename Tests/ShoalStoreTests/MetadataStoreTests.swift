@@ -18,17 +18,17 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
     }
 
     private func id(_ n: UInt64) -> ContentID { Key256(words: (0, 0, 0, n)) }
-    private let alice = [UInt8](repeating: 0xA1, count: 65)
-    private let bob = [UInt8](repeating: 0xB0, count: 65)
+    private let alice = ObjectOwner(key: [UInt8](repeating: 0xA1, count: 65))!
+    private let bob = ObjectOwner(key: [UInt8](repeating: 0xB0, count: 65))!
     private func at(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000_000_000) }
 
-    private func replica(_ n: UInt64, size: UInt64 = 100) -> ObjectRecord {
-        ObjectRecord(id: id(n), kind: .chunk, size: size, allocated: 4096, state: .replica)
+    private func replica(_ n: UInt64, size: UInt64 = 100) -> StoredObject {
+        StoredObject(id: id(n), kind: .chunk, size: size, allocated: 4096, state: .replica)
     }
 
     /// Records a replica with `owner`'s fresh claim.
-    private func store(_ n: UInt64, by owner: [UInt8], in store: MetadataStore, at time: Int64 = 10) async throws {
-        let (decision, _) = try await store.decide(id(n), offered: [OwnerClaim(owner: owner, at: at(time))], fresh: true, now: at(time))
+    private func store(_ n: UInt64, by owner: ObjectOwner, in store: MetadataStore, at time: Int64 = 10) async throws {
+        let (decision, _) = try await store.decide(id(n), offered: [OwnerClaim(owner: owner, claimedAt: at(time))], fresh: true, now: at(time))
         try await store.commit([ObjectCommit(record: replica(n), decision: decision)])
     }
 
@@ -59,7 +59,7 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
         try await store.executeForTesting("""
             INSERT INTO pins (id, root, kind) VALUES (x'\(id(1).hex)', x'\(id(9).hex)', 1);
             INSERT INTO cache (id, size, last_used) VALUES (x'\(id(2).hex)', 500, 3);
-            INSERT INTO owners (id, owner_key) VALUES (x'\(id(1).hex)', x'\(alice.map { String(format: "%02x", $0) }.joined())');
+            INSERT INTO owners (id, owner_key) VALUES (x'\(id(1).hex)', x'\(alice.key.map { String(format: "%02x", $0) }.joined())');
             INSERT INTO tombstones (id, deleted_at) VALUES (x'\(id(3).hex)', 77);
             INSERT INTO keyring (root, file_key, is_public, size, name, created_at) VALUES (x'\(id(9).hex)', NULL, 1, 10, 'a', 1);
             """)
@@ -67,7 +67,7 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
 
         store = try await MetadataStore.open(path: path, cacheSize: 100)
         let version = try await store.schemaVersion()
-        XCTAssertEqual(version, 2)
+        XCTAssertEqual(version, MetadataSchema.latestVersion)
         let pinned = try await store.object(id(1))
         XCTAssertEqual(pinned?.state, .replica)
         XCTAssertEqual(pinned?.kind, .manifest)
@@ -76,7 +76,7 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
         let claims = try await store.claims(of: id(1))
         XCTAssertEqual(claims.map(\.owner), [alice])
         let tombstones = try await store.tombstones(of: id(3))
-        XCTAssertEqual(tombstones, [Tombstone(owner: [], at: Timestamp(nanoseconds: 77))])
+        XCTAssertEqual(tombstones, [Tombstone(owner: .unattributed, deletedAt: Timestamp(nanoseconds: 77), deleteID: .zero)])
         let fileObjects = try await store.objectsOnlyIn(id(9))
         XCTAssertEqual(fileObjects, [id(1)], "pins of keyring files become the files' objects")
         await store.close()
@@ -137,28 +137,28 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
         try await self.store(1, by: bob, in: store, at: 11)
 
         // Alice's delete removes her claim only; Bob's keeps the object.
-        let first = try await store.applyDelete(owner: alice, objects: [id(1), id(2)], now: at(20))
+        let first = try await store.applyDelete(owner: alice, objects: [id(1), id(2)], deletedAt: at(20), deleteID: .sha256(of: [UInt8]("\(alice) \(at(20))".utf8)), message: [1])
         XCTAssertEqual(first, [.retained(otherOwners: 1), .notClaimed])
         let left = try await store.claims(of: id(1))
         XCTAssertEqual(left.map(\.owner), [bob])
         let value7 = try await store.tombstones(of: id(1)).map(\.owner)
         XCTAssertEqual(value7, [alice])
         // A stale push of Alice's old claim is refused; Bob's pushed claim is not.
-        let stale = try await store.decide(id(1), offered: [OwnerClaim(owner: alice, at: at(10)), OwnerClaim(owner: bob, at: at(11))],
+        let stale = try await store.decide(id(1), offered: [OwnerClaim(owner: alice, claimedAt: at(10)), OwnerClaim(owner: bob, claimedAt: at(11))],
                                            fresh: false, now: at(30))
         XCTAssertEqual(stale.decision.accepted.map(\.owner), [bob])
         XCTAssertEqual(stale.decision.refused.map(\.owner), [alice])
         // A fresh put by Alice is always accepted and clears her tombstone.
-        let fresh = try await store.decide(id(1), offered: [OwnerClaim(owner: alice, at: at(1))], fresh: true, now: at(40))
-        XCTAssertEqual(fresh.decision.accepted, [OwnerClaim(owner: alice, at: at(40))])
+        let fresh = try await store.decide(id(1), offered: [OwnerClaim(owner: alice, claimedAt: at(1))], fresh: true, now: at(40))
+        XCTAssertEqual(fresh.decision.accepted, [OwnerClaim(owner: alice, claimedAt: at(40))])
         XCTAssertEqual(fresh.decision.clearedTombstones, [alice])
         try await store.addClaims(fresh.decision, to: id(1))
         let value8 = try await store.tombstones(of: id(1))
         XCTAssertEqual(value8, [])
 
         // Both delete: the last claim removes the object.
-        _ = try await store.applyDelete(owner: bob, objects: [id(1)], now: at(50))
-        let last = try await store.applyDelete(owner: alice, objects: [id(1)], now: at(51))
+        _ = try await store.applyDelete(owner: bob, objects: [id(1)], deletedAt: at(50), deleteID: .sha256(of: [UInt8]("\(bob) \(at(50))".utf8)), message: [1])
+        let last = try await store.applyDelete(owner: alice, objects: [id(1)], deletedAt: at(51), deleteID: .sha256(of: [UInt8]("\(alice) \(at(51))".utf8)), message: [1])
         XCTAssertEqual(last, [.removed])
         let gone = try await store.object(id(1))
         XCTAssertNil(gone)
@@ -177,9 +177,9 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
 
     func testCachedCopiesAreDroppedByAnyDeleteAndAnonymousClaimsByNone() async throws {
         let store = try await MetadataStore.openInMemory(cacheSize: 10_000)
-        _ = try await store.cacheInsert(ObjectRecord(id: id(5), kind: .chunk, size: 10, allocated: 4096, state: .cache))
-        try await self.store(6, by: [], in: store)
-        let effects = try await store.applyDelete(owner: alice, objects: [id(5), id(6)], now: at(5))
+        _ = try await store.cacheInsert(StoredObject(id: id(5), kind: .chunk, size: 10, allocated: 4096, state: .cache))
+        try await self.store(6, by: .anonymous, in: store)
+        let effects = try await store.applyDelete(owner: alice, objects: [id(5), id(6)], deletedAt: at(5), deleteID: .sha256(of: [UInt8]("\(alice) \(at(5))".utf8)), message: [1])
         XCTAssertEqual(effects, [.droppedFromCache, .notClaimed])
         let anonymous = try await store.object(id(6))
         XCTAssertNotNil(anonymous)
@@ -190,7 +190,7 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
 
     func testCacheEvictsLeastRecentlyUsedFirstStaysWithinItsBoundAndSurvivesReopening() async throws {
         var store = try await MetadataStore.open(path: path, cacheSize: 10_000)
-        func cached(_ n: UInt64) -> ObjectRecord { ObjectRecord(id: id(n), kind: .chunk, size: 4000, allocated: 4096, state: .cache) }
+        func cached(_ n: UInt64) -> StoredObject { StoredObject(id: id(n), kind: .chunk, size: 4000, allocated: 4096, state: .cache) }
         let value11 = try await store.cacheInsert(cached(1))
         XCTAssertEqual(value11, [])
         let value12 = try await store.cacheInsert(cached(2))
@@ -262,9 +262,9 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
         await withTaskGroup(of: Void.self) { group in
             for n in 0..<200 {
                 group.addTask {
-                    let record = ObjectRecord(id: self.id(UInt64(n)), kind: .chunk, size: 1, allocated: 4096, state: .cache)
+                    let record = StoredObject(id: self.id(UInt64(n)), kind: .chunk, size: 1, allocated: 4096, state: .cache)
                     _ = try? await store.cacheInsert(record)
-                    _ = try? await store.applyDelete(owner: self.alice, objects: [self.id(UInt64(n))], now: self.at(1))
+                    _ = try? await store.applyDelete(owner: self.alice, objects: [self.id(UInt64(n))], deletedAt: self.at(1), deleteID: .sha256(of: [UInt8]("\(self.alice) \(self.at(1))".utf8)), message: [1])
                 }
                 if n % 2 == 0 { group.cancelAll() }
             }
@@ -272,7 +272,7 @@ final class MetadataStoreTests: XCTestCase, @unchecked Sendable {
         let open = await store.isInTransaction()
         XCTAssertFalse(open)
         // A statement that fails inside a transaction rolls it back and leaves the store usable.
-        let bad = ObjectCommit(record: replica(7), decision: ClaimDecision(offered: [OwnerClaim(owner: alice, at: at(1))], fresh: true,
+        let bad = ObjectCommit(record: replica(7), decision: ClaimDecision(offered: [OwnerClaim(owner: alice, claimedAt: at(1))], fresh: true,
                                                                         now: at(1), tombstones: []))
         try await store.commit([bad])
         await assertThrows(MetadataStoreError.self, { try await store.runFailingTransaction() }) { $0.code == .database }

@@ -114,7 +114,8 @@ extension ShoalNode {
     func metricsText() async -> String {
         let status = await status()
         let (deaths, suspicions) = await (membership.deaths, membership.suspicions)
-        let (pushed, dropped) = await (repair.pushed, repair.dropped)
+        let repairMetrics = status.repair.metrics
+        let (pushed, dropped) = (status.repair.pushed, status.repair.dropped)
         let view = await membership.view
         let t = status.resources.transport
         var byState: [String: Int] = ["alive": 0, "suspect": 0, "dead": 0, "left": 0]
@@ -149,7 +150,7 @@ extension ShoalNode {
             ("shoal_idle_connections_closed_total", Int64(t.idleClosed)),
             ("shoal_stalled_readers_total", Int64(t.stalledReaders)),
             ("shoal_dials_refused_total", Int64(t.refusedDials)),
-        ], gauges: gauges)
+        ] + repairMetrics.totals, gauges: gauges + repairMetrics.gauges)
         return metrics.exposition()
     }
 }

@@ -450,6 +450,57 @@ nonisolated struct Shoal_V1_Frame: Sendable {
     set {body = .badCopy(newValue)}
   }
 
+  /// Anti-entropy (capability "anti-entropy" only): see Protocol/README.md section 6.9.
+  var antiEntropyRequest: Shoal_V1_AntiEntropyRequest {
+    get {
+      if case .antiEntropyRequest(let v)? = body {return v}
+      return Shoal_V1_AntiEntropyRequest()
+    }
+    set {body = .antiEntropyRequest(newValue)}
+  }
+
+  var antiEntropyAnswer: Shoal_V1_AntiEntropyAnswer {
+    get {
+      if case .antiEntropyAnswer(let v)? = body {return v}
+      return Shoal_V1_AntiEntropyAnswer()
+    }
+    set {body = .antiEntropyAnswer(newValue)}
+  }
+
+  /// answered by ShareRecordsAck
+  var shareRecords: Shoal_V1_ShareRecords {
+    get {
+      if case .shareRecords(let v)? = body {return v}
+      return Shoal_V1_ShareRecords()
+    }
+    set {body = .shareRecords(newValue)}
+  }
+
+  var shareRecordsAck: Shoal_V1_ShareRecordsAck {
+    get {
+      if case .shareRecordsAck(let v)? = body {return v}
+      return Shoal_V1_ShareRecordsAck()
+    }
+    set {body = .shareRecordsAck(newValue)}
+  }
+
+  /// answered by SignedDelete or Error NOT_FOUND
+  var getDelete: Shoal_V1_GetDelete {
+    get {
+      if case .getDelete(let v)? = body {return v}
+      return Shoal_V1_GetDelete()
+    }
+    set {body = .getDelete(newValue)}
+  }
+
+  var signedDelete: Shoal_V1_SignedDelete {
+    get {
+      if case .signedDelete(let v)? = body {return v}
+      return Shoal_V1_SignedDelete()
+    }
+    set {body = .signedDelete(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -470,6 +521,15 @@ nonisolated struct Shoal_V1_Frame: Sendable {
     case error(Shoal_V1_Error)
     /// capability "bad-copy" only
     case badCopy(Shoal_V1_BadCopy)
+    /// Anti-entropy (capability "anti-entropy" only): see Protocol/README.md section 6.9.
+    case antiEntropyRequest(Shoal_V1_AntiEntropyRequest)
+    case antiEntropyAnswer(Shoal_V1_AntiEntropyAnswer)
+    /// answered by ShareRecordsAck
+    case shareRecords(Shoal_V1_ShareRecords)
+    case shareRecordsAck(Shoal_V1_ShareRecordsAck)
+    /// answered by SignedDelete or Error NOT_FOUND
+    case getDelete(Shoal_V1_GetDelete)
+    case signedDelete(Shoal_V1_SignedDelete)
 
   }
 
@@ -606,7 +666,8 @@ nonisolated struct Shoal_V1_ValueResult: Sendable {
   init() {}
 }
 
-/// "owner_key keeps this object", made at claimed_at (unix milliseconds).
+/// "owner_key keeps this object", made at claimed_at by the node that accepted the owner's store
+/// and then carried unchanged by every push, so every holder records the same claim.
 nonisolated struct Shoal_V1_OwnerClaim: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -615,7 +676,7 @@ nonisolated struct Shoal_V1_OwnerClaim: Sendable {
   /// X9.63 uncompressed P-256 (65 bytes), or empty: an anonymous store
   var ownerKey: Data = Data()
 
-  /// unix milliseconds
+  /// unix nanoseconds, 0 … 2^63 - 1
   var claimedAt: Int64 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -646,8 +707,32 @@ nonisolated struct Shoal_V1_StoreChunk: Sendable {
   /// a repair or hand-off push: accept even if not among the r closest known
   var force: Bool = false
 
-  /// force only: every claim the pusher holds, at most 64
+  /// a fresh store: the one claim its uploading node dated; a push
   var claims: [Shoal_V1_OwnerClaim] = []
+
+  /// (force): every claim the pusher holds
+  var tombstones: [Shoal_V1_Tombstone] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// "owner_key deleted this object at deleted_at": what remains of one owner's claim after its
+/// signed Delete. The Delete itself is kept by the holders and fetched by its ID (GetDelete).
+nonisolated struct Shoal_V1_Tombstone: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the Delete's signer (1 to 128 bytes; one zero byte: a tombstone
+  var ownerKey: Data = Data()
+
+  /// recorded before tombstones named their owner)
+  var deletedAt: Int64 = 0
+
+  /// 32 bytes: SHA-256 of the Delete's canonical encoding
+  var deleteID: Data = Data()
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -910,6 +995,315 @@ nonisolated struct Shoal_V1_Manifest: Sendable {
   init() {}
 }
 
+/// Every key whose first bit_length bits equal those of prefix.
+nonisolated struct Shoal_V1_KeyRange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// exactly ceil(bit_length / 8) bytes; bits past bit_length zero
+  var prefix: Data = Data()
+
+  /// 0 (the whole key space) to 256 (one key)
+  var bitLength: UInt32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// What one node holds in one range: its record count and the range's hash.
+nonisolated struct Shoal_V1_RangeSummary: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// at most 2^48
+  var count: UInt64 = 0
+
+  /// 32 bytes
+  var hash: Data = Data()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// What one node knows of one object.
+nonisolated struct Shoal_V1_ObjectRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 32 bytes
+  var id: Data = Data()
+
+  /// unknown values: the message is refused
+  var kind: Shoal_V1_ObjectKind = .chunk
+
+  /// the sender keeps the bytes as one of the object's replicas
+  var stored: Bool = false
+
+  /// one per owner, ascending by owner key
+  var claims: [Shoal_V1_OwnerClaim] = []
+
+  /// one per owner, ascending; claims + tombstones <= 4096
+  var tombstones: [Shoal_V1_Tombstone] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_RecordQuery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var range: Shoal_V1_KeyRange {
+    get {_range ?? Shoal_V1_KeyRange()}
+    set {_range = newValue}
+  }
+  /// Returns true if `range` has been explicitly set.
+  var hasRange: Bool {self._range != nil}
+  /// Clears the value of `range`. Subsequent reads from it will return its default value.
+  mutating func clearRange() {self._range = nil}
+
+  /// empty (from the start of the range) or 32 bytes
+  var after: Data = Data()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _range: Shoal_V1_KeyRange? = nil
+}
+
+nonisolated struct Shoal_V1_RangeList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var ranges: [Shoal_V1_KeyRange] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_RecordQueryList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var queries: [Shoal_V1_RecordQuery] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_AntiEntropyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the requester's tombstone horizon, unix ns (INT64_MIN: none expired)
+  var horizon: Int64 = 0
+
+  var body: Shoal_V1_AntiEntropyRequest.OneOf_Body? = nil
+
+  /// the summary of each range
+  var summaries: Shoal_V1_RangeList {
+    get {
+      if case .summaries(let v)? = body {return v}
+      return Shoal_V1_RangeList()
+    }
+    set {body = .summaries(newValue)}
+  }
+
+  /// the summaries of each range's children (at most 4096 in all)
+  var children: Shoal_V1_RangeList {
+    get {
+      if case .children(let v)? = body {return v}
+      return Shoal_V1_RangeList()
+    }
+    set {body = .children(newValue)}
+  }
+
+  /// the records of each query
+  var records: Shoal_V1_RecordQueryList {
+    get {
+      if case .records(let v)? = body {return v}
+      return Shoal_V1_RecordQueryList()
+    }
+    set {body = .records(newValue)}
+  }
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum OneOf_Body: Equatable, Sendable {
+    /// the summary of each range
+    case summaries(Shoal_V1_RangeList)
+    /// the summaries of each range's children (at most 4096 in all)
+    case children(Shoal_V1_RangeList)
+    /// the records of each query
+    case records(Shoal_V1_RecordQueryList)
+
+  }
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_RecordPage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var records: [Shoal_V1_ObjectRecord] = []
+
+  /// these are all the remaining records of the query's range
+  var complete: Bool = false
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_SummaryList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var summaries: [Shoal_V1_RangeSummary] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_PageList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var pages: [Shoal_V1_RecordPage] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_AntiEntropyAnswer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the responder's tombstone horizon
+  var horizon: Int64 = 0
+
+  var body: Shoal_V1_AntiEntropyAnswer.OneOf_Body? = nil
+
+  var summaries: Shoal_V1_SummaryList {
+    get {
+      if case .summaries(let v)? = body {return v}
+      return Shoal_V1_SummaryList()
+    }
+    set {body = .summaries(newValue)}
+  }
+
+  var records: Shoal_V1_PageList {
+    get {
+      if case .records(let v)? = body {return v}
+      return Shoal_V1_PageList()
+    }
+    set {body = .records(newValue)}
+  }
+
+  /// the responder is at another horizon (given above) and did not answer
+  var horizonMismatch: Bool {
+    get {
+      if case .horizonMismatch(let v)? = body {return v}
+      return false
+    }
+    set {body = .horizonMismatch(newValue)}
+  }
+
+  /// the responder refused the request, saying why (at most 256 bytes)
+  var refused: String {
+    get {
+      if case .refused(let v)? = body {return v}
+      return String()
+    }
+    set {body = .refused(newValue)}
+  }
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum OneOf_Body: Equatable, Sendable {
+    case summaries(Shoal_V1_SummaryList)
+    case records(Shoal_V1_PageList)
+    /// the responder is at another horizon (given above) and did not answer
+    case horizonMismatch(Bool)
+    /// the responder refused the request, saying why (at most 256 bytes)
+    case refused(String)
+
+  }
+
+  init() {}
+}
+
+/// Records the receiver should merge into its own (what the sender's exchange found it lacks).
+nonisolated struct Shoal_V1_ShareRecords: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var records: [Shoal_V1_ObjectRecord] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Shoal_V1_ShareRecordsAck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var merged: UInt32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// Ask for the signed Delete a tombstone names.
+nonisolated struct Shoal_V1_GetDelete: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var deleteID: Data = Data()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// A Delete as its holders keep it: its canonical encoding, whose SHA-256 is its delete ID.
+nonisolated struct Shoal_V1_SignedDelete: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var delete: Data = Data()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "shoal.v1"
@@ -936,7 +1330,7 @@ nonisolated extension Shoal_V1_Cipher: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Shoal_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Frame"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}ping\0\u{1}pong\0\u{3}find_node\0\u{1}nodes\0\u{3}find_value\0\u{3}value_result\0\u{3}store_chunk\0\u{3}store_ack\0\u{3}get_chunk\0\u{3}chunk_data\0\u{1}delete\0\u{3}delete_ack\0\u{1}gossip\0\u{1}error\0\u{3}bad_copy\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}ping\0\u{1}pong\0\u{3}find_node\0\u{1}nodes\0\u{3}find_value\0\u{3}value_result\0\u{3}store_chunk\0\u{3}store_ack\0\u{3}get_chunk\0\u{3}chunk_data\0\u{1}delete\0\u{3}delete_ack\0\u{1}gossip\0\u{1}error\0\u{3}bad_copy\0\u{3}anti_entropy_request\0\u{3}anti_entropy_answer\0\u{3}share_records\0\u{3}share_records_ack\0\u{3}get_delete\0\u{3}signed_delete\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1153,6 +1547,84 @@ nonisolated extension Shoal_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
           self.body = .badCopy(v)
         }
       }()
+      case 18: try {
+        var v: Shoal_V1_AntiEntropyRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .antiEntropyRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .antiEntropyRequest(v)
+        }
+      }()
+      case 19: try {
+        var v: Shoal_V1_AntiEntropyAnswer?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .antiEntropyAnswer(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .antiEntropyAnswer(v)
+        }
+      }()
+      case 20: try {
+        var v: Shoal_V1_ShareRecords?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .shareRecords(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .shareRecords(v)
+        }
+      }()
+      case 21: try {
+        var v: Shoal_V1_ShareRecordsAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .shareRecordsAck(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .shareRecordsAck(v)
+        }
+      }()
+      case 22: try {
+        var v: Shoal_V1_GetDelete?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .getDelete(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .getDelete(v)
+        }
+      }()
+      case 23: try {
+        var v: Shoal_V1_SignedDelete?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .signedDelete(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .signedDelete(v)
+        }
+      }()
       default: break
       }
     }
@@ -1230,6 +1702,30 @@ nonisolated extension Shoal_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
     case .badCopy?: try {
       guard case .badCopy(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .antiEntropyRequest?: try {
+      guard case .antiEntropyRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .antiEntropyAnswer?: try {
+      guard case .antiEntropyAnswer(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+    }()
+    case .shareRecords?: try {
+      guard case .shareRecords(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .shareRecordsAck?: try {
+      guard case .shareRecordsAck(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .getDelete?: try {
+      guard case .getDelete(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .signedDelete?: try {
+      guard case .signedDelete(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
     }()
     case nil: break
     }
@@ -1561,7 +2057,7 @@ nonisolated extension Shoal_V1_OwnerClaim: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".StoreChunk"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}data\0\u{1}kind\0\u{1}root\0\u{3}owner_key\0\u{1}force\0\u{1}claims\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}data\0\u{1}kind\0\u{1}root\0\u{3}owner_key\0\u{1}force\0\u{1}claims\0\u{1}tombstones\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1576,6 +2072,7 @@ nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf.
       case 5: try { try decoder.decodeSingularBytesField(value: &self.ownerKey) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.force) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.claims) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.tombstones) }()
       default: break
       }
     }
@@ -1603,6 +2100,9 @@ nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.claims.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.claims, fieldNumber: 7)
     }
+    if !self.tombstones.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tombstones, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1614,6 +2114,47 @@ nonisolated extension Shoal_V1_StoreChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.ownerKey != rhs.ownerKey {return false}
     if lhs.force != rhs.force {return false}
     if lhs.claims != rhs.claims {return false}
+    if lhs.tombstones != rhs.tombstones {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_Tombstone: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Tombstone"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}owner_key\0\u{3}deleted_at\0\u{3}delete_id\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.ownerKey) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.deletedAt) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.deleteID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ownerKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.ownerKey, fieldNumber: 1)
+    }
+    if self.deletedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.deletedAt, fieldNumber: 2)
+    }
+    if !self.deleteID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.deleteID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_Tombstone, rhs: Shoal_V1_Tombstone) -> Bool {
+    if lhs.ownerKey != rhs.ownerKey {return false}
+    if lhs.deletedAt != rhs.deletedAt {return false}
+    if lhs.deleteID != rhs.deleteID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2127,6 +2668,625 @@ nonisolated extension Shoal_V1_Manifest: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.depth != rhs.depth {return false}
     if lhs.firstChunk != rhs.firstChunk {return false}
     if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_KeyRange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".KeyRange"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prefix\0\u{3}bit_length\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.prefix) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.bitLength) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.prefix.isEmpty {
+      try visitor.visitSingularBytesField(value: self.prefix, fieldNumber: 1)
+    }
+    if self.bitLength != 0 {
+      try visitor.visitSingularUInt32Field(value: self.bitLength, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_KeyRange, rhs: Shoal_V1_KeyRange) -> Bool {
+    if lhs.prefix != rhs.prefix {return false}
+    if lhs.bitLength != rhs.bitLength {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_RangeSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RangeSummary"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}count\0\u{1}hash\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 1)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_RangeSummary, rhs: Shoal_V1_RangeSummary) -> Bool {
+    if lhs.count != rhs.count {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_ObjectRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ObjectRecord"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{1}stored\0\u{1}claims\0\u{1}tombstones\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.stored) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.claims) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.tombstones) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularBytesField(value: self.id, fieldNumber: 1)
+    }
+    if self.kind != .chunk {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if self.stored != false {
+      try visitor.visitSingularBoolField(value: self.stored, fieldNumber: 3)
+    }
+    if !self.claims.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.claims, fieldNumber: 4)
+    }
+    if !self.tombstones.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tombstones, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_ObjectRecord, rhs: Shoal_V1_ObjectRecord) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.stored != rhs.stored {return false}
+    if lhs.claims != rhs.claims {return false}
+    if lhs.tombstones != rhs.tombstones {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_RecordQuery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RecordQuery"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}after\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._range) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.after) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._range {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.after.isEmpty {
+      try visitor.visitSingularBytesField(value: self.after, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_RecordQuery, rhs: Shoal_V1_RecordQuery) -> Bool {
+    if lhs._range != rhs._range {return false}
+    if lhs.after != rhs.after {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_RangeList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RangeList"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ranges\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.ranges) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ranges.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.ranges, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_RangeList, rhs: Shoal_V1_RangeList) -> Bool {
+    if lhs.ranges != rhs.ranges {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_RecordQueryList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RecordQueryList"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}queries\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.queries) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.queries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.queries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_RecordQueryList, rhs: Shoal_V1_RecordQueryList) -> Bool {
+    if lhs.queries != rhs.queries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_AntiEntropyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".AntiEntropyRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}horizon\0\u{1}summaries\0\u{1}children\0\u{1}records\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.horizon) }()
+      case 2: try {
+        var v: Shoal_V1_RangeList?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .summaries(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .summaries(v)
+        }
+      }()
+      case 3: try {
+        var v: Shoal_V1_RangeList?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .children(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .children(v)
+        }
+      }()
+      case 4: try {
+        var v: Shoal_V1_RecordQueryList?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .records(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .records(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.horizon != 0 {
+      try visitor.visitSingularInt64Field(value: self.horizon, fieldNumber: 1)
+    }
+    switch self.body {
+    case .summaries?: try {
+      guard case .summaries(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .children?: try {
+      guard case .children(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .records?: try {
+      guard case .records(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_AntiEntropyRequest, rhs: Shoal_V1_AntiEntropyRequest) -> Bool {
+    if lhs.horizon != rhs.horizon {return false}
+    if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_RecordPage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RecordPage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}complete\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.complete) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
+    }
+    if self.complete != false {
+      try visitor.visitSingularBoolField(value: self.complete, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_RecordPage, rhs: Shoal_V1_RecordPage) -> Bool {
+    if lhs.records != rhs.records {return false}
+    if lhs.complete != rhs.complete {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_SummaryList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SummaryList"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summaries\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.summaries) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.summaries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.summaries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_SummaryList, rhs: Shoal_V1_SummaryList) -> Bool {
+    if lhs.summaries != rhs.summaries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_PageList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PageList"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pages\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.pages) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.pages.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pages, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_PageList, rhs: Shoal_V1_PageList) -> Bool {
+    if lhs.pages != rhs.pages {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_AntiEntropyAnswer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".AntiEntropyAnswer"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}horizon\0\u{1}summaries\0\u{1}records\0\u{3}horizon_mismatch\0\u{1}refused\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.horizon) }()
+      case 2: try {
+        var v: Shoal_V1_SummaryList?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .summaries(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .summaries(v)
+        }
+      }()
+      case 3: try {
+        var v: Shoal_V1_PageList?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .records(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .records(v)
+        }
+      }()
+      case 4: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.body != nil {try decoder.handleConflictingOneOf()}
+          self.body = .horizonMismatch(v)
+        }
+      }()
+      case 5: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.body != nil {try decoder.handleConflictingOneOf()}
+          self.body = .refused(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.horizon != 0 {
+      try visitor.visitSingularInt64Field(value: self.horizon, fieldNumber: 1)
+    }
+    switch self.body {
+    case .summaries?: try {
+      guard case .summaries(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .records?: try {
+      guard case .records(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .horizonMismatch?: try {
+      guard case .horizonMismatch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    }()
+    case .refused?: try {
+      guard case .refused(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_AntiEntropyAnswer, rhs: Shoal_V1_AntiEntropyAnswer) -> Bool {
+    if lhs.horizon != rhs.horizon {return false}
+    if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_ShareRecords: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ShareRecords"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_ShareRecords, rhs: Shoal_V1_ShareRecords) -> Bool {
+    if lhs.records != rhs.records {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_ShareRecordsAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ShareRecordsAck"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}merged\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.merged) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.merged != 0 {
+      try visitor.visitSingularUInt32Field(value: self.merged, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_ShareRecordsAck, rhs: Shoal_V1_ShareRecordsAck) -> Bool {
+    if lhs.merged != rhs.merged {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_GetDelete: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".GetDelete"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}delete_id\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.deleteID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.deleteID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.deleteID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_GetDelete, rhs: Shoal_V1_GetDelete) -> Bool {
+    if lhs.deleteID != rhs.deleteID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Shoal_V1_SignedDelete: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SignedDelete"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delete\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.delete) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.delete.isEmpty {
+      try visitor.visitSingularBytesField(value: self.delete, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Shoal_V1_SignedDelete, rhs: Shoal_V1_SignedDelete) -> Bool {
+    if lhs.delete != rhs.delete {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

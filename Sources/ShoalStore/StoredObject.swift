@@ -20,7 +20,7 @@ public enum ObjectState: Int, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What the metadata says of one object this node holds.
-public struct ObjectRecord: Sendable, Hashable {
+public struct StoredObject: Sendable, Hashable {
     public var id: ContentID
     public var kind: ObjectKind
     /// The object's size in bytes.
