@@ -23,6 +23,18 @@ actor MembershipShell {
     private(set) var suspicions = 0
     private(set) var refutations = 0
 
+    /// Network work the instance's directives start (probes, verifications, leaves), carried out
+    /// concurrently by ``run()``, at most ``maximumConcurrentSends`` at once.
+    private let sends: AsyncStream<@Sendable () async -> Void>
+    private let sendQueue: AsyncStream<@Sendable () async -> Void>.Continuation
+    /// Consequences of membership changes (routing table, observers), carried out one at a time in
+    /// the order the changes happened, so a member that died and came back is removed before it is
+    /// admitted again.
+    private let changes: AsyncStream<@Sendable () async -> Void>
+    private let changeQueue: AsyncStream<@Sendable () async -> Void>.Continuation
+    static let maximumConcurrentSends = 64
+    static let maximumQueuedWork = 4096
+
     init(local: Contact, transport: Transport, dht: DHTShell, clock: NodeClock, period: Duration, logger: Logger) {
         var settings = SWIMSettings()
         settings.probeInterval = period
@@ -33,6 +45,10 @@ actor MembershipShell {
         self.dht = dht
         self.clock = clock
         self.logger = logger
+        (sends, sendQueue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self,
+                                                    bufferingPolicy: .bufferingNewest(Self.maximumQueuedWork))
+        (changes, changeQueue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self,
+                                                        bufferingPolicy: .unbounded)
         var rng = SystemRandomNumberGenerator()
         self.instance = SWIMInstance(myself: local, settings: settings, using: &rng)
     }
@@ -77,8 +93,39 @@ actor MembershipShell {
         _ = perform(instance.onMemberDiscovered(contact, now: clock.now, using: &rng))
     }
 
-    /// The protocol loop: ticks when the instance asks, at least once per period.
+    /// The protocol loop (ticks when the instance asks, at least once per period), with the
+    /// network work its directives start and the consequences of membership changes as children,
+    /// until cancelled.
     func run() async {
+        let (sends, changes) = (self.sends, self.changes)
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await change in changes { await change() }
+            }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { running in
+                    var count = 0
+                    for await send in sends {
+                        if count >= Self.maximumConcurrentSends {
+                            await running.next()
+                            count -= 1
+                        }
+                        count += 1
+                        running.addTask { await send() }
+                    }
+                    running.cancelAll()
+                }
+            }
+            await protocolLoop()
+            group.cancelAll()
+        }
+    }
+
+    private func send(_ work: @escaping @Sendable () async -> Void) { sendQueue.yield(work) }
+
+    private func ordered(_ work: @escaping @Sendable () async -> Void) { changeQueue.yield(work) }
+
+    private func protocolLoop() async {
         _ = perform(instance.onTick(now: clock.now, using: &rng))
         while !Task.isCancelled {
             let now = clock.now
@@ -165,18 +212,18 @@ actor MembershipShell {
         for directive in directives {
             switch directive {
             case .sendProbe(let to, let updates, let timeout):
-                Task {
+                send {
                     let result = await self.probe(to, updates: updates, timeout: timeout)
                     await self.probeFinished(to, result)
                 }
             case .sendProbeRequest(let to, let target, let updates, let timeout):
-                Task {
+                send {
                     let result = await self.probeRequest(via: to, target: target, updates: updates, timeout: timeout)
                     await self.probeRequestFinished(helper: to, target: target, result)
                 }
             case .sendIndirectProbe(let to, let origin, let updates, let timeout):
                 // Only reached outside `handle`, which performs these inline; answer the origin later.
-                Task {
+                send {
                     let result = await self.probe(to, updates: updates, timeout: timeout)
                     await self.indirectFinished(to, origin: origin, result)
                 }
@@ -184,7 +231,7 @@ actor MembershipShell {
                 replies.append(.gossip(wire(message)))
             case .sendLeave(let to, let updates):
                 let transport = self.transport
-                Task {
+                send {
                     if let connection = try? await transport.connection(to: to) {
                         connection.send(oneWay: .gossip(GossipMessage(kind: .leave, updates: updates)))
                     }
@@ -193,7 +240,7 @@ actor MembershipShell {
                 memberChanged(old: old, new: new)
             case .verifyMember(let contact, let timeout):
                 let transport = self.transport
-                Task {
+                send {
                     do {
                         try await transport.verify(contact, timeout: timeout)
                         await self.verificationFinished(contact, verified: true)
@@ -202,7 +249,7 @@ actor MembershipShell {
                     }
                 }
             case .sendFanOut(let to, let updates, let timeout), .sendExchange(let to, let updates, let timeout):
-                Task {
+                send {
                     guard let answer = await self.probe(to, updates: updates, timeout: timeout) else { return }
                     await self.gossipAcked(from: to, answer)
                 }
@@ -225,7 +272,7 @@ actor MembershipShell {
             logger.info(new.status == .dead ? "member declared dead" : "member left",
                         metadata: ["peer.id": "\(new.member.id.short)", "peer.address": "\(new.member.address)"])
             let dht = self.dht
-            Task { await dht.remove(new.member.id) }
+            ordered { await dht.remove(new.member.id) }
         case .suspect:
             suspicions += 1
             logger.info("member suspected", metadata: ["peer.id": "\(new.member.id.short)", "incarnation": "\(new.incarnation)"])
@@ -234,10 +281,10 @@ actor MembershipShell {
                 logger.info(old == nil ? "member joined" : "member alive again", metadata: ["peer.id": "\(new.member.id.short)"])
             }
             let dht = self.dht
-            Task { await dht.heardOf(new.member) }
+            ordered { await dht.heardOf(new.member) }
         }
         let observers = self.observers
-        Task { for o in observers { await o(new) } }
+        ordered { for o in observers { await o(new) } }
     }
 
     private func probe(_ to: Contact, updates: [MemberUpdate], timeout: Duration) async -> [MemberUpdate]? {

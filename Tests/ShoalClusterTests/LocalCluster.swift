@@ -109,7 +109,7 @@ final class LocalCluster: @unchecked Sendable {
             lock.withLock { processes.append(process) }
             if let found = try await waitForAPIFile(in: dir, of: process, within: .seconds(60)) {
                 let api = NodeAPI(address: found.address, token: token)
-                let status = try await poll("\(name)'s /v1/status", every: .milliseconds(100), within: .seconds(20)) {
+                let status = try await poll("\(name)'s /v1/status", every: .milliseconds(100), within: .seconds(60)) {
                     try? await api.status()
                 }
                 return ClusterNode(name: name, dataDirectory: dir, host: host, listenPort: listenPort, process: process, api: api,

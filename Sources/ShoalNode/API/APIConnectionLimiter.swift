@@ -7,11 +7,16 @@ import NIOHTTPTypes
 /// Bounds the API's connections so that idle or slow clients cannot hold every slot (or every
 /// descriptor): at most `maximumConnections` are open; a new one beyond that evicts the connection
 /// that has been idle longest (never one in the middle of a request), and is itself refused (503)
-/// when every connection is busy. A connection must send a request head within `headTimeout` of
-/// opening or of finishing its previous request, so one that trickles bytes cannot linger.
+/// when every connection is busy. A new connection must send its first request head within
+/// `headTimeout`, so one that trickles bytes cannot linger; a kept-alive connection may wait
+/// ``keepAliveTimeout`` for its next request, longer than HTTP clients keep idle connections
+/// pooled (60 s for AsyncHTTPClient), so that a client never reuses a connection the API is
+/// closing at that moment. Idle connections are the first evicted at the limit either way.
 final class APIConnectionLimiter: Sendable {
     let maximumConnections: Int
     let headTimeout: TimeAmount
+    /// How long a connection that finished a request may wait for the next one.
+    static let keepAliveTimeout: TimeAmount = .seconds(75)
 
     private struct Entry {
         var channel: any Channel
@@ -109,13 +114,13 @@ final class APIConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler,
             context.close(promise: nil)
             return
         }
-        armHeadTimer(context)
+        armHeadTimer(context, after: limiter.headTimeout)
     }
 
-    private func armHeadTimer(_ context: ChannelHandlerContext) {
+    private func armHeadTimer(_ context: ChannelHandlerContext, after timeout: TimeAmount) {
         timer?.cancel()
         let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: limiter.headTimeout) { channel.close(promise: nil) }
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -135,7 +140,7 @@ final class APIConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler,
             done.futureResult.whenComplete { [limiter] _ in
                 limiter.mark(channel, busy: false)
                 let (handler, context) = loopBound.value
-                if channel.isActive { handler.armHeadTimer(context) }
+                if channel.isActive { handler.armHeadTimer(context, after: APIConnectionLimiter.keepAliveTimeout) }
             }
             context.write(data, promise: done)
             return
