@@ -168,6 +168,10 @@ final class PeerService: PeerRequestHandler {
                dated.claimedAt <= now + .seconds(DeleteRequest.maximumClockSkew),
                dated.claimedAt >= now - .seconds(DeleteRequest.maximumAge) {
                 now = dated.claimedAt
+            } else {
+                // An undated claim counts from the start of this second: a Delete is dated in
+                // whole seconds, and one its owner signs in the same second must remove it.
+                now = Timestamp(nanoseconds: now.nanoseconds - now.nanoseconds % 1_000_000_000)
             }
             claims = [OwnerClaim(owner: owner, claimedAt: now)]
         } else if store.claims.isEmpty {
