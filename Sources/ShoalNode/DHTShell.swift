@@ -134,18 +134,8 @@ actor DHTShell {
     /// task group. Directives beyond ``maximumQueuedWork`` waiting are dropped, oldest first: each
     /// is only a check of hearsay, which the next contact repeats.
     func run() async {
-        let work = self.workQueue
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for await directive in work {
-                if running >= Self.maximumConcurrentWork {
-                    await group.next()
-                    running -= 1
-                }
-                running += 1
-                group.addTask { await self.carryOut(directive) }
-            }
-            group.cancelAll()
+        await workQueue.forEachConcurrently(limit: Self.maximumConcurrentWork) { directive in
+            await self.carryOut(directive)
         }
     }
 

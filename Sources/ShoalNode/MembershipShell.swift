@@ -103,18 +103,7 @@ actor MembershipShell {
                 for await change in changes { await change() }
             }
             group.addTask {
-                await withTaskGroup(of: Void.self) { running in
-                    var count = 0
-                    for await send in sends {
-                        if count >= Self.maximumConcurrentSends {
-                            await running.next()
-                            count -= 1
-                        }
-                        count += 1
-                        running.addTask { await send() }
-                    }
-                    running.cancelAll()
-                }
+                await sends.forEachConcurrently(limit: Self.maximumConcurrentSends) { send in await send() }
             }
             await protocolLoop()
             group.cancelAll()
