@@ -1,5 +1,5 @@
 # Shoal: the three commands of the original project, plus a few helpers.
-.PHONY: build run test bench protos fuzz clean
+.PHONY: build run test bench protos fuzz format clean
 
 build:
 	swift build
@@ -8,11 +8,13 @@ build:
 run:
 	swift run shoal demo
 
-# Every test: the Swift test suite, the C interop check against a real node, the web UI in a
-# headless browser (each of the last two says plainly when it skipped for a missing package), and
-# 20 s of each fuzz target, replaying its seeds and past crashes (a debug build, which keeps the
-# dependencies' assertions and builds faster; `bash Scripts/fuzz.sh TARGET SECONDS` for long runs).
+# Every test: the formatting check (`swift format lint`), the Swift test suite, the C interop check
+# against a real node, the web UI in a headless browser (each of the last two says plainly when it
+# skipped for a missing package), and 20 s of each fuzz target, replaying its seeds and past crashes
+# (a debug build, which keeps the dependencies' assertions and builds faster;
+# `bash Scripts/fuzz.sh TARGET SECONDS` for long runs).
 test:
+	bash Scripts/format.sh
 	swift build --build-tests
 	swift test --skip-build
 	bash Protocol/interop/run.sh
@@ -29,6 +31,10 @@ protos:
 # Each fuzz target for 10 minutes, in a release build.
 fuzz:
 	bash Scripts/fuzz.sh all 600
+
+# Rewrites every Swift file as .swift-format says (4 spaces, 120 columns).
+format:
+	bash Scripts/format.sh --fix
 
 clean:
 	rm -rf .build .build-fuzz Protocol/interop/build

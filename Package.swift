@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -28,7 +29,10 @@ let package = Package(
         // Pure cores: no sockets, no clocks, no Dispatch.
         .target(name: "ShoalCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ShoalDHT", dependencies: ["ShoalCore"]),
-        .target(name: "ShoalMembership", dependencies: ["ShoalCore"]),
+        .target(
+            name: "ShoalMembership",
+            dependencies: ["ShoalCore", .product(name: "DequeModule", package: "swift-collections")]
+        ),
         .target(name: "ShoalRepair", dependencies: ["ShoalCore"], exclude: ["ShellContract.md"]),
 
         // The one codec target.
@@ -70,6 +74,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -109,7 +114,8 @@ let package = Package(
         .executableTarget(
             name: "shoal-bench",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalRepair", "ShoalWire", "ShoalTestKit",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalDHT", "ShoalRepair", "ShoalWire",
+                "ShoalTestKit",
                 "ShoalTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -120,7 +126,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ShoalTestKit", dependencies: ["ShoalCore"]),
+        .target(
+            name: "ShoalTestKit",
+            dependencies: [
+                "ShoalCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
 
         .testTarget(
             name: "ShoalCoreTests",
@@ -139,11 +152,16 @@ let package = Package(
         ),
         .testTarget(
             name: "ShoalFileTests",
-            dependencies: ["ShoalFile", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "ShoalFile", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ShoalStoreTests",
-            dependencies: ["ShoalStore", "ShoalFile", "ShoalCore", "ShoalWire", "ShoalTestKit", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "ShoalStore", "ShoalFile", "ShoalCore", "ShoalWire", "ShoalTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ShoalTransportTests",
@@ -171,7 +189,8 @@ let package = Package(
         .testTarget(
             name: "ShoalNodeTests",
             dependencies: [
-                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire", "ShoalRepair",
+                "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire",
+                "ShoalRepair",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

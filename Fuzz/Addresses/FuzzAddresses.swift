@@ -47,7 +47,10 @@ private func checkPeerAddress(_ text: String) {
     let printed = address.description
     do {
         let again = try PeerAddress(parsing: printed)
-        require(again == address, "PeerAddress \(debug(text)) prints as \(debug(printed)), which parses to host \(debug(again.host)) port \(again.port)")
+        require(
+            again == address,
+            "PeerAddress \(debug(text)) prints as \(debug(printed)), which parses to host \(debug(again.host)) port \(again.port)"
+        )
     } catch {
         fail("PeerAddress \(debug(text)) prints as \(debug(printed)), which does not parse: \(error)")
     }

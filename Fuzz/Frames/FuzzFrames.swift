@@ -22,8 +22,9 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         if let body { checkBothPathsAgree(on: body) }
         switch outcome {
         case .success(nil):
-            require(stream.readerIndex == before.readerIndex && stream.readableBytes == before.readableBytes,
-                    "an incomplete frame moved the buffer")
+            require(
+                stream.readerIndex == before.readerIndex && stream.readableBytes == before.readableBytes,
+                "an incomplete frame moved the buffer")
             require(body == nil, "a complete frame was reported as incomplete")
             return 0
         case .success(let frame?):
@@ -92,7 +93,9 @@ private func checkReencoding(_ frame: WireFrame) {
         fail("a decoded frame does not re-encode: \(error)\n \(frame)")
     }
     let general: [UInt8]
-    do { general = try FrameEncoder.encodeGenerally(frame) } catch { fail("SwiftProtobuf cannot encode \(frame): \(error)") }
+    do { general = try FrameEncoder.encodeGenerally(frame) } catch {
+        fail("SwiftProtobuf cannot encode \(frame): \(error)")
+    }
     var expected = ByteBuffer()
     var length = UInt64(general.count)
     while length >= 0x80 {
@@ -117,7 +120,9 @@ private func checkReencoding(_ frame: WireFrame) {
     case .storeChunk, .chunkData:
         // The fast path reads what the encoder writes.
         let body = completeBody(of: encoded)!
-        require(DataFrameCodec.decode(body.bytes) == frame, "the fast path does not read back its own \(frame.message.name)")
+        require(
+            DataFrameCodec.decode(body.bytes) == frame, "the fast path does not read back its own \(frame.message.name)"
+        )
     default:
         break
     }

@@ -85,7 +85,8 @@ private func buildObjects(_ parts: [ArraySlice<UInt8>]) -> [StoredObject] {
     for i in parts.indices.reversed() {
         var bytes = Array(parts[i])
         if bytes.count == 6, bytes.starts(with: fill) {
-            let n = min(Int(bytes[3]) << 16 | Int(bytes[4]) << 8 | Int(bytes[5]), maximumFill, Budget.generated - generated)
+            let n = min(
+                Int(bytes[3]) << 16 | Int(bytes[4]) << 8 | Int(bytes[5]), maximumFill, Budget.generated - generated)
             generated += n
             bytes = Array(repeating: bytes[2], count: n)
         } else {
@@ -138,8 +139,10 @@ private func checkDecoding(_ bytes: ByteBuffer) {
     }
 }
 
-private func walk(_ reader: FileReader, _ address: FileAddress, source: MemorySource,
-                  offsetPick: UInt16, lengthPick: UInt16) async {
+private func walk(
+    _ reader: FileReader, _ address: FileAddress, source: MemorySource,
+    offsetPick: UInt16, lengthPick: UInt16
+) async {
     let file: OpenFile
     do {
         file = try await reader.open(address)
@@ -152,7 +155,8 @@ private func walk(_ reader: FileReader, _ address: FileAddress, source: MemorySo
     do {
         let s = try await reader.stat(address)
         require(s.size == size, "stat gives \(s.size) bytes, open \(size)")
-        require(UInt64(s.chunkIDs.count) == file.chunkCount, "stat lists \(s.chunkIDs.count) chunks for \(file.chunkCount)")
+        require(
+            UInt64(s.chunkIDs.count) == file.chunkCount, "stat lists \(s.chunkIDs.count) chunks for \(file.chunkCount)")
         require(s.manifestIDs.first == address.root, "stat does not list the root first")
         stat = s
     } catch {
@@ -179,10 +183,17 @@ private func walk(_ reader: FileReader, _ address: FileAddress, source: MemorySo
             }
         }
         require(offset <= size, "a read from \(offset), past the end (\(size)), succeeded")
-        require(written == expectedCount && receivedCount == written,
-                "a read of \(String(describing: length)) bytes from \(offset) of \(size) says \(written), wrote \(receivedCount)")
-        if collect, let stat, let expected = source.bytes(of: stat.chunkIDs, in: offset..<(offset + expectedCount), chunkSize: stat.chunkSize) {
-            require(received == expected, "a read from \(offset) of \(expectedCount) bytes gave other bytes than its chunks")
+        require(
+            written == expectedCount && receivedCount == written,
+            "a read of \(String(describing: length)) bytes from \(offset) of \(size) says \(written), wrote \(receivedCount)"
+        )
+        if collect, let stat,
+            let expected = source.bytes(
+                of: stat.chunkIDs, in: offset..<(offset + expectedCount), chunkSize: stat.chunkSize)
+        {
+            require(
+                received == expected, "a read from \(offset) of \(expectedCount) bytes gave other bytes than its chunks"
+            )
         }
     } catch {
         checkRefusal(error, "read")
@@ -190,7 +201,8 @@ private func walk(_ reader: FileReader, _ address: FileAddress, source: MemorySo
 }
 
 private func checkRefusal(_ error: Error, _ operation: String) {
-    require(error is FileReaderError || error is MemorySource.Refusal, "\(operation) threw \(type(of: error)): \(error)")
+    require(
+        error is FileReaderError || error is MemorySource.Refusal, "\(operation) threw \(type(of: error)): \(error)")
 }
 
 private func require(_ condition: Bool, _ message: @autoclosure () -> String) {

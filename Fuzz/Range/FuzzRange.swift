@@ -18,7 +18,9 @@ public func fuzzRange(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     require(range.upperBound <= size, "'\(header)' for size \(size) gives \(range), past the end")
     let canonical = "bytes=\(range.lowerBound)-\(range.upperBound - 1)"
     let again = ByteRange.parse(canonical, size: size)
-    require(again == .satisfiable(range), "'\(header)' gives \(range), but '\(canonical)' gives \(String(describing: again))")
+    require(
+        again == .satisfiable(range),
+        "'\(header)' gives \(range), but '\(canonical)' gives \(String(describing: again))")
     return 0
 }
 

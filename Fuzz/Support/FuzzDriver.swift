@@ -1,7 +1,8 @@
+import Foundation
+
 #if SHOAL_LIBFUZZER
 import CLibFuzzer
 #endif
-import Foundation
 
 /// One fuzz input: libFuzzer's `LLVMFuzzerTestOneInput` signature. Returns 0; a failed check traps.
 public typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt

@@ -34,15 +34,19 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible, Comparab
             guard rest.hasPrefix(":") else { throw ParseError(text: text, reason: "missing ':port'") }
             portText = rest.dropFirst()
         } else {
-            guard let colon = trimmed.lastIndex(of: ":") else { throw ParseError(text: text, reason: "missing ':port'") }
+            guard let colon = trimmed.lastIndex(of: ":") else {
+                throw ParseError(text: text, reason: "missing ':port'")
+            }
             host = trimmed[..<colon]
             portText = trimmed[trimmed.index(after: colon)...]
         }
         guard !host.isEmpty else { throw ParseError(text: text, reason: "empty host") }
         // Printable ASCII without brackets, so that `description` always parses back to this address
         // (a host such as ":]" or " a" would print as text that does not, or means another host).
-        guard host.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") }) else {
-            throw ParseError(text: text, reason: "the host may only have printable ASCII characters other than brackets")
+        guard host.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") })
+        else {
+            throw ParseError(
+                text: text, reason: "the host may only have printable ASCII characters other than brackets")
         }
         guard let port = Int(portText), (0...65535).contains(port) else {
             throw ParseError(text: text, reason: "port '\(portText)' is not a number from 0 to 65535")

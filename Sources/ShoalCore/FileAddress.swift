@@ -28,10 +28,12 @@ public struct FileAddress: Hashable, Sendable, CustomStringConvertible {
         let parts = s.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         let hex = parts[0]
         guard hex.count == 64 else {
-            throw AddressError.notAnAddress(text: String(text.prefix(80)), reason: "the hash is \(hex.count) characters, expected 64 hex digits")
+            throw AddressError.notAnAddress(
+                text: String(text.prefix(80)), reason: "the hash is \(hex.count) characters, expected 64 hex digits")
         }
         guard let root = Key256(hex: hex) else {
-            throw AddressError.notAnAddress(text: String(text.prefix(80)), reason: "the hash has a character that is not a hex digit")
+            throw AddressError.notAnAddress(
+                text: String(text.prefix(80)), reason: "the hash has a character that is not a hex digit")
         }
         if parts.count == 1 {
             self.init(root: root, key: nil)

@@ -85,8 +85,11 @@ public struct Key256: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// XOR distance.
     public static func ^ (lhs: Key256, rhs: Key256) -> Key256 {
-        Key256(words: (lhs.words.0 ^ rhs.words.0, lhs.words.1 ^ rhs.words.1,
-                       lhs.words.2 ^ rhs.words.2, lhs.words.3 ^ rhs.words.3))
+        Key256(
+            words: (
+                lhs.words.0 ^ rhs.words.0, lhs.words.1 ^ rhs.words.1,
+                lhs.words.2 ^ rhs.words.2, lhs.words.3 ^ rhs.words.3
+            ))
     }
 
     /// The XOR distance to `other`, comparable with `<`.

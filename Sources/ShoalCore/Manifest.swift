@@ -32,8 +32,10 @@ public struct Manifest: Hashable, Sendable {
     public var firstChunk: UInt64
     public var entries: [Entry]
 
-    public init(formatVersion: UInt32 = Manifest.formatVersion, totalSize: UInt64, chunkSize: UInt32, cipher: Cipher,
-                depth: UInt32 = 0, firstChunk: UInt64 = 0, entries: [Entry]) {
+    public init(
+        formatVersion: UInt32 = Manifest.formatVersion, totalSize: UInt64, chunkSize: UInt32, cipher: Cipher,
+        depth: UInt32 = 0, firstChunk: UInt64 = 0, entries: [Entry]
+    ) {
         self.formatVersion = formatVersion
         self.totalSize = totalSize
         self.chunkSize = chunkSize
@@ -66,15 +68,18 @@ public struct Manifest: Hashable, Sendable {
         }
         guard depth < 8 else { throw ManifestError.invalid("depth \(depth) is too deep") }
         guard totalSize <= Manifest.maximumFileSize else {
-            throw ManifestError.invalid("size \(totalSize) exceeds the largest file size, \(Manifest.maximumFileSize) bytes")
+            throw ManifestError.invalid(
+                "size \(totalSize) exceeds the largest file size, \(Manifest.maximumFileSize) bytes")
         }
         // The node's first byte plus its size must stay within the largest file.
         let (start, startOverflow) = firstChunk.multipliedReportingOverflow(by: UInt64(chunkSize))
         guard !startOverflow, start <= Manifest.maximumFileSize, totalSize <= Manifest.maximumFileSize - start else {
-            throw ManifestError.invalid("a node starting at chunk \(firstChunk) with \(totalSize) bytes reaches past the largest file size")
+            throw ManifestError.invalid(
+                "a node starting at chunk \(firstChunk) with \(totalSize) bytes reaches past the largest file size")
         }
         guard entries.count <= Manifest.maximumEntries else {
-            throw ManifestError.invalid("\(entries.count) entries; a manifest node lists at most \(Manifest.maximumEntries)")
+            throw ManifestError.invalid(
+                "\(entries.count) entries; a manifest node lists at most \(Manifest.maximumEntries)")
         }
         var sum: UInt64 = 0
         for entry in entries {
@@ -84,10 +89,13 @@ public struct Manifest: Hashable, Sendable {
             }
             sum = next
         }
-        guard sum == totalSize else { throw ManifestError.invalid("entries cover \(sum) bytes, header says \(totalSize)") }
+        guard sum == totalSize else {
+            throw ManifestError.invalid("entries cover \(sum) bytes, header says \(totalSize)")
+        }
         if depth == 0 {
             for (i, e) in entries.enumerated() where i < entries.count - 1 && e.size != UInt64(chunkSize) {
-                throw ManifestError.invalid("chunk \(i) has \(e.size) bytes; only the last may be short of \(chunkSize)")
+                throw ManifestError.invalid(
+                    "chunk \(i) has \(e.size) bytes; only the last may be short of \(chunkSize)")
             }
             if let last = entries.last, last.size == 0 || last.size > UInt64(chunkSize) {
                 throw ManifestError.invalid("last chunk size \(last.size) out of range")
@@ -105,7 +113,8 @@ public enum ManifestError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unsupportedVersion(let v): return "manifest format version \(v) is not supported (this build reads version \(Manifest.formatVersion))"
+        case .unsupportedVersion(let v):
+            return "manifest format version \(v) is not supported (this build reads version \(Manifest.formatVersion))"
         case .invalid(let why): return "invalid manifest: \(why)"
         case .undecodable(let why): return "manifest could not be decoded: \(why)"
         }

@@ -36,15 +36,19 @@ public struct ManifestTreeBuilder: Sendable {
                 let node = makeNode(level: level)
                 let id = try emit(node)
                 nodesEmitted += 1
-                try push(Manifest.Entry(id: id, size: node.totalSize), level: level + 1, firstChunk: node.firstChunk, emit: emit)
+                try push(
+                    Manifest.Entry(id: id, size: node.totalSize), level: level + 1, firstChunk: node.firstChunk,
+                    emit: emit)
             }
             level += 1
         }
         return makeNode(level: levels.count - 1)
     }
 
-    private mutating func push(_ entry: Manifest.Entry, level: Int, firstChunk: UInt64,
-                               emit: (Manifest) throws -> ContentID) rethrows {
+    private mutating func push(
+        _ entry: Manifest.Entry, level: Int, firstChunk: UInt64,
+        emit: (Manifest) throws -> ContentID
+    ) rethrows {
         if levels.count == level {
             levels.append([])
             levelFirstChunk.append(firstChunk)
@@ -53,7 +57,8 @@ public struct ManifestTreeBuilder: Sendable {
             let node = makeNode(level: level)
             let id = try emit(node)
             nodesEmitted += 1
-            try push(Manifest.Entry(id: id, size: node.totalSize), level: level + 1, firstChunk: node.firstChunk, emit: emit)
+            try push(
+                Manifest.Entry(id: id, size: node.totalSize), level: level + 1, firstChunk: node.firstChunk, emit: emit)
         }
         if levels[level].isEmpty { levelFirstChunk[level] = firstChunk }
         levels[level].append(entry)
@@ -62,8 +67,9 @@ public struct ManifestTreeBuilder: Sendable {
     private mutating func makeNode(level: Int) -> Manifest {
         let entries = levels[level]
         levels[level] = []
-        return Manifest(totalSize: entries.reduce(0) { $0 + $1.size }, chunkSize: chunkSize, cipher: cipher,
-                        depth: UInt32(level), firstChunk: levelFirstChunk[level], entries: entries)
+        return Manifest(
+            totalSize: entries.reduce(0) { $0 + $1.size }, chunkSize: chunkSize, cipher: cipher,
+            depth: UInt32(level), firstChunk: levelFirstChunk[level], entries: entries)
     }
 }
 

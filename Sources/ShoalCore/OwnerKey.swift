@@ -5,7 +5,8 @@ public enum OwnerSignature {
     /// Verifies a DER-encoded signature over `message` by the X9.63-encoded public key `publicKey`.
     public static func verify(signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
         guard let key = try? P256.Signing.PublicKey(x963Representation: publicKey),
-              let sig = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
+            let sig = try? P256.Signing.ECDSASignature(derRepresentation: signature)
+        else { return false }
         return key.isValidSignature(sig, for: message)
     }
 

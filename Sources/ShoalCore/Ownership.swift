@@ -79,7 +79,8 @@ public struct ClaimDecision: Sendable, Hashable {
         for claim in offered {
             // A fresh claim is dated after the owner's tombstone it clears, so that holders merging
             // the two keep the claim (a Delete is dated to the second, rounded up).
-            let after = latestDeletion[claim.owner].map { Timestamp(nanoseconds: $0.nanoseconds.saturatingAdd(1)) } ?? now
+            let after =
+                latestDeletion[claim.owner].map { Timestamp(nanoseconds: $0.nanoseconds.saturatingAdd(1)) } ?? now
             let candidate = fresh ? OwnerClaim(owner: claim.owner, claimedAt: max(now, after)) : claim
             if !fresh, !claim.owner.isAnonymous, let deleted = latestDeletion[claim.owner], deleted >= claim.claimedAt {
                 refused.append(claim)

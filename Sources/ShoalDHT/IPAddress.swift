@@ -107,7 +107,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
             tail = []
         }
         guard var headGroups = groups(head, allowIPv4Tail: doubleColon == nil),
-              let tailGroups = groups(tail, allowIPv4Tail: true)
+            let tailGroups = groups(tail, allowIPv4Tail: true)
         else { return nil }
         if let _ = doubleColon {
             guard headGroups.count + tailGroups.count <= 7 else { return nil }

@@ -23,8 +23,10 @@ public struct LookupResult: Hashable, Sendable {
     public var holders: [Contact]
     public var stats: LookupStats
 
-    public init(target: Key256, kind: LookupStateMachine.Kind, ending: Ending, closest: [Contact],
-                holders: [Contact], stats: LookupStats) {
+    public init(
+        target: Key256, kind: LookupStateMachine.Kind, ending: Ending, closest: [Contact],
+        holders: [Contact], stats: LookupStats
+    ) {
         self.target = target
         self.kind = kind
         self.ending = ending

@@ -87,13 +87,16 @@ public struct LookupStateMachine: Sendable {
     ///   - wanted: how many of the closest nodes the caller needs; the lookup ends once the
     ///     `max(wanted, resiliency)` closest candidates have answered. `nil`: all K.
     ///   - configuration: α, K, timeout and bounds.
-    public init(target: Key256, kind: Kind = .node, localID: NodeID, seeds: [Contact], wanted: Int? = nil,
-                configuration: Configuration = Configuration()) {
+    public init(
+        target: Key256, kind: Kind = .node, localID: NodeID, seeds: [Contact], wanted: Int? = nil,
+        configuration: Configuration = Configuration()
+    ) {
         self.target = target
         self.kind = kind
         self.localID = localID
         self.configuration = configuration
-        self.settleCount = min(configuration.k, max(1, wanted.map { max($0, configuration.resiliency) } ?? configuration.k))
+        self.settleCount = min(
+            configuration.k, max(1, wanted.map { max($0, configuration.resiliency) } ?? configuration.k))
         for seed in seeds where seed.id != localID && !known.contains(seed.id) {
             insert(Candidate(contact: seed, distance: seed.id ^ target, hop: 1, state: .fresh))
         }
@@ -223,8 +226,8 @@ public struct LookupStateMachine: Sendable {
         for contact in contacts.prefix(limit) {
             let id = contact.id
             guard id != responder.contact.id, id != localID, !failed.contains(id),
-                  seen.insert(id).inserted,
-                  !contact.address.host.isEmpty, (1...65535).contains(contact.address.port)
+                seen.insert(id).inserted,
+                !contact.address.host.isEmpty, (1...65535).contains(contact.address.port)
             else {
                 stats.contactsIgnored += 1
                 continue
@@ -283,7 +286,8 @@ public struct LookupStateMachine: Sendable {
                 freshCount -= 1
                 stats.messagesSent += 1
                 let request: LookupRequest = kind == .node ? .findNode(target: target) : .findValue(key: target)
-                directives.append(.send(request, to: candidates[i].contact, deadline: now + configuration.requestTimeout))
+                directives.append(
+                    .send(request, to: candidates[i].contact, deadline: now + configuration.requestTimeout))
             }
         }
         if inFlightCount == 0 {
@@ -292,15 +296,17 @@ public struct LookupStateMachine: Sendable {
         return directives
     }
 
-    private mutating func finish(_ ending: LookupResult.Ending, holders: [Contact], now: Timestamp) -> [LookupDirective] {
+    private mutating func finish(_ ending: LookupResult.Ending, holders: [Contact], now: Timestamp) -> [LookupDirective]
+    {
         stats.finishedAt = now
         var closest: [Contact] = []
         for c in candidates where c.state == .answered {
             closest.append(c.contact)
             if closest.count == configuration.k { break }
         }
-        let result = LookupResult(target: target, kind: kind, ending: ending, closest: closest, holders: holders,
-                                  stats: stats)
+        let result = LookupResult(
+            target: target, kind: kind, ending: ending, closest: closest, holders: holders,
+            stats: stats)
         self.result = result
         return [.finished(result)]
     }

@@ -189,7 +189,7 @@ public struct RoutingTable: Sendable {
             // Room, but the caps refused the contact (possibly after an address change): fill otherwise.
             directives += fillFromReplacements(bucket: b, now: now)
         } else if let oldest = buckets[b].entries.first,
-                  canAdmit(group, bucket: b, replacing: oldest)
+            canAdmit(group, bucket: b, replacing: oldest)
         {
             let pending = buckets[b].pendingEviction
             if pending == nil || now - pending!.since >= configuration.evictionPingTimeout {
@@ -217,9 +217,9 @@ public struct RoutingTable: Sendable {
             capacity: configuration.replacementCacheSize
         )
         guard buckets[b].entries.count < configuration.bucketSize,
-              canAdmit(group, bucket: b, replacing: nil),
-              let r = buckets[b].replacementIndex(of: contact.id),
-              !buckets[b].replacements[r].verified
+            canAdmit(group, bucket: b, replacing: nil),
+            let r = buckets[b].replacementIndex(of: contact.id),
+            !buckets[b].replacements[r].verified
         else { return [] }
         return requestVerification(bucket: b, replacement: r, now: now)
     }
@@ -367,14 +367,18 @@ public struct RoutingTable: Sendable {
         while buckets[b].entries.count < configuration.bucketSize {
             let candidates = buckets[b].replacements.indices.reversed()
             if let r = candidates.first(where: {
-                buckets[b].replacements[$0].verified && canAdmit(buckets[b].replacements[$0].group, bucket: b, replacing: nil)
+                buckets[b].replacements[$0].verified
+                    && canAdmit(buckets[b].replacements[$0].group, bucket: b, replacing: nil)
             }) {
                 let rep = buckets[b].replacements.remove(at: r)
-                addEntry(KBucket.Entry(contact: rep.contact, group: rep.group, lastSeen: rep.lastSeen, failures: 0), bucket: b)
+                addEntry(
+                    KBucket.Entry(contact: rep.contact, group: rep.group, lastSeen: rep.lastSeen, failures: 0),
+                    bucket: b)
                 continue
             }
             if let r = candidates.first(where: {
-                !buckets[b].replacements[$0].verified && canAdmit(buckets[b].replacements[$0].group, bucket: b, replacing: nil)
+                !buckets[b].replacements[$0].verified
+                    && canAdmit(buckets[b].replacements[$0].group, bucket: b, replacing: nil)
             }) {
                 return requestVerification(bucket: b, replacement: r, now: now)
             }

@@ -15,7 +15,9 @@ public enum ByteRange: Equatable, Sendable {
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
         let first = spec[..<dash]
         let last = spec[spec.index(after: dash)...]
-        func isDigits(_ s: Substring) -> Bool { s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+        func isDigits(_ s: Substring) -> Bool {
+            s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        }
         guard isDigits(first), isDigits(last) else { return nil }
         if first.isEmpty {
             guard let suffix = UInt64(last) else { return nil }

@@ -59,7 +59,8 @@ public enum ChunkerError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .chunkSizeOutOfRange(let size):
-            return "chunk size \(size) is out of range: choose from \(Chunker.minimumChunkSize) (64 KiB) to \(Chunker.maximumChunkSize) (8 MiB)"
+            return
+                "chunk size \(size) is out of range: choose from \(Chunker.minimumChunkSize) (64 KiB) to \(Chunker.maximumChunkSize) (8 MiB)"
         }
     }
 }

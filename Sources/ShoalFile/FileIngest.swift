@@ -34,8 +34,10 @@ public struct FileIngest: Sendable {
     ///   - maxEntries: entries per manifest node (at least 2).
     ///   - recordObjectIDs: list every object written in the result.
     /// - Throws: `ChunkerError.chunkSizeOutOfRange` for a chunk size out of range.
-    public init(chunkSize: Int = Chunker.defaultChunkSize, maxInFlight: Int = 8,
-                maxEntries: Int = Manifest.defaultMaxEntries, recordObjectIDs: Bool = true) throws {
+    public init(
+        chunkSize: Int = Chunker.defaultChunkSize, maxInFlight: Int = 8,
+        maxEntries: Int = Manifest.defaultMaxEntries, recordObjectIDs: Bool = true
+    ) throws {
         _ = try Chunker(chunkSize: chunkSize)
         precondition(maxInFlight >= 1, "maxInFlight must be at least 1")
         precondition(maxEntries >= 2, "a manifest node must hold at least two entries")
@@ -54,8 +56,10 @@ public struct FileIngest: Sendable {
     /// - Returns: the file's address and what was written.
     /// - Throws: what the byte source or the sink throws; the objects stored before the error stay
     ///   in the sink (no root is stored, so no address refers to them).
-    public func ingest<Bytes: AsyncSequence>(_ bytes: Bytes, into sink: some ObjectSink,
-                                             encryption: FileEncryption = .private()) async throws -> IngestResult
+    public func ingest<Bytes: AsyncSequence>(
+        _ bytes: Bytes, into sink: some ObjectSink,
+        encryption: FileEncryption = .private()
+    ) async throws -> IngestResult
     where Bytes.Element == ByteBuffer {
         let key: FileKey?
         let sealer: Sealer
@@ -68,8 +72,9 @@ public struct FileIngest: Sendable {
             key = fileKey
             sealer = Sealer(key: fileKey, cipher: cipher)
         }
-        var run = IngestRun(sealer: sealer, sink: sink, chunkSize: chunkSize, maxEntries: maxEntries,
-                            recordObjectIDs: recordObjectIDs)
+        var run = IngestRun(
+            sealer: sealer, sink: sink, chunkSize: chunkSize, maxEntries: maxEntries,
+            recordObjectIDs: recordObjectIDs)
         var chunker = try Chunker(chunkSize: chunkSize)
         let maxInFlight = self.maxInFlight
 
@@ -152,11 +157,14 @@ struct IngestRun<Sink: ObjectSink> {
         self.builder = ManifestTreeBuilder(chunkSize: UInt32(chunkSize), cipher: sealer.cipher, maxEntries: maxEntries)
     }
 
-    static func sealAndStore(_ plaintext: PlaintextBox, index: UInt64, sealer: Sealer, sink: Sink) async throws -> SealedChunk {
+    static func sealAndStore(
+        _ plaintext: PlaintextBox, index: UInt64, sealer: Sealer, sink: Sink
+    ) async throws -> SealedChunk {
         let (sealed, size) = try plaintext.seal(index: index, with: sealer)
         let id = ContentID.sha256(of: sealed)
         try await sink.put(id: id, bytes: sealed, kind: .chunk)
-        return SealedChunk(index: index, entry: Manifest.Entry(id: id, size: UInt64(size)), storedSize: sealed.readableBytes)
+        return SealedChunk(
+            index: index, entry: Manifest.Entry(id: id, size: UInt64(size)), storedSize: sealed.readableBytes)
     }
 
     /// Takes a finished chunk; adds every chunk that is now next in file order to the tree.
@@ -167,7 +175,8 @@ struct IngestRun<Sink: ObjectSink> {
             var nodes: [(ContentID, ByteBuffer)] = []
             let sealer = self.sealer
             try builder.add(next.entry) { node in
-                let sealed = try sealer.seal(ByteBuffer(bytes: node.serialized()), index: node.sealIndex, domain: .manifest)
+                let sealed = try sealer.seal(
+                    ByteBuffer(bytes: node.serialized()), index: node.sealIndex, domain: .manifest)
                 let id = ContentID.sha256(of: sealed)
                 nodes.append((id, sealed))
                 return id
@@ -190,12 +199,14 @@ struct IngestRun<Sink: ObjectSink> {
         }
         try await storeNodes(nodes)
         precondition(root.totalSize == consumed, "the manifest covers every byte read")
-        let sealedRoot = try sealer.seal(ByteBuffer(bytes: root.serialized()), index: Manifest.rootSealIndex, domain: .manifest)
+        let sealedRoot = try sealer.seal(
+            ByteBuffer(bytes: root.serialized()), index: Manifest.rootSealIndex, domain: .manifest)
         let rootID = ContentID.sha256(of: sealedRoot)
         try await storeNodes([(rootID, sealedRoot)])
-        return IngestResult(address: FileAddress(root: rootID, key: key), size: root.totalSize,
-                            chunkCount: nextToBuild, manifestNodeCount: manifestNodes, depth: root.depth,
-                            storedBytes: storedBytes, objectCount: objectCount, objectIDs: objectIDs)
+        return IngestResult(
+            address: FileAddress(root: rootID, key: key), size: root.totalSize,
+            chunkCount: nextToBuild, manifestNodeCount: manifestNodes, depth: root.depth,
+            storedBytes: storedBytes, objectCount: objectCount, objectIDs: objectIDs)
     }
 
     private mutating func storeNodes(_ nodes: [(ContentID, ByteBuffer)]) async throws {
@@ -230,4 +241,3 @@ final class PlaintextBox: @unchecked Sendable {
         return (try sealer.seal(plaintext, index: index, domain: .chunk), plaintext.readableBytes)
     }
 }
-

@@ -31,23 +31,35 @@ public struct FileReader: Sendable {
         if let key = address.key {
             for cipher in [Cipher.aes256GCM, .chaCha20Poly1305] {
                 let sealer = Sealer(key: key, cipher: cipher)
-                guard let plain = try? sealer.open(bytes, index: Manifest.rootSealIndex, domain: .manifest) else { continue }
+                guard let plain = try? sealer.open(bytes, index: Manifest.rootSealIndex, domain: .manifest) else {
+                    continue
+                }
                 let root = try decode(plain, id: address.root)
                 guard root.cipher == cipher, root.firstChunk == 0 else {
-                    throw FileReaderError(.corrupt, id: address.root, "the root manifest \(address.root.short) contradicts how it was sealed; the file is damaged")
+                    throw FileReaderError(
+                        .corrupt, id: address.root,
+                        "the root manifest \(address.root.short) contradicts how it was sealed; the file is damaged")
                 }
                 return OpenFile(address: address, root: root, sealer: sealer)
             }
-            if let root = try? Manifest(serialized: bytes.readableBytesView), root.cipher == .none, root.firstChunk == 0 {
+            if let root = try? Manifest(serialized: bytes.readableBytesView), root.cipher == .none, root.firstChunk == 0
+            {
                 return OpenFile(address: address, root: root, sealer: .plaintext)
             }
-            throw FileReaderError(.wrongKey, id: address.root, "the key in the address does not open file \(address.root.short): the key is wrong (check the address was copied whole)")
+            throw FileReaderError(
+                .wrongKey, id: address.root,
+                "the key in the address does not open file \(address.root.short): the key is wrong (check the address was copied whole)"
+            )
         }
         guard let root = try? Manifest(serialized: bytes.readableBytesView) else {
-            throw FileReaderError(.keyRequired, id: address.root, "file \(address.root.short) is private: its address needs the key as well (<hash>.<key>)")
+            throw FileReaderError(
+                .keyRequired, id: address.root,
+                "file \(address.root.short) is private: its address needs the key as well (<hash>.<key>)")
         }
         guard root.cipher == .none else {
-            throw FileReaderError(.keyRequired, id: address.root, "file \(address.root.short) is private: its address needs the key as well (<hash>.<key>)")
+            throw FileReaderError(
+                .keyRequired, id: address.root,
+                "file \(address.root.short) is private: its address needs the key as well (<hash>.<key>)")
         }
         guard root.firstChunk == 0 else {
             throw FileReaderError(.corrupt, id: address.root, "object \(address.root.short) is not the root of a file")
@@ -66,20 +78,25 @@ public struct FileReader: Sendable {
     /// - Returns: bytes written.
     /// - Throws: ``FileReaderError``, what the source throws, or what `write` throws.
     @discardableResult
-    public func read(_ address: FileAddress, offset: UInt64 = 0, length: UInt64? = nil,
-                     to write: (ByteBuffer) async throws -> Void) async throws -> UInt64 {
+    public func read(
+        _ address: FileAddress, offset: UInt64 = 0, length: UInt64? = nil,
+        to write: (ByteBuffer) async throws -> Void
+    ) async throws -> UInt64 {
         try await read(open(address), offset: offset, length: length, to: write)
     }
 
     /// Reads a range of a file opened with ``open(_:)``, as the address-taking `read` does, without
     /// fetching the root manifest again.
     @discardableResult
-    public func read(_ file: OpenFile, offset: UInt64 = 0, length: UInt64? = nil,
-                     to write: (ByteBuffer) async throws -> Void) async throws -> UInt64 {
+    public func read(
+        _ file: OpenFile, offset: UInt64 = 0, length: UInt64? = nil,
+        to write: (ByteBuffer) async throws -> Void
+    ) async throws -> UInt64 {
         let size = file.size
         guard offset <= size else {
-            throw FileReaderError(.rangeNotSatisfiable, id: file.address.root,
-                                  "offset \(offset) is past the end of file \(file.address.root.short) (\(size) bytes)")
+            throw FileReaderError(
+                .rangeNotSatisfiable, id: file.address.root,
+                "offset \(offset) is past the end of file \(file.address.root.short) (\(size) bytes)")
         }
         let end = offset + min(length ?? size, size - offset)
         guard end > offset else { return 0 }
@@ -126,8 +143,10 @@ public struct FileReader: Sendable {
             }
         }
         guard written == range.count else {
-            throw FileReaderError(.corrupt, id: file.address.root,
-                                  "file \(file.address.root.short) yielded \(written) bytes for a range of \(range.count); its manifest is damaged")
+            throw FileReaderError(
+                .corrupt, id: file.address.root,
+                "file \(file.address.root.short) yielded \(written) bytes for a range of \(range.count); its manifest is damaged"
+            )
         }
         return written
     }
@@ -142,11 +161,14 @@ public struct FileReader: Sendable {
         while let chunk = try await walker.next() { chunks.append(chunk.id) }
         manifests += walker.visitedNodes
         guard UInt64(chunks.count) == file.root.chunkCount else {
-            throw FileReaderError(.corrupt, id: address.root,
-                                  "file \(address.root.short) lists \(chunks.count) chunks, its size needs \(file.root.chunkCount); its manifest is damaged")
+            throw FileReaderError(
+                .corrupt, id: address.root,
+                "file \(address.root.short) lists \(chunks.count) chunks, its size needs \(file.root.chunkCount); its manifest is damaged"
+            )
         }
-        return FileStat(size: file.size, chunkSize: file.root.chunkSize, cipher: file.root.cipher, depth: file.root.depth,
-                        manifestIDs: manifests, chunkIDs: chunks)
+        return FileStat(
+            size: file.size, chunkSize: file.root.chunkSize, cipher: file.root.cipher, depth: file.root.depth,
+            manifestIDs: manifests, chunkIDs: chunks)
     }
 
     // MARK: - Fetching
@@ -157,18 +179,25 @@ public struct FileReader: Sendable {
     }
 
     /// Fetches and opens one chunk; returns the part of its plaintext that `range` wants.
-    private static func fetchChunk(_ chunk: ChunkReference, range: Range<UInt64>, sealer: Sealer,
-                                   source: any ObjectSource) async throws -> ByteBuffer {
-        let sealed = try await source.get(id: chunk.id, kind: .chunk,
-                                          expectedSize: UInt64(sealer.sealedSize(ofPlaintext: Int(chunk.size))))
+    private static func fetchChunk(
+        _ chunk: ChunkReference, range: Range<UInt64>, sealer: Sealer,
+        source: any ObjectSource
+    ) async throws -> ByteBuffer {
+        let sealed = try await source.get(
+            id: chunk.id, kind: .chunk,
+            expectedSize: UInt64(sealer.sealedSize(ofPlaintext: Int(chunk.size))))
         var plain: ByteBuffer
         do {
             plain = try sealer.open(sealed, index: chunk.index, domain: .chunk)
         } catch {
-            throw FileReaderError(.corrupt, id: chunk.id, "chunk \(chunk.index) (\(chunk.id.short)) failed authentication: \(error)")
+            throw FileReaderError(
+                .corrupt, id: chunk.id, "chunk \(chunk.index) (\(chunk.id.short)) failed authentication: \(error)")
         }
         guard UInt64(plain.readableBytes) == chunk.size else {
-            throw FileReaderError(.corrupt, id: chunk.id, "chunk \(chunk.index) has \(plain.readableBytes) bytes, its manifest says \(chunk.size); the file is damaged")
+            throw FileReaderError(
+                .corrupt, id: chunk.id,
+                "chunk \(chunk.index) has \(plain.readableBytes) bytes, its manifest says \(chunk.size); the file is damaged"
+            )
         }
         let lower = Int(max(range.lowerBound, chunk.offset) - chunk.offset)
         let upper = Int(min(range.upperBound, chunk.offset + chunk.size) - chunk.offset)
@@ -180,7 +209,10 @@ public struct FileReader: Sendable {
     func loadNode(_ entry: Manifest.Entry, offset: UInt64, parent: Manifest, file: OpenFile) async throws -> Manifest {
         let chunkSize = UInt64(parent.chunkSize)
         guard offset % chunkSize == 0 else {
-            throw FileReaderError(.corrupt, id: entry.id, "manifest node \(entry.id.short) starts at byte \(offset), not on a chunk boundary; the file is damaged")
+            throw FileReaderError(
+                .corrupt, id: entry.id,
+                "manifest node \(entry.id.short) starts at byte \(offset), not on a chunk boundary; the file is damaged"
+            )
         }
         let firstChunk = offset / chunkSize
         let depth = parent.depth - 1
@@ -189,12 +221,16 @@ public struct FileReader: Sendable {
         do {
             plain = try file.sealer.open(sealed, index: (UInt64(depth) << 56) | firstChunk, domain: .manifest)
         } catch {
-            throw FileReaderError(.corrupt, id: entry.id, "manifest node \(entry.id.short) failed authentication: \(error)")
+            throw FileReaderError(
+                .corrupt, id: entry.id, "manifest node \(entry.id.short) failed authentication: \(error)")
         }
         let node = try decode(plain, id: entry.id)
         guard node.depth == depth, node.firstChunk == firstChunk, node.totalSize == entry.size,
-              node.chunkSize == parent.chunkSize, node.cipher == parent.cipher else {
-            throw FileReaderError(.corrupt, id: entry.id, "manifest node \(entry.id.short) does not match its parent's entry; the file is damaged")
+            node.chunkSize == parent.chunkSize, node.cipher == parent.cipher
+        else {
+            throw FileReaderError(
+                .corrupt, id: entry.id,
+                "manifest node \(entry.id.short) does not match its parent's entry; the file is damaged")
         }
         return node
     }
@@ -279,7 +315,10 @@ struct TreeWalker {
             if top.node.depth == 0 {
                 let chunkSize = UInt64(top.node.chunkSize)
                 guard offset % chunkSize == 0 else {
-                    throw FileReaderError(.corrupt, id: entry.id, "chunk \(entry.id.short) starts at byte \(offset), not on a chunk boundary; the file is damaged")
+                    throw FileReaderError(
+                        .corrupt, id: entry.id,
+                        "chunk \(entry.id.short) starts at byte \(offset), not on a chunk boundary; the file is damaged"
+                    )
                 }
                 return ChunkReference(id: entry.id, index: offset / chunkSize, offset: offset, size: entry.size)
             }

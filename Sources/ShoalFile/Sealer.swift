@@ -31,10 +31,14 @@ public struct Sealer: @unchecked Sendable {
         let ikm = SymmetricKey(data: key.bytes)
         let salt = Array("shoal-v1".utf8)
         self.cipher = cipher
-        self.chunkKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: ikm, salt: salt, info: Array("shoal chunk key".utf8), outputByteCount: 32)
-        self.manifestKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: ikm, salt: salt, info: Array("shoal manifest key".utf8), outputByteCount: 32)
-        self.fileIdentity = HKDF<SHA256>.deriveKey(inputKeyMaterial: ikm, salt: salt, info: Array("shoal file id".utf8), outputByteCount: 32)
-            .withUnsafeBytes { Array($0) }
+        self.chunkKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: ikm, salt: salt, info: Array("shoal chunk key".utf8), outputByteCount: 32)
+        self.manifestKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: ikm, salt: salt, info: Array("shoal manifest key".utf8), outputByteCount: 32)
+        self.fileIdentity = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: ikm, salt: salt, info: Array("shoal file id".utf8), outputByteCount: 32
+        )
+        .withUnsafeBytes { Array($0) }
     }
 
     /// A pass-through sealer for a public file.
@@ -65,10 +69,12 @@ public struct Sealer: @unchecked Sendable {
         let (body, tag): (Data, Data) = try plaintext.withUnsafeReadableBytes { bytes in
             switch cipher {
             case .aes256GCM:
-                let box = try AES.GCM.seal(bytes, using: key, nonce: try AES.GCM.Nonce(data: nonce), authenticating: aad)
+                let box = try AES.GCM.seal(
+                    bytes, using: key, nonce: try AES.GCM.Nonce(data: nonce), authenticating: aad)
                 return (box.ciphertext, box.tag)
             case .chaCha20Poly1305:
-                let box = try ChaChaPoly.seal(bytes, using: key, nonce: try ChaChaPoly.Nonce(data: nonce), authenticating: aad)
+                let box = try ChaChaPoly.seal(
+                    bytes, using: key, nonce: try ChaChaPoly.Nonce(data: nonce), authenticating: aad)
                 return (box.ciphertext, box.tag)
             case .none:
                 preconditionFailure("a public sealer has no keys")
@@ -100,7 +106,8 @@ public struct Sealer: @unchecked Sendable {
                     let box = try AES.GCM.SealedBox(nonce: try AES.GCM.Nonce(data: nonce), ciphertext: body, tag: tag)
                     return try AES.GCM.open(box, using: key, authenticating: aad)
                 case .chaCha20Poly1305:
-                    let box = try ChaChaPoly.SealedBox(nonce: try ChaChaPoly.Nonce(data: nonce), ciphertext: body, tag: tag)
+                    let box = try ChaChaPoly.SealedBox(
+                        nonce: try ChaChaPoly.Nonce(data: nonce), ciphertext: body, tag: tag)
                     return try ChaChaPoly.open(box, using: key, authenticating: aad)
                 case .none:
                     preconditionFailure("a public sealer has no keys")
@@ -116,7 +123,9 @@ public struct Sealer: @unchecked Sendable {
 
     static func nonceBytes(index: UInt64, domain: Domain) -> [UInt8] {
         var out: [UInt8] = [domain.rawValue, 0, 0, 0]
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: index >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: index >> UInt64(shift)))
+        }
         return out
     }
 
@@ -132,7 +141,8 @@ public enum SealError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .authenticationFailed(let domain, let index):
-            return "\(domain == .chunk ? "chunk" : "manifest node") \(index) failed authentication: it was altered, moved, belongs to another file, or the key is wrong"
+            return
+                "\(domain == .chunk ? "chunk" : "manifest node") \(index) failed authentication: it was altered, moved, belongs to another file, or the key is wrong"
         case .truncated(let count):
             return "sealed object is \(count) bytes, shorter than the \(Sealer.overhead)-byte tag"
         }

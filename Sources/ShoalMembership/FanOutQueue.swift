@@ -1,3 +1,4 @@
+import DequeModule
 import ShoalCore
 
 /// News this node spreads at once to a few random members rather than waiting for its next
@@ -21,7 +22,7 @@ struct FanOutQueue: Hashable, Sendable {
         var sequence: UInt64
     }
 
-    private(set) var items: [Item] = []
+    private(set) var items = Deque<Item>()
     private var nextSequence: UInt64 = 0
     /// The last update spread per member, oldest first, at most `memory` of them.
     private var spread: [NodeKey: MemberUpdate] = [:]
@@ -60,7 +61,7 @@ struct FanOutQueue: Hashable, Sendable {
     }
 
     /// Removes and returns the most urgent item.
-    mutating func popFirst() -> Item? { items.isEmpty ? nil : items.removeFirst() }
+    mutating func popFirst() -> Item? { items.popFirst() }
 
     /// Whether `a` makes `b` old news: a higher incarnation, or the same with a status at least as strong.
     private static func covers(_ a: MemberUpdate, _ b: MemberUpdate) -> Bool {

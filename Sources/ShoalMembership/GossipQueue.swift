@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import ShoalCore
 
@@ -29,7 +30,8 @@ struct GossipQueue: Hashable, Sendable {
     /// `buckets[p · bucketsPerPriority + t]`: the updates of priority `p` sent `t` times, by ascending
     /// sequence (oldest first). One level of arrays, which unoptimised builds handle much faster
     /// than nested ones.
-    private var buckets: [[Ticket]] = Array(repeating: [], count: GossipPriority.allCases.count * GossipQueue.bucketsPerPriority)
+    private var buckets: [Deque<Ticket>] = Array(
+        repeating: [], count: GossipPriority.allCases.count * GossipQueue.bucketsPerPriority)
     /// Transmission counts tracked per priority; an update sent this often is dropped regardless
     /// of the limit asked for (λ · log10(n + 1) stays far below it).
     private static let bucketsPerPriority = 64
@@ -176,7 +178,7 @@ struct GossipQueue: Hashable, Sendable {
     }
 
     /// The first index whose sequence is not below `sequence` (binary search).
-    private static func insertionIndex(of sequence: UInt64, in tickets: [Ticket]) -> Int {
+    private static func insertionIndex(of sequence: UInt64, in tickets: Deque<Ticket>) -> Int {
         var low = 0
         var high = tickets.count
         while low < high {

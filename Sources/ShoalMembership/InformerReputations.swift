@@ -83,8 +83,11 @@ struct InformerReputations: Sendable {
             // Forget someone in good standing, else someone whose penalty is over; else keep the
             // table as it is (the newcomer goes untracked).
             // (The smallest such node ID, so that runs are reproducible.)
-            let victim = records.filter { $0.value.penalties == 0 }.keys.min { $0.id < $1.id }
-                ?? records.filter { !isDisconnected($0.value, now: now) && !($0.value.ignoredUntil.map { now < $0 } ?? false) }
+            let victim =
+                records.filter { $0.value.penalties == 0 }.keys.min { $0.id < $1.id }
+                ?? records.filter {
+                    !isDisconnected($0.value, now: now) && !($0.value.ignoredUntil.map { now < $0 } ?? false)
+                }
                 .keys.min { $0.id < $1.id }
             guard let victim else { return }
             records[victim] = nil

@@ -116,7 +116,11 @@ struct MemberTable: Sendable {
     /// Sets the suspicion of the member in `slot`.
     mutating func setSuspicion(_ suspicion: Suspicion?, at slot: Int32) {
         suspicions[slot] = suspicion
-        if suspicion?.accusedAt != nil { accusedSlots.insert(slot) } else if !accusedSlots.isEmpty { accusedSlots.remove(slot) }
+        if suspicion?.accusedAt != nil {
+            accusedSlots.insert(slot)
+        } else if !accusedSlots.isEmpty {
+            accusedSlots.remove(slot)
+        }
     }
 
     /// Records an accusation of the suspect in `slot` by `accuser`.

@@ -33,9 +33,10 @@ extension SWIMInstance {
         var directives: [SWIMDirective] = []
         if !peer.id.hasSameWords(as: myself.id), !isLeaving, !informers.isDisconnected(peer.id, now: now) {
             noteProven(peer, now: now, into: &directives)
-            directives.append(.sendExchange(
-                to: peer, updates: exchangeUpdates(for: peer.id, using: &rng),
-                timeout: health.scale(settings.probeTimeout)))
+            directives.append(
+                .sendExchange(
+                    to: peer, updates: exchangeUpdates(for: peer.id, using: &rng),
+                    timeout: health.scale(settings.probeTimeout)))
         }
         finishCall(now: now, into: &directives, using: &rng)
         return directives
@@ -43,7 +44,9 @@ extension SWIMInstance {
 
     /// This node's state; the peer's state as seen here when it is suspect or dead; the dead
     /// members, most recently dead first, as suspicions accused by this node; random live members.
-    private mutating func exchangeUpdates(for peer: NodeID, using rng: inout some RandomNumberGenerator) -> [MemberUpdate] {
+    private mutating func exchangeUpdates(
+        for peer: NodeID, using rng: inout some RandomNumberGenerator
+    ) -> [MemberUpdate] {
         let capacity = max(1, min(settings.maximumUpdatesPerMessage, SWIMSettings.wireUpdateLimit))
         var out = [ownState]
         if let member = table.member(peer), member.status == .suspect {
@@ -55,8 +58,10 @@ extension SWIMInstance {
             .filter { $0.status == .dead && !$0.contact.id.hasSameWords(as: peer) }
             .sorted { $0.expiresAt != $1.expiresAt ? $0.expiresAt > $1.expiresAt : $0.contact.id < $1.contact.id }
         for tombstone in dead.prefix(max(0, capacity / 2 - out.count)) {
-            out.append(MemberUpdate(
-                member: tombstone.contact, status: .suspect, incarnation: tombstone.incarnation, accuser: myself.id))
+            out.append(
+                MemberUpdate(
+                    member: tombstone.contact, status: .suspect, incarnation: tombstone.incarnation, accuser: myself.id)
+            )
         }
         let table = self.table
         let chosen = out.map(\.member.id)

@@ -10,7 +10,9 @@ import ShoalCore
 /// probes and costs no extra messages.
 extension SWIMInstance {
     /// Sends what this period's budget allows: due direct notices, then spread news.
-    mutating func pumpFanOut(now: Timestamp, into directives: inout [SWIMDirective], using rng: inout some RandomNumberGenerator) {
+    mutating func pumpFanOut(
+        now: Timestamp, into directives: inout [SWIMDirective], using rng: inout some RandomNumberGenerator
+    ) {
         guard !isLeaving else { return }
         pumpDirectNotices(now: now, into: &directives)
         guard settings.fanOutTargets > 0, fanOut.tokens > 0, !fanOut.isEmpty else { return }
@@ -19,7 +21,9 @@ extension SWIMInstance {
             let targets = randomFanOutTargets(for: item.update, now: now, using: &rng).prefix(fanOut.tokens)
             fanOut.spend(targets.count)
             counters.fanOutMessages += targets.count
-            for target in targets { directives.append(.sendFanOut(to: target, updates: [item.update], timeout: timeout)) }
+            for target in targets {
+                directives.append(.sendFanOut(to: target, updates: [item.update], timeout: timeout))
+            }
         }
     }
 
@@ -56,7 +60,8 @@ extension SWIMInstance {
             return ownState
         case .accusation:
             guard member.status == .suspect, member.suspicion?.accusedAt != nil else { return nil }
-            return MemberUpdate(member: member.contact, status: .suspect, incarnation: member.incarnation, accuser: myself.id)
+            return MemberUpdate(
+                member: member.contact, status: .suspect, incarnation: member.incarnation, accuser: myself.id)
         }
     }
 
@@ -64,7 +69,9 @@ extension SWIMInstance {
     /// message holds, sends up to ``SWIMSettings/backlogGossipMessagesPerPeriod`` extra messages
     /// of pending updates to random members (once per period, at its start). A backlog of
     /// suspicions and refutations does not count: suspects and accusers are told directly.
-    mutating func sendBacklogGossip(now: Timestamp, into directives: inout [SWIMDirective], using rng: inout some RandomNumberGenerator) {
+    mutating func sendBacklogGossip(
+        now: Timestamp, into directives: inout [SWIMDirective], using rng: inout some RandomNumberGenerator
+    ) {
         let capacity = max(1, min(settings.maximumUpdatesPerMessage, SWIMSettings.wireUpdateLimit))
         guard settings.backlogGossipMessagesPerPeriod > 0, gossip.count > capacity, table.count > 0,
             gossip.count(atLeast: .membership) > capacity
@@ -79,8 +86,9 @@ extension SWIMInstance {
         for slot in slots {
             let recipient = table.contact(slot)
             counters.backlogGossipMessages += 1
-            directives.append(.sendFanOut(
-                to: recipient, updates: outgoingUpdates(for: recipient.id, using: &rng), timeout: timeout))
+            directives.append(
+                .sendFanOut(
+                    to: recipient, updates: outgoingUpdates(for: recipient.id, using: &rng), timeout: timeout))
         }
     }
 
@@ -94,7 +102,8 @@ extension SWIMInstance {
         let slots = table.randomSlots(settings.fanOutTargets, using: &rng) { slot in
             guard table.state(slot).status == .alive else { return false }
             let id = table.contact(slot).id
-            return !id.hasSameWords(as: subject) && (informers.records.isEmpty || !informers.isDisconnected(id, now: now))
+            return !id.hasSameWords(as: subject)
+                && (informers.records.isEmpty || !informers.isDisconnected(id, now: now))
         }
         return slots.map(table.contact)
     }

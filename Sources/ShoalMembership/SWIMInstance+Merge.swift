@@ -29,10 +29,12 @@ extension SWIMInstance {
     ) {
         guard !updates.isEmpty else { return }
         let senderID = sender.id
-        let trusted = !senderID.hasSameWords(as: myself.id) && table.slot(of: senderID) != nil
+        let trusted =
+            !senderID.hasSameWords(as: myself.id) && table.slot(of: senderID) != nil
             && !informers.isIgnored(senderID, now: now)
         // An incarnation beyond the maximum is never legitimate (see `MemberUpdate.maximumIncarnation`).
-        for update in updates.prefix(SWIMSettings.wireUpdateLimit) where update.incarnation <= MemberUpdate.maximumIncarnation {
+        for update in updates.prefix(SWIMSettings.wireUpdateLimit)
+        where update.incarnation <= MemberUpdate.maximumIncarnation {
             let id = update.member.id
             let aboutSender = id.hasSameWords(as: senderID)
             if id.hasSameWords(as: myself.id) {
@@ -61,7 +63,8 @@ extension SWIMInstance {
             case .alive, .suspect:
                 // A member verified at this address before returns on its own or a member's word.
                 if proven || update.member.address == tombstone.contact.address {
-                    admitMember(update, accuser: effectiveAccuser(of: update, sender: sender.id), now: now, into: &directives)
+                    admitMember(
+                        update, accuser: effectiveAccuser(of: update, sender: sender.id), now: now, into: &directives)
                 } else {
                     claim(update, reason: .revival, informer: sender.id, now: now)
                 }
@@ -73,7 +76,8 @@ extension SWIMInstance {
             switch update.status {
             case .alive, .suspect:
                 if proven {
-                    admitMember(update, accuser: effectiveAccuser(of: update, sender: sender.id), now: now, into: &directives)
+                    admitMember(
+                        update, accuser: effectiveAccuser(of: update, sender: sender.id), now: now, into: &directives)
                 } else {
                     claim(update, reason: .newMember, informer: sender.id, now: now)
                 }
@@ -172,7 +176,9 @@ extension SWIMInstance {
     /// Records that `recipients` are owed a direct notice of `kind` (see ``DirectNotice``).
     mutating func owe(_ kind: DirectNotice.Kind, to recipients: [NodeID]) {
         for recipient in recipients where !recipient.hasSameWords(as: myself.id) {
-            if let index = directNotices.firstIndex(where: { $0.kind == kind && $0.recipient.hasSameWords(as: recipient) }) {
+            if let index = directNotices.firstIndex(where: {
+                $0.kind == kind && $0.recipient.hasSameWords(as: recipient)
+            }) {
                 directNotices[index].attempts = 0
             } else if directNotices.count < DirectNotice.capacity {
                 directNotices.append(DirectNotice(kind: kind, recipient: recipient))
@@ -183,7 +189,9 @@ extension SWIMInstance {
     /// `member` has what this node owed it.
     mutating func settleNotices(to member: NodeID, kind: DirectNotice.Kind? = nil) {
         guard !directNotices.isEmpty else { return }
-        directNotices.removeAll { notice in notice.recipient.hasSameWords(as: member) && (kind.map { notice.kind == $0 } ?? true) }
+        directNotices.removeAll { notice in
+            notice.recipient.hasSameWords(as: member) && (kind.map { notice.kind == $0 } ?? true)
+        }
     }
 
     /// The accuser to count for `update`: the one it names, or else (a version-1 peer, or a
@@ -239,7 +247,8 @@ extension SWIMInstance {
         guard settings.newMemberFillWindow > .zero else { return }
         if recentlyAdmitted.updateValue(now, forKey: NodeKey(id)) == nil { recentlyAdmittedOrder.append(NodeKey(id)) }
         while let oldest = recentlyAdmittedOrder.first,
-            recentlyAdmittedOrder.count > 1024 || (recentlyAdmitted[oldest].map { now - $0 > settings.newMemberFillWindow } ?? true)
+            recentlyAdmittedOrder.count > 1024
+                || (recentlyAdmitted[oldest].map { now - $0 > settings.newMemberFillWindow } ?? true)
         {
             recentlyAdmittedOrder.removeFirst()
             recentlyAdmitted[oldest] = nil

@@ -48,7 +48,9 @@ extension SWIMInstance {
         if spare > 0, table.count > 0 {
             let wanted = out.count + spare
             if table.slotCount <= 4 * spare + 16 {
-                for slot in table.presentSlots.shuffled(using: &rng) where out.count < wanted { add(table.update(at: slot)) }
+                for slot in table.presentSlots.shuffled(using: &rng) where out.count < wanted {
+                    add(table.update(at: slot))
+                }
             } else {
                 // Random draws; one that repeats an included member is simply skipped.
                 let slots = Int32(table.slotCount)
@@ -65,14 +67,17 @@ extension SWIMInstance {
     /// `updates` already says something at least as strong about it: the suspicion a probe
     /// request carried, passed on by the helper to the suspect (buddy system), even when the
     /// helper did not believe it.
-    func passingOn(suspicionOf subject: NodeID, from carried: [MemberUpdate], in updates: [MemberUpdate]) -> [MemberUpdate] {
+    func passingOn(
+        suspicionOf subject: NodeID, from carried: [MemberUpdate], in updates: [MemberUpdate]
+    ) -> [MemberUpdate] {
         let claims = carried.prefix(SWIMSettings.wireUpdateLimit).filter {
             $0.member.id.hasSameWords(as: subject) && $0.status == .suspect
                 && $0.incarnation <= MemberUpdate.maximumIncarnation
         }
         guard let strongest = claims.max(by: { $0.incarnation < $1.incarnation }) else { return updates }
         if let own = updates.first(where: { $0.member.id.hasSameWords(as: subject) }),
-            own.incarnation > strongest.incarnation || (own.incarnation == strongest.incarnation && own.status >= .suspect)
+            own.incarnation > strongest.incarnation
+                || (own.incarnation == strongest.incarnation && own.status >= .suspect)
         {
             return updates
         }

@@ -51,11 +51,12 @@ extension SWIMInstance {
             current.helpers = Set(helpers.map(\.id))
             round = current
             for helper in helpers {
-                directives.append(.sendProbeRequest(
-                    to: helper,
-                    target: current.target,
-                    updates: outgoingUpdates(for: helper.id, carryingSuspicionOf: target.id, using: &rng),
-                    timeout: current.endsAt - now))
+                directives.append(
+                    .sendProbeRequest(
+                        to: helper,
+                        target: current.target,
+                        updates: outgoingUpdates(for: helper.id, carryingSuspicionOf: target.id, using: &rng),
+                        timeout: current.endsAt - now))
             }
         }
         finishCall(now: now, into: &directives, using: &rng)
@@ -150,13 +151,16 @@ extension SWIMInstance {
     }
 
     /// Up to `indirectProbeCount` distinct alive members other than `excluded`, chosen at random.
-    private func pickHelpers(excluding excluded: NodeID, now: Timestamp, using rng: inout some RandomNumberGenerator) -> [Contact] {
+    private func pickHelpers(
+        excluding excluded: NodeID, now: Timestamp, using rng: inout some RandomNumberGenerator
+    ) -> [Contact] {
         let table = self.table
         let informers = self.informers
         let slots = table.randomSlots(settings.indirectProbeCount, using: &rng) { slot in
             guard table.state(slot).status == .alive else { return false }
             let id = table.contact(slot).id
-            return !id.hasSameWords(as: excluded) && (informers.records.isEmpty || !informers.isDisconnected(id, now: now))
+            return !id.hasSameWords(as: excluded)
+                && (informers.records.isEmpty || !informers.isDisconnected(id, now: now))
         }
         return slots.map(table.contact)
     }

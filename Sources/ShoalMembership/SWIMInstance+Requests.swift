@@ -23,7 +23,8 @@ extension SWIMInstance {
         using rng: inout some RandomNumberGenerator
     ) -> [SWIMDirective] {
         var directives: [SWIMDirective] = []
-        let isNewcomer = from.id != myself.id
+        let isNewcomer =
+            from.id != myself.id
             && ((table.slot(of: from.id) == nil && tombstonesByID[from.id] == nil) || isNewMember(from.id, now: now))
         apply(updates, from: from, proven: false, now: now, into: &directives, using: &rng)
         noteSender(from, now: now)
@@ -68,11 +69,12 @@ extension SWIMInstance {
             // The target is probed at the address the requester asked about, never at one this
             // node knows it by: an ack must prove that address (it may be a claim being verified).
             let own = outgoingUpdates(for: target.id, using: &rng)
-            directives.append(.sendIndirectProbe(
-                to: target,
-                origin: from,
-                updates: passingOn(suspicionOf: target.id, from: updates, in: own),
-                timeout: settings.indirectProbeTimeout))
+            directives.append(
+                .sendIndirectProbe(
+                    to: target,
+                    origin: from,
+                    updates: passingOn(suspicionOf: target.id, from: updates, in: own),
+                    timeout: settings.indirectProbeTimeout))
         } else {
             directives.append(.reply(to: from, message: .nack(updates: outgoingUpdates(for: from.id, using: &rng))))
         }
@@ -165,7 +167,9 @@ extension SWIMInstance {
         if contact.id != myself.id, table.slot(of: contact.id) == nil, tombstonesByID[contact.id] == nil,
             unverified[contact.id] == nil
         {
-            claim(MemberUpdate(member: contact, status: .alive, incarnation: 0), reason: .newMember, informer: nil, now: now)
+            claim(
+                MemberUpdate(member: contact, status: .alive, incarnation: 0), reason: .newMember, informer: nil,
+                now: now)
         }
         finishCall(now: now, into: &directives, using: &rng)
         return directives

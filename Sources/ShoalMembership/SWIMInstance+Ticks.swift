@@ -90,15 +90,17 @@ extension SWIMInstance {
         let table = self.table
         let informers = self.informers
         let next = probeOrder.next(slotCount: table.slotCount, using: &rng) { slot in
-            table.isPresent(slot) && (informers.records.isEmpty || !informers.isDisconnected(table.contact(slot).id, now: now))
+            table.isPresent(slot)
+                && (informers.records.isEmpty || !informers.isDisconnected(table.contact(slot).id, now: now))
         }
         sendBacklogGossip(now: now, into: &directives, using: &rng)
         guard let slot = next, let target = table.member(at: slot) else { return }
         round = ProbeRound(target: target.contact, endsAt: now + period)
-        directives.append(.sendProbe(
-            to: target.contact,
-            updates: outgoingUpdates(for: target.id, using: &rng),
-            timeout: health.scale(settings.probeTimeout)))
+        directives.append(
+            .sendProbe(
+                to: target.contact,
+                updates: outgoingUpdates(for: target.id, using: &rng),
+                timeout: health.scale(settings.probeTimeout)))
     }
 
     private mutating func expireSuspicions(now: Timestamp, into directives: inout [SWIMDirective]) {
@@ -108,7 +110,9 @@ extension SWIMInstance {
         var next: Timestamp?
         var expired: [Int32] = []
         for slot in table.accusedSlots {
-            guard let suspicion = table.suspicions[slot], let due = deadline(of: suspicion, bounds: bounds) else { continue }
+            guard let suspicion = table.suspicions[slot], let due = deadline(of: suspicion, bounds: bounds) else {
+                continue
+            }
             if now < due {
                 next = min(next ?? due, due)
             } else if starved {

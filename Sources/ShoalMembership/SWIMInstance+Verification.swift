@@ -54,9 +54,10 @@ extension SWIMInstance {
                 candidate.attempt = .indirect(helper: helper.id)
                 unverified[contact.id] = candidate
                 counters.verificationsRequested += 1
-                directives.append(.sendProbeRequest(
-                    to: helper, target: contact, updates: [ownState],
-                    timeout: health.scale(settings.verificationTimeout)))
+                directives.append(
+                    .sendProbeRequest(
+                        to: helper, target: contact, updates: [ownState],
+                        timeout: health.scale(settings.verificationTimeout)))
             } else {
                 verificationFailed(candidate, now: now, into: &directives)
             }
@@ -115,7 +116,9 @@ extension SWIMInstance {
         }
         let candidate = unverified[id]
         if tombstonesByID[id] != nil {
-            guard let candidate, candidate.reason == .revival, candidate.contact.address == contact.address else { return }
+            guard let candidate, candidate.reason == .revival, candidate.contact.address == contact.address else {
+                return
+            }
         }
         if candidate != nil { settleCandidate(id, succeeded: true) }
         var admitted = candidate?.update ?? MemberUpdate(member: contact, status: .alive, incarnation: 0)

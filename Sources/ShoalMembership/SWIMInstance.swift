@@ -1,3 +1,4 @@
+import DequeModule
 import ShoalCore
 
 /// One node's view of cluster membership, maintained with SWIM and Lifeguard's refinements.
@@ -100,7 +101,7 @@ public struct SWIMInstance: Sendable {
     /// Members verified recently, with the time (at most 1,024, oldest dropped first): answers to
     /// them are filled with members (see ``SWIMSettings/newMemberFillWindow``).
     var recentlyAdmitted: [NodeKey: Timestamp] = [:]
-    var recentlyAdmittedOrder: [NodeKey] = []
+    var recentlyAdmittedOrder = Deque<NodeKey>()
 
     /// Creates the membership view of `myself`.
     ///

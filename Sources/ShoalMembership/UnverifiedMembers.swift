@@ -1,3 +1,4 @@
+import DequeModule
 import ShoalCore
 
 /// The peers heard of but not yet verified, bounded in number per informer and in total, each
@@ -64,7 +65,8 @@ struct UnverifiedMembers: Sendable {
                 existing.contact = candidate.contact
             }
             for informer in candidate.informers
-            where existing.informers.count < 3 && !existing.informers.contains(where: { $0.hasSameWords(as: informer) }) {
+            where existing.informers.count < 3 && !existing.informers.contains(where: { $0.hasSameWords(as: informer) })
+            {
                 existing.informers.append(informer)
             }
             byID[key] = existing
@@ -130,41 +132,27 @@ struct UnverifiedMembers: Sendable {
     /// Removes every peer whose first informer is `informer`.
     mutating func removeAll(informedBy informer: NodeID) -> [UnverifiedMember] {
         guard waiting(informedBy: informer) > 0 else { return [] }
-        let ids = byID.values.filter { $0.informers.first.map { $0.hasSameWords(as: informer) } ?? false }.map(\.contact.id)
+        let ids = byID.values.filter { $0.informers.first.map { $0.hasSameWords(as: informer) } ?? false }.map(
+            \.contact.id)
         return ids.sorted().compactMap { remove($0) }
     }
 
-    /// A queue of node IDs with an advancing head; compacted when half of it is consumed, and
-    /// purged of entries that no longer matter when it outgrows its bound.
+    /// A queue of node IDs, purged of entries that no longer matter when it outgrows its bound.
     private struct FIFO: Sendable {
         struct Ticket: Sendable {
             var id: NodeID
             var learnedAt: Timestamp
         }
 
-        private var tickets: [Ticket] = []
-        private var head = 0
+        private var tickets = Deque<Ticket>()
 
         mutating func push(_ ticket: Ticket, bound: Int, stillMatters: (Ticket) -> Bool) {
             tickets.append(ticket)
-            if tickets.count - head > bound {
-                tickets = tickets[head...].filter(stillMatters)
-                head = 0
-            }
+            if tickets.count > bound { tickets = Deque(tickets.filter(stillMatters)) }
         }
 
-        func peek() -> Ticket? { head < tickets.count ? tickets[head] : nil }
+        func peek() -> Ticket? { tickets.first }
 
-        mutating func pop() -> Ticket? {
-            guard head < tickets.count else { return nil }
-            defer {
-                head += 1
-                if head > 64, head * 2 > tickets.count {
-                    tickets.removeFirst(head)
-                    head = 0
-                }
-            }
-            return tickets[head]
-        }
+        mutating func pop() -> Ticket? { tickets.popFirst() }
     }
 }

@@ -29,10 +29,14 @@ public struct APIClient: Sendable {
 
     /// Uploads a stream of bytes.
     /// - Returns: the node's answer: address, size, chunk count.
-    public func put<Body: AsyncSequence & Sendable>(_ body: Body, length: Int64?, isPublic: Bool, name: String) async throws -> PutResult
+    public func put<Body: AsyncSequence & Sendable>(
+        _ body: Body, length: Int64?, isPublic: Bool, name: String
+    ) async throws -> PutResult
     where Body.Element == ByteBuffer {
         var query = isPublic ? "?public=1" : "?public=0"
-        if !name.isEmpty, let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) { query += "&name=\(encoded)" }
+        if !name.isEmpty, let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) {
+            query += "&name=\(encoded)"
+        }
         var request = makeRequest("/v1/files" + query, method: .POST)
         request.body = .stream(body, length: length.map { .known($0) } ?? .unknown)
         let response = try await execute(request, timeout: .hours(24))
@@ -42,7 +46,9 @@ public struct APIClient: Sendable {
     /// Downloads a file (or a byte range of it), handing each buffer to `write`.
     /// - Returns: the file's total size as the node reported it.
     @discardableResult
-    public func get(_ address: String, range: ClosedRange<UInt64>? = nil, write: (ByteBuffer, _ total: UInt64?) async throws -> Void) async throws -> UInt64? {
+    public func get(
+        _ address: String, range: ClosedRange<UInt64>? = nil, write: (ByteBuffer, _ total: UInt64?) async throws -> Void
+    ) async throws -> UInt64? {
         var request = makeRequest("/v1/files/\(address)", method: .GET)
         if let range { request.headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound)") }
         let response = try await execute(request, timeout: .hours(24))
@@ -55,19 +61,25 @@ public struct APIClient: Sendable {
     }
 
     public func delete(_ address: String) async throws -> DeleteReport {
-        try await decode(try await execute(makeRequest("/v1/files/\(address)", method: .DELETE), timeout: .minutes(10)), as: DeleteReport.self)
+        try await decode(
+            try await execute(makeRequest("/v1/files/\(address)", method: .DELETE), timeout: .minutes(10)),
+            as: DeleteReport.self)
     }
 
     public func stat(_ address: String) async throws -> FileReport {
-        try await decode(try await execute(makeRequest("/v1/files/\(address)/stat", method: .GET), timeout: .minutes(10)), as: FileReport.self)
+        try await decode(
+            try await execute(makeRequest("/v1/files/\(address)/stat", method: .GET), timeout: .minutes(10)),
+            as: FileReport.self)
     }
 
     public func status() async throws -> NodeStatus {
-        try await decode(try await execute(makeRequest("/v1/status", method: .GET), timeout: .seconds(30)), as: NodeStatus.self)
+        try await decode(
+            try await execute(makeRequest("/v1/status", method: .GET), timeout: .seconds(30)), as: NodeStatus.self)
     }
 
     public func peers() async throws -> [PeerSummary] {
-        try await decode(try await execute(makeRequest("/v1/peers", method: .GET), timeout: .seconds(30)), as: [PeerSummary].self)
+        try await decode(
+            try await execute(makeRequest("/v1/peers", method: .GET), timeout: .seconds(30)), as: [PeerSummary].self)
     }
 
     /// The raw JSON of a GET endpoint, for `--json`.
@@ -94,7 +106,9 @@ public struct APIClient: Sendable {
             throw APIClientError.transport("\(error)")
         } catch {
             let text = "\(error)"
-            if text.contains("connection refused") || text.contains("Connection refused") || text.contains("connectTimeout") {
+            if text.contains("connection refused") || text.contains("Connection refused")
+                || text.contains("connectTimeout")
+            {
                 throw APIClientError.noNode(baseURL, text)
             }
             throw error
@@ -110,8 +124,9 @@ public struct APIClient: Sendable {
     private func apiError(_ response: HTTPClientResponse) async throws -> APIClientError {
         let body = (try? await response.body.collect(upTo: 1 << 20)).map { Data(buffer: $0) } ?? Data()
         let decoded = try? JSONDecoder().decode(ErrorResponse.self, from: body)
-        return .api(status: Int(response.status.code), code: decoded?.code ?? "http_\(response.status.code)",
-                    message: decoded?.error ?? String(decoding: body, as: UTF8.self))
+        return .api(
+            status: Int(response.status.code), code: decoded?.code ?? "http_\(response.status.code)",
+            message: decoded?.error ?? String(decoding: body, as: UTF8.self))
     }
 }
 
@@ -145,7 +160,8 @@ public enum APIClientError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noNode(let url, _):
-            return "no Shoal node answers at \(url): start one with 'shoal node --data DIR', or point to it with --api HOST:PORT or SHOAL_API"
+            return
+                "no Shoal node answers at \(url): start one with 'shoal node --data DIR', or point to it with --api HOST:PORT or SHOAL_API"
         case .api(let status, _, let message): return "\(message) (HTTP \(status))"
         case .transport(let why): return "talking to the node failed: \(why)"
         }

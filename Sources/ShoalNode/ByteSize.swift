@@ -27,7 +27,8 @@ public struct ByteSize: Hashable, Sendable, CustomStringConvertible {
             factor = f
         }
         guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let n = UInt64(digits) else { return nil }
+            let n = UInt64(digits)
+        else { return nil }
         let (bytes, overflow) = n.multipliedReportingOverflow(by: factor)
         guard !overflow, bytes <= UInt64(Int64.max) else { return nil }
         self.bytes = bytes

@@ -35,8 +35,9 @@ actor DHTShell {
     init(transport: Transport, clock: NodeClock, metrics: NodeMetrics? = nil, logger: Logger) {
         self.localID = transport.nodeID
         self.metrics = metrics
-        (workQueue, work) = AsyncStream.makeStream(of: RoutingDirective.self,
-                                                   bufferingPolicy: .bufferingNewest(Self.maximumQueuedWork))
+        (workQueue, work) = AsyncStream.makeStream(
+            of: RoutingDirective.self,
+            bufferingPolicy: .bufferingNewest(Self.maximumQueuedWork))
         self.transport = transport
         self.clock = clock
         self.logger = logger
@@ -197,15 +198,18 @@ actor DHTShell {
     }
 
     /// ``lookup(_:kind:wanted:)``, also reporting where its time went.
-    func timedLookup(_ target: Key256, kind: LookupStateMachine.Kind = .node, wanted: Int? = nil) async
+    func timedLookup(
+        _ target: Key256, kind: LookupStateMachine.Kind = .node, wanted: Int? = nil
+    ) async
         -> (result: LookupResult, timing: LookupTiming)
     {
         let clock = self.clock
         let started = clock.now
         var timing = LookupTiming()
-        var machine = LookupStateMachine(target: target, kind: kind, localID: localID,
-                                         seeds: table.closest(to: target, count: lookupConfiguration.k), wanted: wanted,
-                                         configuration: lookupConfiguration)
+        var machine = LookupStateMachine(
+            target: target, kind: kind, localID: localID,
+            seeds: table.closest(to: target, count: lookupConfiguration.k), wanted: wanted,
+            configuration: lookupConfiguration)
         let transport = self.transport
         return await withTaskGroup(of: (Contact, Outcome, Duration).self) { group in
             var directives = machine.start(now: clock.now)
@@ -218,7 +222,8 @@ actor DHTShell {
                         lookupsRun += 1
                         hopsTotal += result.stats.hops
                         timing.total = clock.now - started
-                        metrics?.lookedUp(in: timing.total, hops: result.stats.hops, messages: result.stats.messagesSent)
+                        metrics?.lookedUp(
+                            in: timing.total, hops: result.stats.hops, messages: result.stats.messagesSent)
                         return (result, timing)
                     case .send(let request, let contact, let deadline):
                         let timeout = max(deadline - clock.now, .milliseconds(50))
@@ -236,7 +241,8 @@ actor DHTShell {
                 }
                 let waitStarted = clock.now
                 guard let (contact, outcome, roundTrip) = await group.next() else {
-                    let result = LookupResult(target: target, kind: kind, ending: .exhausted, closest: [], holders: [], stats: LookupStats())
+                    let result = LookupResult(
+                        target: target, kind: kind, ending: .exhausted, closest: [], holders: [], stats: LookupStats())
                     return (result, timing)
                 }
                 let now = clock.now
@@ -245,7 +251,9 @@ actor DHTShell {
                 switch outcome {
                 case .contacts(let contacts):
                     apply(table.onResponded(contact, now: now))
-                    for c in contacts.prefix(lookupConfiguration.k) where c.id != localID { apply(table.onHeardOf(c, now: now)) }
+                    for c in contacts.prefix(lookupConfiguration.k) where c.id != localID {
+                        apply(table.onHeardOf(c, now: now))
+                    }
                     directives = machine.onResponse(from: contact.id, contacts: contacts, now: now)
                 case .held:
                     apply(table.onResponded(contact, now: now))
@@ -262,7 +270,9 @@ actor DHTShell {
     }
 
     /// One lookup request and what its answer means.
-    private static func ask(_ message: WireMessage, of contact: Contact, timeout: Duration, over transport: Transport) async -> Outcome {
+    private static func ask(
+        _ message: WireMessage, of contact: Contact, timeout: Duration, over transport: Transport
+    ) async -> Outcome {
         do {
             switch try await transport.request(message, to: contact, timeout: timeout) {
             case .nodes(let contacts): return .contacts(contacts)
@@ -296,7 +306,8 @@ actor DHTShell {
                 apply(table.onResponded(contact, now: clock.now))
                 answered.append(contact)
             } catch {
-                logger.debug("bootstrap peer unreachable", metadata: ["peer.address": "\(address)", "error": "\(error)"])
+                logger.debug(
+                    "bootstrap peer unreachable", metadata: ["peer.address": "\(address)", "error": "\(error)"])
             }
         }
         if !answered.isEmpty {

@@ -23,8 +23,11 @@ final class DeleteFanOut: Sendable {
     private let lastIssued = NIOLockedValueBox<[ContentID: Int64]>([:])
     private static let maximumRemembered = 65_536
 
-    init(local: Contact, identity: NodeIdentity, replicas: Int, transport: Transport, dht: DHTShell, service: PeerService,
-         clock: NodeClock) {
+    init(
+        local: Contact, identity: NodeIdentity, replicas: Int, transport: Transport, dht: DHTShell,
+        service: PeerService,
+        clock: NodeClock
+    ) {
         self.local = local
         self.identity = identity
         self.replicas = replicas
@@ -46,7 +49,10 @@ final class DeleteFanOut: Sendable {
         for c in await dht.allContacts() { targets[c.id] = c }
         var signed: [DeleteRequest] = []
         for start in stride(from: 0, to: objects.count, by: DeleteRequest.maximumObjects) {
-            signed.append(try await signedDelete(root: root, objects: Array(objects[start..<min(start + DeleteRequest.maximumObjects, objects.count)])))
+            signed.append(
+                try await signedDelete(
+                    root: root,
+                    objects: Array(objects[start..<min(start + DeleteRequest.maximumObjects, objects.count)])))
         }
         let batches = signed
         var report = DeleteReport(address: root.hex, objects: objects.count)
@@ -58,7 +64,8 @@ final class DeleteFanOut: Sendable {
                     var acks: [DeleteAck] = []
                     for request in batches {
                         do {
-                            let response = target.id == local.id
+                            let response =
+                                target.id == local.id
                                 ? await service.handle(.delete(request), from: PeerInfo.local(local))
                                 : try await transport.request(.delete(request), to: target, timeout: .seconds(30))
                             switch response {
@@ -79,7 +86,9 @@ final class DeleteFanOut: Sendable {
                     let removed = acks.reduce(0) { $0 + Int($1.removed) }
                     report.removed += removed
                     for ack in acks { retained.formUnion(ack.retained) }
-                    if removed > 0 || acks.contains(where: { !$0.retained.isEmpty }) { report.holders.insert(target.id.hex) }
+                    if removed > 0 || acks.contains(where: { !$0.retained.isEmpty }) {
+                        report.holders.insert(target.id.hex)
+                    }
                 case .failure(let error as WireError) where error.code == .forbidden:
                     forbidden = error
                 case .failure:
@@ -102,8 +111,10 @@ final class DeleteFanOut: Sendable {
                     if let held = try? await service.objects.holding(id), held.state == .replica { on.append(c) }
                     continue
                 }
-                if case .valueResult(let v)? = try? await transport.request(.findValue(key: id), to: c, timeout: .seconds(5)),
-                   v.held, v.replica {
+                if case .valueResult(let v)? = try? await transport.request(
+                    .findValue(key: id), to: c, timeout: .seconds(5)),
+                    v.held, v.replica
+                {
                     on.append(c)
                 }
             }
@@ -133,15 +144,17 @@ final class DeleteFanOut: Sendable {
         }
         let statement = DeleteRequest.statementBytes(root: root, objects: objects, issuedAt: issuedAt)
         let signature = try OwnerSignature.sign(message: statement, with: identity.privateKey)
-        return DeleteRequest(root: root, objects: objects, issuedAt: issuedAt, ownerKey: identity.ownerPublicKey,
-                             signature: Data(signature))
+        return DeleteRequest(
+            root: root, objects: objects, issuedAt: issuedAt, ownerKey: identity.ownerPublicKey,
+            signature: Data(signature))
     }
 }
 
 extension PeerInfo {
     /// This node as the peer of a request it handles itself.
     static func local(_ contact: Contact) -> PeerInfo {
-        PeerInfo(nodeID: contact.id, listenAddress: contact.address, remoteAddress: "local", agent: "local",
-                 capabilities: PeerCapability.all, inbound: false)
+        PeerInfo(
+            nodeID: contact.id, listenAddress: contact.address, remoteAddress: "local", agent: "local",
+            capabilities: PeerCapability.all, inbound: false)
     }
 }

@@ -17,16 +17,23 @@ enum DeletePolicy {
     /// - Throws: `WireError(.forbidden)` for a bad signature, `WireError(.badRequest)` for a stale or
     ///   future Delete.
     static func authorize(_ delete: DeleteRequest, nowSeconds: Int64) throws -> ObjectOwner {
-        guard OwnerSignature.verify(signature: [UInt8](delete.signature), message: delete.statementBytes,
-                                    publicKey: [UInt8](delete.ownerKey)) else {
+        guard
+            OwnerSignature.verify(
+                signature: [UInt8](delete.signature), message: delete.statementBytes,
+                publicKey: [UInt8](delete.ownerKey))
+        else {
             throw WireError(.forbidden, "the Delete signature does not verify against the key it carries")
         }
         let age = nowSeconds.saturatingSubtract(delete.issuedAt)
         guard age <= DeleteRequest.maximumAge, age >= -DeleteRequest.maximumClockSkew else {
-            throw WireError(.badRequest, "the Delete was issued \(age) s ago; only Deletes issued within the last \(DeleteRequest.maximumAge) s (and at most \(DeleteRequest.maximumClockSkew) s in the future) are accepted, so an old one cannot be replayed — sign a new one")
+            throw WireError(
+                .badRequest,
+                "the Delete was issued \(age) s ago; only Deletes issued within the last \(DeleteRequest.maximumAge) s (and at most \(DeleteRequest.maximumClockSkew) s in the future) are accepted, so an old one cannot be replayed — sign a new one"
+            )
         }
         guard let owner = ObjectOwner(key: [UInt8](delete.ownerKey)) else {
-            throw WireError(.badRequest, "the Delete's owner key is \(delete.ownerKey.count) bytes; a P-256 public key is expected")
+            throw WireError(
+                .badRequest, "the Delete's owner key is \(delete.ownerKey.count) bytes; a P-256 public key is expected")
         }
         return owner
     }
@@ -47,9 +54,11 @@ enum DeletePolicy {
     /// - Returns: the Delete, or `nil` when any check fails.
     static func verifySigned(_ bytes: [UInt8], id: Key256) -> DeleteRequest? {
         guard bytes.count <= WireLimits.maximumSignedDeleteBytes, Key256.sha256(of: bytes) == id,
-              let delete = try? DeleteRequest(canonicalBytes: bytes), delete.canonicalBytes == bytes,
-              OwnerSignature.verify(signature: [UInt8](delete.signature), message: delete.statementBytes,
-                                    publicKey: [UInt8](delete.ownerKey)) else { return nil }
+            let delete = try? DeleteRequest(canonicalBytes: bytes), delete.canonicalBytes == bytes,
+            OwnerSignature.verify(
+                signature: [UInt8](delete.signature), message: delete.statementBytes,
+                publicKey: [UInt8](delete.ownerKey))
+        else { return nil }
         return delete
     }
 

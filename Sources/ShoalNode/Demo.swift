@@ -22,7 +22,8 @@ public struct ShoalDemo: Sendable {
     /// Runs the demo, reporting through `say`.
     /// - Throws: when any step fails; the temporary directories are removed either way.
     public func run(logger: Logger = Logger(label: "shoal.demo"), say: @Sendable (String) -> Void) async throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-demo-\(UUID().uuidString.prefix(8))")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "shoal-demo-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         var nodes: [ShoalNode] = []
         defer { try? FileManager.default.removeItem(at: base) }
@@ -41,12 +42,15 @@ public struct ShoalDemo: Sendable {
         say("stopped the three nodes and removed \(base.path)")
     }
 
-    private func runSteps(base: URL, nodes: inout [ShoalNode], group: inout DiscardingTaskGroup, logger: Logger,
-                          say: @Sendable (String) -> Void) async throws {
+    private func runSteps(
+        base: URL, nodes: inout [ShoalNode], group: inout DiscardingTaskGroup, logger: Logger,
+        say: @Sendable (String) -> Void
+    ) async throws {
         // 1. Three nodes; the third bootstraps from the first two.
         for (i, port) in ports.enumerated() {
-            var config = NodeConfiguration(listen: PeerAddress(host: host, port: port),
-                                           dataDirectory: base.appendingPathComponent("node\(i + 1)"))
+            var config = NodeConfiguration(
+                listen: PeerAddress(host: host, port: port),
+                dataDirectory: base.appendingPathComponent("node\(i + 1)"))
             config.bootstrap = i == 2 ? nodes.map(\.contact.address) : []
             config.bootstrapInterval = .seconds(2)
             let node: ShoalNode
@@ -59,8 +63,10 @@ public struct ShoalDemo: Sendable {
             }
             nodes.append(node)
             group.addTask { try? await node.run() }
-            say("node \(i + 1) listening on \(node.contact.address)  id \(node.nodeID.short)" +
-                (config.bootstrap.isEmpty ? "" : "  bootstrap \(config.bootstrap.map(\.description).joined(separator: ", "))"))
+            say(
+                "node \(i + 1) listening on \(node.contact.address)  id \(node.nodeID.short)"
+                    + (config.bootstrap.isEmpty
+                        ? "" : "  bootstrap \(config.bootstrap.map(\.description).joined(separator: ", "))"))
         }
         let (first, third) = (nodes[0], nodes[2])
         try await waitUntil(seconds: 30, "every node to know the other two") {
@@ -73,7 +79,8 @@ public struct ShoalDemo: Sendable {
         var stored: [(FileAddress, String)] = []
         for i in 0..<fileCount {
             let text = "my big data file here! #\(i)"
-            let result = try await third.files.put(ByteBufferSequence(buffers: [ByteBuffer(string: text)]), isPublic: false, name: "demo-\(i)")
+            let result = try await third.files.put(
+                ByteBufferSequence(buffers: [ByteBuffer(string: text)]), isPublic: false, name: "demo-\(i)")
             stored.append((result.address, text))
         }
         say("stored \(fileCount) files through node 3 (each encrypted, on \(min(3, nodes.count)) replicas)")
@@ -97,12 +104,15 @@ public struct ShoalDemo: Sendable {
         // 4. A large generated file, streamed in through node 1 and out through node 3.
         let size = largeFileSize
         let putStart = ContinuousClock.now
-        let big = try await first.files.put(GeneratedBytes(size: size, seed: 42),
-                                           isPublic: false, name: "demo-large")
+        let big = try await first.files.put(
+            GeneratedBytes(size: size, seed: 42),
+            isPublic: false, name: "demo-large")
         let putSeconds = ShoalDemo.seconds(ContinuousClock.now - putStart)
         let digestIn = ShoalDemo.hex(GeneratedBytes.digest(size: size, seed: 42))
-        say(String(format: "put %@ through node 1 in %.2f s: %.1f MB/s (%llu chunks)", ShoalDemo.human(size), putSeconds,
-                   Double(size) / putSeconds / 1e6, big.chunkCount))
+        say(
+            String(
+                format: "put %@ through node 1 in %.2f s: %.1f MB/s (%llu chunks)", ShoalDemo.human(size), putSeconds,
+                Double(size) / putSeconds / 1e6, big.chunkCount))
         let dropped = try await third.dropLocalCopies(of: big.address)
         say("removed node 3's \(dropped) local objects of the large file, so it streams from nodes 1 and 2")
         var hasherOut = SHA256()
@@ -116,10 +126,16 @@ public struct ShoalDemo: Sendable {
         let getSeconds = ShoalDemo.seconds(ContinuousClock.now - getStart)
         let digestOut = ShoalDemo.hex(hasherOut.finalize())
         guard received == size, digestOut == digestIn else {
-            throw DemoError(message: "large file mismatch: got \(received) bytes with SHA-256 \(digestOut), expected \(size) bytes with \(digestIn)")
+            throw DemoError(
+                message:
+                    "large file mismatch: got \(received) bytes with SHA-256 \(digestOut), expected \(size) bytes with \(digestIn)"
+            )
         }
-        say(String(format: "got %@ through node 3 in %.2f s: %.1f MB/s, SHA-256 verified (%@…)", ShoalDemo.human(size), getSeconds,
-                   Double(size) / getSeconds / 1e6, String(digestOut.prefix(16))))
+        say(
+            String(
+                format: "got %@ through node 3 in %.2f s: %.1f MB/s, SHA-256 verified (%@…)", ShoalDemo.human(size),
+                getSeconds,
+                Double(size) / getSeconds / 1e6, String(digestOut.prefix(16))))
     }
 
     private func waitUntil(seconds: Int, _ what: String, _ condition: () async -> Bool) async throws {
@@ -185,7 +201,9 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: size, state: seed, bufferSize: bufferSize) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(remaining: size, state: seed, bufferSize: bufferSize)
+    }
 
     /// Fills `bytes` with the next bytes of the stream whose generator state is `state`.
     public static func fill(_ bytes: UnsafeMutableRawBufferPointer, state: inout UInt64) {

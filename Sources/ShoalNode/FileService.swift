@@ -36,8 +36,11 @@ public final class FileService: Sendable {
     private let unfinished: AsyncStream<ContentID>
     private let unfinishedQueue: AsyncStream<ContentID>.Continuation
 
-    init(local: Contact, identity: NodeIdentity, chunkSize: Int, window: Int, placer: ObjectPlacer, fetcher: ObjectFetcher,
-         deleter: DeleteFanOut, objects: LocalObjects, clock: NodeClock, metrics: NodeMetrics, logger: Logger) {
+    init(
+        local: Contact, identity: NodeIdentity, chunkSize: Int, window: Int, placer: ObjectPlacer,
+        fetcher: ObjectFetcher,
+        deleter: DeleteFanOut, objects: LocalObjects, clock: NodeClock, metrics: NodeMetrics, logger: Logger
+    ) {
         (unfinished, unfinishedQueue) = AsyncStream.makeStream(of: ContentID.self)
         self.local = local
         self.identity = identity
@@ -65,8 +68,10 @@ public final class FileService: Sendable {
     /// - Returns: the address (with key for private files) and what was written.
     /// - Throws: ``PlacementError`` when an object could not reach enough replicas (it says how many
     ///   did), or what the byte source throws. Either way the objects already placed are withdrawn.
-    public func put<Bytes: AsyncSequence>(_ bytes: Bytes, isPublic: Bool, name: String = "",
-                                          progress: (@Sendable (UInt64) -> Void)? = nil) async throws -> IngestResult
+    public func put<Bytes: AsyncSequence>(
+        _ bytes: Bytes, isPublic: Bool, name: String = "",
+        progress: (@Sendable (UInt64) -> Void)? = nil
+    ) async throws -> IngestResult
     where Bytes.Element == ByteBuffer {
         var rng = SystemRandomNumberGenerator()
         let upload = ContentID.random(using: &rng)
@@ -80,8 +85,10 @@ public final class FileService: Sendable {
             result = try await ingest.ingest(counted, into: sink, encryption: isPublic ? .public : .private())
             try await sink.flush()
             try await metadata.finishUpload(upload, root: result.address.root)
-            try await metadata.saveKeyringEntry(KeyringEntry(address: result.address, size: result.size, name: name,
-                                                             createdAt: clock.wallNow))
+            try await metadata.saveKeyringEntry(
+                KeyringEntry(
+                    address: result.address, size: result.size, name: name,
+                    createdAt: clock.wallNow))
         } catch {
             // Withdrawn by the janitor, which a client that went away (cancelling this task) cannot stop.
             try? await sink.flush()
@@ -91,8 +98,12 @@ public final class FileService: Sendable {
         let lookups = await sink.lookups
         metrics.placed(file: result.size, lookups: lookups)
         metrics.transferred(bytes: result.size, in: clock.now - started, put: true)
-        logger.info("file stored", metadata: ["file.root": "\(result.address.root.short)", "file.size": "\(result.size)",
-                                              "file.chunks": "\(result.chunkCount)", "file.lookups": "\(lookups)"])
+        logger.info(
+            "file stored",
+            metadata: [
+                "file.root": "\(result.address.root.short)", "file.size": "\(result.size)",
+                "file.chunks": "\(result.chunkCount)", "file.lookups": "\(lookups)",
+            ])
         return result
     }
 
@@ -113,13 +124,15 @@ public final class FileService: Sendable {
             let objects = try await metadata.objectsOnlyIn(upload)
             if !objects.isEmpty {
                 let report = try await deleter.delete(objects: objects, root: upload)
-                logger.info("withdrew the objects of an unfinished upload",
-                            metadata: ["objects": "\(objects.count)", "removed": "\(report.removed)"])
+                logger.info(
+                    "withdrew the objects of an unfinished upload",
+                    metadata: ["objects": "\(objects.count)", "removed": "\(report.removed)"])
             }
             try await metadata.removeFileObjects(root: upload)
         } catch {
-            logger.warning("could not withdraw the objects of an unfinished upload; will retry at the next start",
-                           metadata: ["upload": "\(upload.short)", "error": "\(error)"])
+            logger.warning(
+                "could not withdraw the objects of an unfinished upload; will retry at the next start",
+                metadata: ["upload": "\(upload.short)", "error": "\(error)"])
         }
     }
 
@@ -127,7 +140,9 @@ public final class FileService: Sendable {
 
     /// Fills in the key of a private file uploaded through this node when the address lacks it.
     public func resolve(_ address: FileAddress) async throws -> FileAddress {
-        guard address.key == nil, let entry = try await metadata.keyringEntry(root: address.root) else { return address }
+        guard address.key == nil, let entry = try await metadata.keyringEntry(root: address.root) else {
+            return address
+        }
         return entry.address
     }
 
@@ -140,8 +155,10 @@ public final class FileService: Sendable {
 
     /// Streams a byte range of an open file to `write`, in order, verified.
     @discardableResult
-    public func read(_ file: OpenFile, offset: UInt64 = 0, length: UInt64? = nil,
-                     to write: (ByteBuffer) async throws -> Void) async throws -> UInt64 {
+    public func read(
+        _ file: OpenFile, offset: UInt64 = 0, length: UInt64? = nil,
+        to write: (ByteBuffer) async throws -> Void
+    ) async throws -> UInt64 {
         let started = clock.now
         let written = try await reader.read(file, offset: offset, length: length, to: write)
         metrics.transferred(bytes: written, in: clock.now - started, put: false)
@@ -157,10 +174,12 @@ public final class FileService: Sendable {
         let ids = Array(stat.allObjectIDs.prefix(10_000))
         let holders = await deleter.holders(of: ids)
         let objects = zip(ids, holders).map { id, on in
-            FileReport.Object(id: id.hex, kind: stat.manifestIDs.contains(id) ? "manifest" : "chunk", holders: on.map(\.id.hex))
+            FileReport.Object(
+                id: id.hex, kind: stat.manifestIDs.contains(id) ? "manifest" : "chunk", holders: on.map(\.id.hex))
         }
-        return FileReport(address: resolved.root.hex, size: stat.size, chunkSize: stat.chunkSize, chunks: stat.chunkCount,
-                          isPublic: resolved.isPublic, objects: objects)
+        return FileReport(
+            address: resolved.root.hex, size: stat.size, chunkSize: stat.chunkSize, chunks: stat.chunkCount,
+            isPublic: resolved.isPublic, objects: objects)
     }
 
     /// Deletes a file this node owns: removes this node's claims on its objects from every holder.

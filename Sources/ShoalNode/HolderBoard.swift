@@ -28,7 +28,8 @@ final class HolderBoard: Sendable {
     }
 
     private let holders = NIOLockedValueBox<[NodeID: Holder]>([:])
-    private let clock: NodeClock
+    /// The node's clock, which times this board's measurements and the hedges they set.
+    let clock: NodeClock
 
     init(clock: NodeClock) {
         self.clock = clock
@@ -39,12 +40,16 @@ final class HolderBoard: Sendable {
         let now = clock.now
         return holders.withLockedValue { table in
             candidates.enumerated().sorted { a, b in
-                let ha = table[a.element.id] ?? Holder(), hb = table[b.element.id] ?? Holder()
-                let downA = ha.downUntil.map { $0 > now } ?? false, downB = hb.downUntil.map { $0 > now } ?? false
+                let ha = table[a.element.id] ?? Holder()
+                let hb = table[b.element.id] ?? Holder()
+                let downA = ha.downUntil.map { $0 > now } ?? false
+                let downB = hb.downUntil.map { $0 > now } ?? false
                 if downA != downB { return !downA }
-                let fullA = Double(ha.inFlight) >= ha.window, fullB = Double(hb.inFlight) >= hb.window
+                let fullA = Double(ha.inFlight) >= ha.window
+                let fullB = Double(hb.inFlight) >= hb.window
                 if fullA != fullB { return !fullA }
-                let scoreA = Double(ha.inFlight + 1) / ha.throughput, scoreB = Double(hb.inFlight + 1) / hb.throughput
+                let scoreA = Double(ha.inFlight + 1) / ha.throughput
+                let scoreB = Double(hb.inFlight + 1) / hb.throughput
                 if scoreA != scoreB { return scoreA < scoreB }
                 return a.offset < b.offset
             }.map(\.element)
@@ -58,7 +63,10 @@ final class HolderBoard: Sendable {
     func started(_ holder: NodeID) {
         holders.withLockedValue { table in
             if table[holder] == nil, table.count >= Self.capacity {
-                for (id, h) in table where h.inFlight == 0 { table[id] = nil; if table.count < Self.capacity { break } }
+                for (id, h) in table where h.inFlight == 0 {
+                    table[id] = nil
+                    if table.count < Self.capacity { break }
+                }
             }
             table[holder, default: Holder()].inFlight += 1
         }

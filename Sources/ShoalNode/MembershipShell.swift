@@ -45,10 +45,12 @@ actor MembershipShell {
         self.dht = dht
         self.clock = clock
         self.logger = logger
-        (sends, sendQueue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self,
-                                                    bufferingPolicy: .bufferingNewest(Self.maximumQueuedWork))
-        (changes, changeQueue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self,
-                                                        bufferingPolicy: .unbounded)
+        (sends, sendQueue) = AsyncStream.makeStream(
+            of: (@Sendable () async -> Void).self,
+            bufferingPolicy: .bufferingNewest(Self.maximumQueuedWork))
+        (changes, changeQueue) = AsyncStream.makeStream(
+            of: (@Sendable () async -> Void).self,
+            bufferingPolicy: .unbounded)
         var rng = SystemRandomNumberGenerator()
         self.instance = SWIMInstance(myself: local, settings: settings, using: &rng)
     }
@@ -69,10 +71,16 @@ actor MembershipShell {
 
     /// Every member SWIM knows of (this node excluded), with its status, and recent tombstones.
     var view: [MemberView] {
-        instance.members.map { MemberView(nodeID: $0.contact.id.hex, address: $0.contact.address.description,
-                                          status: "\($0.status)", incarnation: $0.incarnation) }
-            + instance.tombstones.map { MemberView(nodeID: $0.contact.id.hex, address: $0.contact.address.description,
-                                                   status: "\($0.status)", incarnation: $0.incarnation) }
+        instance.members.map {
+            MemberView(
+                nodeID: $0.contact.id.hex, address: $0.contact.address.description,
+                status: "\($0.status)", incarnation: $0.incarnation)
+        }
+            + instance.tombstones.map {
+                MemberView(
+                    nodeID: $0.contact.id.hex, address: $0.contact.address.description,
+                    status: "\($0.status)", incarnation: $0.incarnation)
+            }
     }
 
     /// Members currently believed alive or suspect.
@@ -120,7 +128,7 @@ actor MembershipShell {
             let now = clock.now
             let wake = nextTick ?? (now + instance.settings.probeInterval)
             let delay = max(wake - now, .milliseconds(5))
-            try? await Task.sleep(for: min(delay, instance.settings.probeInterval))
+            try? await clock.sleep(for: min(delay, instance.settings.probeInterval))
             if Task.isCancelled { break }
             if let due = nextTick, clock.now >= due {
                 nextTick = nil
@@ -142,12 +150,28 @@ actor MembershipShell {
         perform(instance.onExchange(with: peer, now: clock.now, using: &rng))
     }
 
-    /// Announces a graceful leave to a few members.
+    /// Announces a graceful leave to a few members, and returns once each notice was written
+    /// (or its peer could not be reached).
     func leave() async {
-        let directives = instance.leave(now: clock.now, using: &rng)
-        _ = perform(directives)
-        // Give the one-way notices a moment to be written.
-        try? await Task.sleep(for: .milliseconds(100))
+        var notices: [(to: Contact, updates: [MemberUpdate])] = []
+        var rest: [SWIMDirective] = []
+        for directive in instance.leave(now: clock.now, using: &rng) {
+            if case .sendLeave(let to, let updates) = directive {
+                notices.append((to, updates))
+            } else {
+                rest.append(directive)
+            }
+        }
+        perform(rest)
+        let transport = self.transport
+        await withDiscardingTaskGroup { group in
+            for notice in notices {
+                group.addTask {
+                    let connection = try? await transport.connection(to: notice.to)
+                    await connection?.sendWritten(oneWay: .gossip(GossipMessage(kind: .leave, updates: notice.updates)))
+                }
+            }
+        }
     }
 
     // MARK: Inbound
@@ -163,15 +187,20 @@ actor MembershipShell {
             let replies = perform(instance.onProbe(from: from, updates: gossip.updates, now: now, using: &rng))
             return replies.first ?? .gossip(GossipMessage(kind: .ack))
         case .probeRequest:
-            guard let target = gossip.target else { return .error(WireError(.badRequest, "PROBE_REQUEST without target")) }
-            let directives = instance.onProbeRequest(from: from, target: target, updates: gossip.updates, now: now, using: &rng)
-            var replies = perform(directives.filter { if case .sendIndirectProbe = $0 { return false } else { return true } })
+            guard let target = gossip.target else {
+                return .error(WireError(.badRequest, "PROBE_REQUEST without target"))
+            }
+            let directives = instance.onProbeRequest(
+                from: from, target: target, updates: gossip.updates, now: now, using: &rng)
+            var replies = perform(
+                directives.filter { if case .sendIndirectProbe = $0 { return false } else { return true } })
             for case .sendIndirectProbe(let to, let origin, let updates, let timeout) in directives {
                 let outcome = await probe(to, updates: updates, timeout: timeout)
                 let after: [SWIMDirective]
                 switch outcome {
                 case .some(let ackUpdates):
-                    after = instance.onIndirectProbeAck(from: to, origin: origin, updates: ackUpdates, now: clock.now, using: &rng)
+                    after = instance.onIndirectProbeAck(
+                        from: to, origin: origin, updates: ackUpdates, now: clock.now, using: &rng)
                 case .none:
                     after = instance.onIndirectProbeTimeout(target: to, origin: origin, now: clock.now, using: &rng)
                 }
@@ -244,8 +273,9 @@ actor MembershipShell {
                 }
             case .disconnect(let peer, let until):
                 let duration = until - clock.now
-                logger.notice("peer disconnected: its gossip kept failing verification",
-                              metadata: ["peer.id": "\(peer.short)", "duration": "\(duration)"])
+                logger.notice(
+                    "peer disconnected: its gossip kept failing verification",
+                    metadata: ["peer.id": "\(peer.short)", "duration": "\(duration)"])
                 transport.refuse(peer, for: duration)
             case .scheduleTick(let at):
                 nextTick = at
@@ -258,16 +288,21 @@ actor MembershipShell {
         switch new.status {
         case .dead, .left:
             if new.status == .dead { deaths += 1 }
-            logger.info(new.status == .dead ? "member declared dead" : "member left",
-                        metadata: ["peer.id": "\(new.member.id.short)", "peer.address": "\(new.member.address)"])
+            logger.info(
+                new.status == .dead ? "member declared dead" : "member left",
+                metadata: ["peer.id": "\(new.member.id.short)", "peer.address": "\(new.member.address)"])
             let dht = self.dht
             ordered { await dht.remove(new.member.id) }
         case .suspect:
             suspicions += 1
-            logger.info("member suspected", metadata: ["peer.id": "\(new.member.id.short)", "incarnation": "\(new.incarnation)"])
+            logger.info(
+                "member suspected",
+                metadata: ["peer.id": "\(new.member.id.short)", "incarnation": "\(new.incarnation)"])
         case .alive:
             if old == nil || old?.status != .alive {
-                logger.info(old == nil ? "member joined" : "member alive again", metadata: ["peer.id": "\(new.member.id.short)"])
+                logger.info(
+                    old == nil ? "member joined" : "member alive again", metadata: ["peer.id": "\(new.member.id.short)"]
+                )
             }
             let dht = self.dht
             ordered { await dht.heardOf(new.member) }
@@ -278,7 +313,8 @@ actor MembershipShell {
 
     private func probe(_ to: Contact, updates: [MemberUpdate], timeout: Duration) async -> [MemberUpdate]? {
         do {
-            let response = try await transport.request(.gossip(GossipMessage(kind: .probe, updates: updates)), to: to, timeout: timeout)
+            let response = try await transport.request(
+                .gossip(GossipMessage(kind: .probe, updates: updates)), to: to, timeout: timeout)
             if case .gossip(let g) = response, g.kind == .ack { return g.updates }
             return nil
         } catch {
@@ -286,12 +322,19 @@ actor MembershipShell {
         }
     }
 
-    private enum IndirectOutcome { case ack([MemberUpdate]), nack([MemberUpdate]), timeout }
+    private enum IndirectOutcome {
+        case ack([MemberUpdate])
+        case nack([MemberUpdate])
+        case timeout
+    }
 
-    private func probeRequest(via helper: Contact, target: Contact, updates: [MemberUpdate], timeout: Duration) async -> IndirectOutcome {
+    private func probeRequest(
+        via helper: Contact, target: Contact, updates: [MemberUpdate], timeout: Duration
+    ) async -> IndirectOutcome {
         do {
             let response = try await transport.request(
-                .gossip(GossipMessage(kind: .probeRequest, target: target, updates: updates)), to: helper, timeout: timeout)
+                .gossip(GossipMessage(kind: .probeRequest, target: target, updates: updates)), to: helper,
+                timeout: timeout)
             guard case .gossip(let g) = response else { return .timeout }
             return g.kind == .ack ? .ack(g.updates) : .nack(g.updates)
         } catch {
@@ -322,9 +365,12 @@ actor MembershipShell {
     private func probeRequestFinished(helper: Contact, target: Contact, _ outcome: IndirectOutcome) {
         switch outcome {
         case .ack(let updates):
-            perform(instance.onProbeRequestAck(from: helper, target: target, updates: updates, now: clock.now, using: &rng))
+            perform(
+                instance.onProbeRequestAck(from: helper, target: target, updates: updates, now: clock.now, using: &rng))
         case .nack(let updates):
-            perform(instance.onProbeRequestNack(from: helper, target: target, updates: updates, now: clock.now, using: &rng))
+            perform(
+                instance.onProbeRequestNack(from: helper, target: target, updates: updates, now: clock.now, using: &rng)
+            )
         case .timeout:
             perform(instance.onProbeRequestTimeout(helper: helper, target: target, now: clock.now, using: &rng))
         }
@@ -332,7 +378,9 @@ actor MembershipShell {
 
     private func indirectFinished(_ target: Contact, origin: Contact, _ result: [MemberUpdate]?) {
         if let updates = result {
-            perform(instance.onIndirectProbeAck(from: target, origin: origin, updates: updates, now: clock.now, using: &rng))
+            perform(
+                instance.onIndirectProbeAck(from: target, origin: origin, updates: updates, now: clock.now, using: &rng)
+            )
         } else {
             perform(instance.onIndirectProbeTimeout(target: target, origin: origin, now: clock.now, using: &rng))
         }

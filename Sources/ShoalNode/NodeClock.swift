@@ -10,8 +10,10 @@ public struct NodeClock: Sendable {
     private let sleeper: @Sendable (Duration) async throws -> Void
 
     /// A clock reading `monotonic` and `wall`, waiting with `sleep` (by default `Task.sleep`).
-    public init(monotonic: @escaping @Sendable () -> Timestamp, wall: @escaping @Sendable () -> Timestamp,
-                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+    public init(
+        monotonic: @escaping @Sendable () -> Timestamp, wall: @escaping @Sendable () -> Timestamp,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.monotonic = monotonic
         self.wall = wall
         self.sleeper = sleep
@@ -26,8 +28,9 @@ public struct NodeClock: Sendable {
     /// The system's clocks: monotonic time since this value was made, and the wall clock.
     public static func system() -> NodeClock {
         let origin = ContinuousClock.now
-        return NodeClock(monotonic: { Timestamp(nanoseconds: (ContinuousClock.now - origin).nanosecondsClamped) },
-                         wall: { Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)) })
+        return NodeClock(
+            monotonic: { Timestamp(nanoseconds: (ContinuousClock.now - origin).nanosecondsClamped) },
+            wall: { Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)) })
     }
 
     /// Monotonic time, for timers and timeouts.

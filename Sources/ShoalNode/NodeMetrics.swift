@@ -68,10 +68,12 @@ final class NodeMetrics: Sendable {
         lookupDuration = Timer(label: "shoal_lookup_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
         lookupHops = Recorder(label: "shoal_lookup_hops", aggregate: true, factory: factory)
         lookupMessages = Recorder(label: "shoal_lookup_messages", aggregate: true, factory: factory)
-        putThroughput = Recorder(label: "shoal_transfer_bytes_per_second", dimensions: [("direction", "put")],
-                                 aggregate: true, factory: factory)
-        getThroughput = Recorder(label: "shoal_transfer_bytes_per_second", dimensions: [("direction", "get")],
-                                 aggregate: true, factory: factory)
+        putThroughput = Recorder(
+            label: "shoal_transfer_bytes_per_second", dimensions: [("direction", "put")],
+            aggregate: true, factory: factory)
+        getThroughput = Recorder(
+            label: "shoal_transfer_bytes_per_second", dimensions: [("direction", "get")],
+            aggregate: true, factory: factory)
         for counter in [storedBytes, servedBytes, fetchFailures, corruptChunks, filesPut, placementLookups] {
             counter.increment(by: 0)
         }
@@ -82,8 +84,9 @@ final class NodeMetrics: Sendable {
         let (counter, timer) = perType.withLockedValue { table in
             if let counter = table.requests[name], let timer = table.latency[name] { return (counter, timer) }
             let counter = Counter(label: "shoal_requests_total", dimensions: [("type", name)], factory: factory)
-            let timer = Timer(label: "shoal_request_duration_seconds", dimensions: [("type", name)],
-                              preferredDisplayUnit: .seconds, factory: factory)
+            let timer = Timer(
+                label: "shoal_request_duration_seconds", dimensions: [("type", name)],
+                preferredDisplayUnit: .seconds, factory: factory)
             table.requests[name] = counter
             table.latency[name] = timer
             return (counter, timer)

@@ -33,8 +33,10 @@ final class ObjectFetcher: ObjectSource {
     /// Nodes past the `r` closest asked before a lookup (where puts spill over).
     static let spillOverCandidates = 2
 
-    init(local: Contact, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects, board: HolderBoard,
-         metrics: NodeMetrics, logger: Logger) {
+    init(
+        local: Contact, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects, board: HolderBoard,
+        metrics: NodeMetrics, logger: Logger
+    ) {
         self.local = local
         self.replicas = replicas
         self.transport = transport
@@ -67,8 +69,10 @@ final class ObjectFetcher: ObjectSource {
         }
         // Then any other copy the network knows of (a stale replica, a cached copy).
         let found = await dht.lookup(id, kind: .value)
-        if let bytes = await fetch(id, length: length, from: found.holders + found.closest.prefix(replicas + 2), tried: &tried,
-                                   errors: &errors) {
+        if let bytes = await fetch(
+            id, length: length, from: found.holders + found.closest.prefix(replicas + 2), tried: &tried,
+            errors: &errors)
+        {
             objects.cache(id, bytes: bytes, kind: kind)
             return bytes
         }
@@ -77,8 +81,10 @@ final class ObjectFetcher: ObjectSource {
     }
 
     /// Tries the untried candidates, best ranked first, racing a slow holder against the next.
-    private func fetch(_ id: ContentID, length: UInt64, from candidates: [Contact], tried: inout Set<NodeID>,
-                       errors: inout [String]) async -> ByteBuffer? {
+    private func fetch(
+        _ id: ContentID, length: UInt64, from candidates: [Contact], tried: inout Set<NodeID>,
+        errors: inout [String]
+    ) async -> ByteBuffer? {
         var remaining = board.rank(candidates.filter { !tried.contains($0.id) }.uniqued())
         while !remaining.isEmpty, tried.count <= Self.maximumAttempts {
             let first = remaining.removeFirst()
@@ -113,9 +119,9 @@ final class ObjectFetcher: ObjectSource {
         await withTaskGroup(of: RaceEvent.self) { group in
             group.addTask { [self] in .answer(first, await request(id, length: length, from: first)) }
             if second != nil {
-                let delay = board.hedgeDelay(for: first.id)
+                let (delay, clock) = (board.hedgeDelay(for: first.id), board.clock)
                 group.addTask {
-                    try? await Task.sleep(for: delay)
+                    try? await clock.sleep(for: delay)
                     return .hedgeDue
                 }
             }
@@ -152,17 +158,20 @@ final class ObjectFetcher: ObjectSource {
     /// One GetChunk of the whole object from `holder` (`length` its expected size, or 0), verified.
     private func request(_ id: ContentID, length: UInt64, from holder: Contact) async -> Result<ByteBuffer, any Error> {
         board.started(holder.id)
-        let started = ContinuousClock.now
+        let started = board.clock.now
         do {
-            let response = try await transport.request(.getChunk(GetChunk(id: id, length: length)), to: holder, timeout: Self.requestTimeout)
+            let response = try await transport.request(
+                .getChunk(GetChunk(id: id, length: length)), to: holder, timeout: Self.requestTimeout)
             guard case .chunkData(let data) = response else {
                 throw TransportError.protocolViolation("GetChunk answered with \(response.name)")
             }
-            guard data.offset == 0, UInt64(data.data.readableBytes) == data.totalSize, ContentID.sha256(of: data.data) == id else {
+            guard data.offset == 0, UInt64(data.data.readableBytes) == data.totalSize,
+                ContentID.sha256(of: data.data) == id
+            else {
                 reportBadCopy(id, from: holder)
                 throw FetchError.badCopy
             }
-            board.succeeded(holder.id, bytes: data.data.readableBytes, elapsed: ContinuousClock.now - started)
+            board.succeeded(holder.id, bytes: data.data.readableBytes, elapsed: board.clock.now - started)
             return .success(data.data)
         } catch is CancellationError {
             board.abandoned(holder.id)
@@ -176,8 +185,9 @@ final class ObjectFetcher: ObjectSource {
 
     private func reportBadCopy(_ id: ContentID, from holder: Contact) {
         metrics.corruptChunk()
-        logger.warning("peer served bytes that do not match the hash; trying another holder",
-                       metadata: ["peer.id": "\(holder.id.short)", "chunk.id": "\(id.short)"])
+        logger.warning(
+            "peer served bytes that do not match the hash; trying another holder",
+            metadata: ["peer.id": "\(holder.id.short)", "chunk.id": "\(id.short)"])
         transport.sendIfConnected(.badCopy(id), to: holder.id, requiring: PeerCapability.badCopy)
     }
 }

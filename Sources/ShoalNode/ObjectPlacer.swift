@@ -24,8 +24,10 @@ final class ObjectPlacer: Sendable {
     let clock: NodeClock
     let metrics: NodeMetrics
 
-    init(local: Contact, owner: ObjectOwner, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects,
-         clock: NodeClock, metrics: NodeMetrics) {
+    init(
+        local: Contact, owner: ObjectOwner, replicas: Int, transport: Transport, dht: DHTShell, objects: LocalObjects,
+        clock: NodeClock, metrics: NodeMetrics
+    ) {
         self.local = local
         self.owner = owner
         self.replicas = replicas
@@ -67,7 +69,9 @@ final class ObjectPlacer: Sendable {
             await withTaskGroup(of: (Contact, Result<StoreAck, any Error>).self) { group in
                 for target in batch {
                     tried.insert(target.id)
-                    group.addTask { [self] in (target, await store(id: id, bytes: bytes, kind: kind, claim: claim, force: spill, on: target)) }
+                    group.addTask { [self] in
+                        (target, await store(id: id, bytes: bytes, kind: kind, claim: claim, force: spill, on: target))
+                    }
                 }
                 for await (target, result) in group {
                     switch result {
@@ -92,7 +96,9 @@ final class ObjectPlacer: Sendable {
             }
             // Spill over to the next closest nodes that were not asked yet.
             known += await dht.closest(to: id, count: replicas + tried.count + needed)
-            targets = Array(Placement.replicaSet(for: id, r: known.count, among: known).filter { !tried.contains($0.id) }.prefix(needed))
+            targets = Array(
+                Placement.replicaSet(for: id, r: known.count, among: known).filter { !tried.contains($0.id) }.prefix(
+                    needed))
         }
         let required = min(replicas, await dht.size + 1)
         guard acked.count >= required else {
@@ -101,19 +107,24 @@ final class ObjectPlacer: Sendable {
         return Outcome(holders: acked, lookedUp: placement.lookedUp)
     }
 
-    private func store(id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claim: OwnerClaim, force: Bool,
-                       on target: Contact) async -> Result<StoreAck, any Error> {
+    private func store(
+        id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claim: OwnerClaim, force: Bool,
+        on target: Contact
+    ) async -> Result<StoreAck, any Error> {
         do {
             if target.id == local.id {
-                try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [claim], fresh: true, hashVerified: true,
-                                               now: claim.claimedAt)
+                try await objects.storeReplica(
+                    id, bytes: bytes, kind: kind, claims: [claim], fresh: true, hashVerified: true,
+                    now: claim.claimedAt)
                 return .success(StoreAck(stored: true))
             }
             let response = try await transport.request(
                 // A spill-over store is forced past the placement check; it carries the same one
                 // claim, dated when the put began, as every other holder receives.
-                .storeChunk(StoreChunk(id: id, data: bytes, kind: kind, root: .zero, ownerKey: Data(owner.key), force: force,
-                                       claims: [claim])),
+                .storeChunk(
+                    StoreChunk(
+                        id: id, data: bytes, kind: kind, root: .zero, ownerKey: Data(owner.key), force: force,
+                        claims: [claim])),
                 to: target, timeout: .seconds(30))
             guard case .storeAck(let ack) = response else {
                 return .failure(TransportError.protocolViolation("StoreChunk answered with \(response.name)"))

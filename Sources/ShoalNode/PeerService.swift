@@ -24,8 +24,10 @@ final class PeerService: PeerRequestHandler {
     let clock: NodeClock
     let logger: Logger
 
-    init(local: Contact, replicas: Int, objects: LocalObjects, dht: DHTShell, membership: MembershipShell,
-         repair: RepairShell, metrics: NodeMetrics, clock: NodeClock, logger: Logger) {
+    init(
+        local: Contact, replicas: Int, objects: LocalObjects, dht: DHTShell, membership: MembershipShell,
+        repair: RepairShell, metrics: NodeMetrics, clock: NodeClock, logger: Logger
+    ) {
         self.local = local
         self.replicas = replicas
         self.objects = objects
@@ -77,11 +79,13 @@ final class PeerService: PeerRequestHandler {
                 return .shareRecordsAck(merged: UInt32(clamping: merged))
             case .getDelete(let id):
                 guard let bytes = try await objects.metadata.signedDelete(id) else {
-                    throw WireError(.notFound, "no Delete \(id.short) is kept here (it was never seen, or its tombstones expired)")
+                    throw WireError(
+                        .notFound, "no Delete \(id.short) is kept here (it was never seen, or its tombstones expired)")
                 }
                 return .signedDelete(bytes)
-            case .hello, .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .badCopy, .antiEntropyAnswer,
-                 .shareRecordsAck, .signedDelete:
+            case .hello, .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .badCopy,
+                .antiEntropyAnswer,
+                .shareRecordsAck, .signedDelete:
                 return .error(WireError(.protocolViolation, "\(request.name) is not a request"))
             }
         } catch {
@@ -96,8 +100,9 @@ final class PeerService: PeerRequestHandler {
         case .badCopy(let id):
             if (try? await objects.checkReportedCopy(id)) == true {
                 metrics.corruptChunk()
-                logger.warning("a reader reported this node's copy bad; it was corrupt and is quarantined",
-                               metadata: ["chunk.id": "\(id.short)", "peer.id": "\(peer.nodeID.short)"])
+                logger.warning(
+                    "a reader reported this node's copy bad; it was corrupt and is quarantined",
+                    metadata: ["chunk.id": "\(id.short)", "peer.id": "\(peer.nodeID.short)"])
             }
         default:
             break
@@ -116,7 +121,9 @@ final class PeerService: PeerRequestHandler {
     /// hold no records to compare).
     private func exchangePeer(_ peer: PeerInfo) throws -> Contact {
         guard let contact = peer.contact else {
-            throw WireError(.forbidden, "anti-entropy is between nodes that accept connections; this peer announced no listen address")
+            throw WireError(
+                .forbidden,
+                "anti-entropy is between nodes that accept connections; this peer announced no listen address")
         }
         return contact
     }
@@ -136,7 +143,8 @@ final class PeerService: PeerRequestHandler {
 
     private func handleStore(_ store: StoreChunk, from peer: PeerInfo) async throws -> WireMessage {
         guard store.data.readableBytes <= ObjectSize.maximum else {
-            throw WireError(.badRequest, "object of \(store.data.readableBytes) bytes exceeds the \(ObjectSize.maximum)-byte limit")
+            throw WireError(
+                .badRequest, "object of \(store.data.readableBytes) bytes exceeds the \(ObjectSize.maximum)-byte limit")
         }
         guard ContentID.sha256(of: store.data) == store.id else {
             throw WireError(.hashMismatch, "data does not hash to \(store.id.hex)")
@@ -144,9 +152,11 @@ final class PeerService: PeerRequestHandler {
         if !store.force {
             let accept = await dht.closest(to: store.id, count: replicas)
             if !Placement.shouldAccept(store.id, r: replicas, localID: local.id, among: accept) {
-                return .storeAck(StoreAck(stored: false,
-                                          reason: "this node is not among the \(replicas) closest it knows for \(store.id.short)",
-                                          closer: await closest(to: store.id, excluding: peer.nodeID)))
+                return .storeAck(
+                    StoreAck(
+                        stored: false,
+                        reason: "this node is not among the \(replicas) closest it knows for \(store.id.short)",
+                        closer: await closest(to: store.id, excluding: peer.nodeID)))
             }
         }
         var now = clock.wallNow
@@ -157,16 +167,20 @@ final class PeerService: PeerRequestHandler {
         // dated; one that carries none (a version-1 peer) is taken as the oldest possible claim,
         // which any Delete of its owner outranks.
         guard let owner = ObjectOwner(storedKey: [UInt8](store.ownerKey)) else {
-            throw WireError(.badRequest, "StoreChunk.owner_key is \(store.ownerKey.count) bytes, at most \(ObjectOwner.maximumKeyLength)")
+            throw WireError(
+                .badRequest,
+                "StoreChunk.owner_key is \(store.ownerKey.count) bytes, at most \(ObjectOwner.maximumKeyLength)")
         }
         if store.force, store.claims.isEmpty, !store.tombstones.isEmpty {
-            throw WireError(.gone, "object \(store.id.hex) was deleted by every owner the push names; it is not stored again")
+            throw WireError(
+                .gone, "object \(store.id.hex) was deleted by every owner the push names; it is not stored again")
         }
         let claims: [OwnerClaim]
         if !store.force {
             if let dated = store.claims.first, store.claims.count == 1, dated.owner == owner,
-               dated.claimedAt <= now + .seconds(DeleteRequest.maximumClockSkew),
-               dated.claimedAt >= now - .seconds(DeleteRequest.maximumAge) {
+                dated.claimedAt <= now + .seconds(DeleteRequest.maximumClockSkew),
+                dated.claimedAt >= now - .seconds(DeleteRequest.maximumAge)
+            {
                 now = dated.claimedAt
             } else {
                 // An undated claim counts from the start of this second: a Delete is dated in
@@ -182,9 +196,11 @@ final class PeerService: PeerRequestHandler {
         let fresh = !store.force
         // A push's tombstones are taken where this node keeps their Delete; the others reach it
         // with the next exchange, verified.
-        let tombstones = store.force && !store.tombstones.isEmpty ? await repair.knownTombstones(store.tombstones, of: store.id) : []
-        try await objects.storeReplica(store.id, bytes: store.data, kind: store.kind, claims: claims, fresh: fresh,
-                                       tombstones: tombstones, hashVerified: true, now: now)
+        let tombstones =
+            store.force && !store.tombstones.isEmpty ? await repair.knownTombstones(store.tombstones, of: store.id) : []
+        try await objects.storeReplica(
+            store.id, bytes: store.data, kind: store.kind, claims: claims, fresh: fresh,
+            tombstones: tombstones, hashVerified: true, now: now)
         metrics.add(storedBytes: store.data.readableBytes)
         return .storeAck(StoreAck(stored: true))
     }
@@ -209,7 +225,10 @@ final class PeerService: PeerRequestHandler {
         let owner = try DeletePolicy.authorize(delete, nowSeconds: clock.wallSeconds)
         let claims = try await objects.metadata.claims(ofReplicas: delete.objects)
         guard DeletePolicy.permits(owner: owner, claims: claims) else {
-            throw WireError(.forbidden, "not an owner of any of the \(delete.objects.count) objects this node keeps for their owners; only a key that stored a file can delete it")
+            throw WireError(
+                .forbidden,
+                "not an owner of any of the \(delete.objects.count) objects this node keeps for their owners; only a key that stored a file can delete it"
+            )
         }
         // Objects this node has no claim on but is among the closest nodes to keep the tombstone
         // too (it may be pushed them later by a holder that missed the Delete).
@@ -218,9 +237,10 @@ final class PeerService: PeerRequestHandler {
             let closest = await dht.closest(to: id, count: replicas)
             if Placement.shouldAccept(id, r: replicas, localID: local.id, among: closest) { responsible.insert(id) }
         }
-        let effects = try await objects.applyDelete(owner: owner, objects: delete.objects,
-                                                    deletedAt: Timestamp(seconds: delete.issuedAt), deleteID: delete.deleteID,
-                                                    message: delete.canonicalBytes, recordingAbsent: responsible)
+        let effects = try await objects.applyDelete(
+            owner: owner, objects: delete.objects,
+            deletedAt: Timestamp(seconds: delete.issuedAt), deleteID: delete.deleteID,
+            message: delete.canonicalBytes, recordingAbsent: responsible)
         return DeletePolicy.acknowledgement(effects, objects: delete.objects)
     }
 
@@ -245,7 +265,9 @@ final class PeerService: PeerRequestHandler {
         case let error as MetadataStoreError where error.code == .diskFull:
             return WireError(.capacity, error.description)
         default:
-            logger.warning("request failed", metadata: ["request": "\(request)", "peer.id": "\(peer.nodeID.short)", "error": "\(error)"])
+            logger.warning(
+                "request failed",
+                metadata: ["request": "\(request)", "peer.id": "\(peer.nodeID.short)", "error": "\(error)"])
             return WireError(.internal, "\(error)")
         }
     }
@@ -259,7 +281,9 @@ final class PeerRequestRouter: PeerRequestHandler {
     func attach(_ service: PeerService) { self.service.withLockedValue { $0 = service } }
 
     func handle(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
-        guard let service = service.withLockedValue({ $0 }) else { return .error(WireError(.overloaded, "node is starting; retry")) }
+        guard let service = service.withLockedValue({ $0 }) else {
+            return .error(WireError(.overloaded, "node is starting; retry"))
+        }
         return await service.handle(request, from: peer)
     }
 

@@ -12,10 +12,13 @@ extension RepairShell {
     /// to the requester's horizon when it is ahead and the policy accepts it.
     /// - Returns: the answer and this node's horizon.
     func answer(_ request: ExchangeRequest) async -> (ExchangeAnswer, TombstoneHorizon) {
-        guard phase != .loading else { return (.refused("this node is still loading its records; ask again later"), tree.horizon) }
+        guard phase != .loading else {
+            return (.refused("this node is still loading its records; ask again later"), tree.horizon)
+        }
         await drainChanges()
         let before = tree.horizon
-        let (answer, expired) = tree.answer(request, limits: settings.exchangeLimits, policy: settings.policy, now: clock.wallNow)
+        let (answer, expired) = tree.answer(
+            request, limits: settings.exchangeLimits, policy: settings.policy, now: clock.wallNow)
         statistics.answered += 1
         if tree.horizon > before {
             statistics.tombstonesExpired += expired
@@ -46,7 +49,8 @@ extension RepairShell {
             let trusted = ObjectRecord(
                 id: record.id, kind: record.kind, isStored: false, claims: record.claims,
                 tombstones: record.tombstones.filter { t in
-                    known.contains(t.deleteID) || deletes[t.deleteID].map { DeletePolicy.delete($0, madeTombstone: t, of: record.id) } == true
+                    known.contains(t.deleteID)
+                        || deletes[t.deleteID].map { DeletePolicy.delete($0, madeTombstone: t, of: record.id) } == true
                 })
             let merged = local.map { $0.merged(with: trusted) } ?? trusted
             if merged != local, !merged.isEmpty, isWorthKeeping(merged) { changed.append(MetadataRecord(trusted)) }
@@ -54,7 +58,8 @@ extension RepairShell {
         do {
             try await objects.mergeRecords(changed, deletes: fetched)
         } catch {
-            logger.warning("could not merge shared records", metadata: ["peer.id": "\(peer.id.short)", "error": "\(error)"])
+            logger.warning(
+                "could not merge shared records", metadata: ["peer.id": "\(peer.id.short)", "error": "\(error)"])
             return 0
         }
         statistics.recordsLearned += changed.count

@@ -10,8 +10,9 @@ extension RepairShell {
     /// Runs one ``ExchangeSession`` with its peer to the end, one request in flight at a time.
     /// - Returns: whether it completed (an outcome, not a failure).
     func exchange(_ planned: PlannedExchange) async -> Bool {
-        var session = ExchangeSession(peer: planned.peer, ranges: planned.ranges, horizon: tree.horizon,
-                                      limits: settings.exchangeLimits)
+        var session = ExchangeSession(
+            peer: planned.peer, ranges: planned.ranges, horizon: tree.horizon,
+            limits: settings.exchangeLimits)
         var directives = session.start(now: clock.now)
         // Bounded: the session sends at most `maximumRequestsPerSession` requests, then ends.
         while let directive = directives.first {
@@ -19,8 +20,9 @@ extension RepairShell {
             case .send(let request, let peer, let deadline):
                 let timeout = max(deadline - clock.now, .milliseconds(1))
                 do {
-                    let response = try await transport.request(.antiEntropyRequest(request), to: peer,
-                                                               requiring: PeerCapability.antiEntropy, timeout: timeout)
+                    let response = try await transport.request(
+                        .antiEntropyRequest(request), to: peer,
+                        requiring: PeerCapability.antiEntropy, timeout: timeout)
                     guard case .antiEntropyAnswer(let answer, _) = response else {
                         directives = session.onFailure("AntiEntropyRequest answered with \(response.name)")
                         continue
@@ -52,10 +54,15 @@ extension RepairShell {
     private func failed(_ failure: ExchangeFailure, with peer: Contact) async {
         scheduler.onExchangeFailed(with: peer.id, failure, now: clock.now)
         statistics.failed(failure)
-        logger.debug("exchange failed", metadata: ["peer.id": "\(peer.id.short)", "failure.code": "\(failure.code)",
-                                                   "failure.message": "\(failure.message)"])
+        logger.debug(
+            "exchange failed",
+            metadata: [
+                "peer.id": "\(peer.id.short)", "failure.code": "\(failure.code)",
+                "failure.message": "\(failure.message)",
+            ])
         if failure.code == .horizonMismatch, let theirs = failure.peerHorizon, theirs > tree.horizon,
-           settings.policy.accepts(theirs, at: clock.wallNow) {
+            settings.policy.accepts(theirs, at: clock.wallNow)
+        {
             await advanceHorizon(to: theirs)
         }
     }
@@ -74,7 +81,8 @@ extension RepairShell {
         if !unchecked.isEmpty {
             let theirs = Dictionary(outcome.weLack.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for range in outcome.ranges {
-                for id in SortedIDs.ids(in: range, of: unchecked) where !outcome.unexplored.contains(where: { $0.contains(id) }) {
+                for id in SortedIDs.ids(in: range, of: unchecked)
+                where !outcome.unexplored.contains(where: { $0.contains(id) }) {
                     settling[id] = .some(theirs[id])
                 }
             }
@@ -96,16 +104,20 @@ extension RepairShell {
             }
             for (id, theirs) in settling {
                 guard let theirs else { continue }
-                let learned = ObjectRecord(id: id, kind: theirs.kind, isStored: false, claims: theirs.claims,
-                                           tombstones: theirs.tombstones.filter { trusted(id, $0) })
+                let learned = ObjectRecord(
+                    id: id, kind: theirs.kind, isStored: false, claims: theirs.claims,
+                    tombstones: theirs.tombstones.filter { trusted(id, $0) })
                 guard !learned.isEmpty else { continue }
-                if try await objects.settleQuarantined(id, learned: MetadataRecord(learned), cutoff: tree.horizon.cutoff) {
+                if try await objects.settleQuarantined(
+                    id, learned: MetadataRecord(learned), cutoff: tree.horizon.cutoff)
+                {
                     statistics.settled += 1
                 }
             }
         } catch {
-            logger.warning("could not record what an exchange learned; the next exchange finds it again",
-                           metadata: ["peer.id": "\(peer.id.short)", "error": "\(error)"])
+            logger.warning(
+                "could not record what an exchange learned; the next exchange finds it again",
+                metadata: ["peer.id": "\(peer.id.short)", "error": "\(error)"])
         }
         await drainChanges()
         // Deleted content learned now: its bytes go at once (not at the next repair pass).
@@ -118,7 +130,9 @@ extension RepairShell {
         var unverified: Set<ContentID> = []
         for theirs in outcome.weLack + outcome.differing.map(\.peer) {
             let known = Set(tree.record(theirs.id)?.tombstones.map(\.deleteID) ?? [])
-            if theirs.tombstones.contains(where: { !known.contains($0.deleteID) && !trusted(theirs.id, $0) }) { unverified.insert(theirs.id) }
+            if theirs.tombstones.contains(where: { !known.contains($0.deleteID) && !trusted(theirs.id, $0) }) {
+                unverified.insert(theirs.id)
+            }
         }
         let withheld = pending.ascending()
         var covered: [ContentID] = []
@@ -163,8 +177,9 @@ extension RepairShell {
                 end += 1
             }
             do {
-                _ = try await transport.request(.shareRecords(Array(records[start..<end])), to: peer,
-                                                requiring: PeerCapability.antiEntropy, timeout: settings.exchangeLimits.requestTimeout)
+                _ = try await transport.request(
+                    .shareRecords(Array(records[start..<end])), to: peer,
+                    requiring: PeerCapability.antiEntropy, timeout: settings.exchangeLimits.requestTimeout)
                 statistics.recordsShared += end - start
             } catch {
                 logger.debug("could not share records", metadata: ["peer.id": "\(peer.id.short)", "error": "\(error)"])
@@ -186,7 +201,9 @@ extension RepairShell {
         for id in ids.sorted() {
             if let known = verifiedDeletes[id] {
                 out[id] = known
-            } else if let bytes = try? await objects.metadata.signedDelete(id), let delete = DeletePolicy.verifySigned(bytes, id: id) {
+            } else if let bytes = try? await objects.metadata.signedDelete(id),
+                let delete = DeletePolicy.verifySigned(bytes, id: id)
+            {
                 remember(delete, as: id)
                 out[id] = delete
             } else if id != .zero {
@@ -194,15 +211,19 @@ extension RepairShell {
             }
         }
         for id in missing.prefix(settings.maximumDeleteFetches) {
-            guard case .signedDelete(let bytes)? = try? await transport.request(
-                .getDelete(id), to: peer, requiring: PeerCapability.antiEntropy, timeout: settings.exchangeLimits.requestTimeout) else {
+            guard
+                case .signedDelete(let bytes)? = try? await transport.request(
+                    .getDelete(id), to: peer, requiring: PeerCapability.antiEntropy,
+                    timeout: settings.exchangeLimits.requestTimeout)
+            else {
                 statistics.deleteFetchFailures += 1
                 continue
             }
             guard let delete = DeletePolicy.verifySigned(bytes, id: id) else {
                 statistics.tombstonesRefused += 1
-                logger.info("a peer's Delete does not verify; its tombstones are not applied",
-                            metadata: ["peer.id": "\(peer.id.short)", "delete.id": "\(id.short)"])
+                logger.info(
+                    "a peer's Delete does not verify; its tombstones are not applied",
+                    metadata: ["peer.id": "\(peer.id.short)", "delete.id": "\(id.short)"])
                 continue
             }
             statistics.deletesVerified += 1

@@ -16,11 +16,15 @@ extension RepairShell {
             if let last = persisted, settings.policy.mustQuarantine(lastSynchronized: last, now: wall) {
                 let marked = try await objects.quarantineReplicas()
                 if marked > 0 {
-                    logger.warning("""
+                    logger.warning(
+                        """
                         this node was out of step with its co-holders for longer than the tombstone grace allows; \
                         its objects are quarantined (neither served nor pushed) until their other holders confirm them
-                        """, metadata: ["objects": "\(marked)", "away.seconds": "\((wall - last).components.seconds)",
-                                        "tombstone.grace.seconds": "\(settings.policy.grace.components.seconds)"])
+                        """,
+                        metadata: [
+                            "objects": "\(marked)", "away.seconds": "\((wall - last).components.seconds)",
+                            "tombstone.grace.seconds": "\(settings.policy.grace.components.seconds)",
+                        ])
                 }
             }
             if persisted == nil {
@@ -29,7 +33,8 @@ extension RepairShell {
             }
             statistics.lastSynchronized = persisted ?? wall
         } catch {
-            logger.warning("could not read or quarantine by the last synchronization time", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not read or quarantine by the last synchronization time", metadata: ["error": "\(error)"])
         }
         tree = RecordTree(horizon: settings.policy.horizon(at: wall))
         var cursor: ContentID?
@@ -40,8 +45,9 @@ extension RepairShell {
                 guard !Task.isCancelled else { return }
                 page = try await metadata.records(after: cursor, limit: 4096)
             } catch {
-                logger.error("could not read the records to build the anti-entropy tree; repair runs on what was read",
-                             metadata: ["error": "\(error)"])
+                logger.error(
+                    "could not read the records to build the anti-entropy tree; repair runs on what was read",
+                    metadata: ["error": "\(error)"])
                 break
             }
             guard let last = page.last else { break }
@@ -52,8 +58,12 @@ extension RepairShell {
         loadedAt = clock.now
         phase = .running
         await drainChanges()
-        logger.info("repair records loaded", metadata: ["records": "\(tree.count)", "quarantined": "\(quarantined.count)",
-                                                       "withheld": "\(pending.count)", "tombstones": "\(tree.tombstoneCount)"])
+        logger.info(
+            "repair records loaded",
+            metadata: [
+                "records": "\(tree.count)", "quarantined": "\(quarantined.count)",
+                "withheld": "\(pending.count)", "tombstones": "\(tree.tombstoneCount)",
+            ])
     }
 
     /// Reads again every record the store reported changed and applies it to the tree. One drain
@@ -92,11 +102,12 @@ extension RepairShell {
             return
         }
         quarantined.remove(id)
-        let record = ObjectRecord(id: id, kind: stored.kind, isStored: stored.state == .replica,
-                                  claims: stored.claims.map { OwnerClaim(owner: intern($0.owner), claimedAt: $0.claimedAt) },
-                                  tombstones: stored.tombstones.map {
-                                      Tombstone(owner: intern($0.owner), deletedAt: $0.deletedAt, deleteID: $0.deleteID)
-                                  })
+        let record = ObjectRecord(
+            id: id, kind: stored.kind, isStored: stored.state == .replica,
+            claims: stored.claims.map { OwnerClaim(owner: intern($0.owner), claimedAt: $0.claimedAt) },
+            tombstones: stored.tombstones.map {
+                Tombstone(owner: intern($0.owner), deletedAt: $0.deletedAt, deleteID: $0.deleteID)
+            })
         if record.isEmpty { tree.remove(id) } else { tree.upsert(record) }
     }
 

@@ -15,7 +15,7 @@ extension RepairShell {
         let map = ResponsibilityMap(nodes: live.map(\.id) + [local.id], replicas: settings.replicas)
         let contacts = Dictionary((live + [local]).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var totals = RoundTotals()
-        var pacing = Pacing(bandwidth: settings.bandwidth, started: ContinuousClock.now)
+        var pacing = Pacing(bandwidth: settings.bandwidth, started: clock.now)
         await forEachInventoryPage { inventory in
             let plan = planner.plan(inventory: inventory, now: clock.now, evidence: evidence) { id in
                 (map.holders(of: id) ?? []).compactMap { contacts[$0] }
@@ -25,9 +25,13 @@ extension RepairShell {
         }
         statistics.finishRound(totals, inFlight: planner.inFlightCount)
         if totals.pushed > 0 || totals.dropped > 0 || totals.discarded > 0 {
-            logger.info("repair round", metadata: ["pushed": "\(totals.pushed)", "dropped": "\(totals.dropped)",
-                                                   "discarded": "\(totals.discarded)", "backlog": "\(totals.backlog)",
-                                                   "awaiting.evidence": "\(totals.awaitingEvidence)"])
+            logger.info(
+                "repair round",
+                metadata: [
+                    "pushed": "\(totals.pushed)", "dropped": "\(totals.dropped)",
+                    "discarded": "\(totals.discarded)", "backlog": "\(totals.backlog)",
+                    "awaiting.evidence": "\(totals.awaitingEvidence)",
+                ])
         }
     }
 
@@ -35,16 +39,16 @@ extension RepairShell {
     /// - Returns: objects pushed.
     func handOffAll(deadline: Duration = .seconds(60)) async -> Int {
         phase = .leaving
-        let started = ContinuousClock.now
+        let started = clock.now
         let live = await liveContacts()
         let map = ResponsibilityMap(nodes: live.map(\.id), replicas: settings.replicas)
         let contacts = Dictionary(live.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var pushed = 0
         // Bounded: at most 20 passes, and the deadline.
         for _ in 0..<20 {
-            guard ContinuousClock.now - started < deadline else { break }
+            guard clock.now - started < deadline else { break }
             var totals = RoundTotals()
-            var pacing = Pacing(bandwidth: settings.bandwidth, started: ContinuousClock.now)
+            var pacing = Pacing(bandwidth: settings.bandwidth, started: clock.now)
             await forEachInventoryPage { inventory in
                 let plan = planner.leavePlan(inventory: inventory, now: clock.now, evidence: evidence) { id in
                     (map.holders(of: id) ?? []).compactMap { contacts[$0] }
@@ -66,11 +70,13 @@ extension RepairShell {
         // Bounded: each page advances the cursor through finitely many objects.
         while true {
             guard let page = try? await objects.metadata.objects(in: [.replica], after: cursor, limit: 1024),
-                  let last = page.last else { break }
+                let last = page.last
+            else { break }
             cursor = last.id
             let inventory = page.compactMap { held -> InventoryEntry? in
                 guard !pending.contains(held.id), let record = tree.record(held.id), record.isStored else { return nil }
-                return InventoryEntry(record: record, size: Int(clamping: held.size), isPinned: pinned.contains(held.id))
+                return InventoryEntry(
+                    record: record, size: Int(clamping: held.size), isPinned: pinned.contains(held.id))
             }
             if !inventory.isEmpty { await body(inventory) }
         }
@@ -93,13 +99,16 @@ extension RepairShell {
                 do {
                     if try await objects.drop(id) { statistics.dropped += 1 }
                 } catch {
-                    logger.warning("could not drop a handed-off copy", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
+                    logger.warning(
+                        "could not drop a handed-off copy", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
                 }
             case .discard(let id):
                 do {
                     if try await objects.discard(id) { statistics.discarded += 1 }
                 } catch {
-                    logger.warning("could not free the bytes of deleted content", metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
+                    logger.warning(
+                        "could not free the bytes of deleted content",
+                        metadata: ["chunk.id": "\(id.short)", "error": "\(error)"])
                 }
             }
         }
@@ -113,14 +122,19 @@ extension RepairShell {
             guard let bytes = try await objects.get(push.object) else { return false }
             // A peer that predates claims reads the first owner from `owner_key`.
             let firstOwner = push.claims.first { !$0.owner.isAnonymous }?.owner.key ?? []
-            let store = StoreChunk(id: push.object, data: bytes, kind: push.kind, root: .zero, ownerKey: Data(firstOwner),
-                                   force: true, claims: push.claims, tombstones: push.tombstones)
+            let store = StoreChunk(
+                id: push.object, data: bytes, kind: push.kind, root: .zero, ownerKey: Data(firstOwner),
+                force: true, claims: push.claims, tombstones: push.tombstones)
             let response = try await transport.request(.storeChunk(store), to: push.target, timeout: .seconds(30))
             if case .storeAck(let ack) = response, ack.stored { return true }
             return false
         } catch {
-            logger.debug("repair push failed", metadata: ["chunk.id": "\(push.object.short)", "peer.id": "\(push.target.id.short)",
-                                                          "error": "\(error)"])
+            logger.debug(
+                "repair push failed",
+                metadata: [
+                    "chunk.id": "\(push.object.short)", "peer.id": "\(push.target.id.short)",
+                    "error": "\(error)",
+                ])
             return false
         }
     }
@@ -131,10 +145,13 @@ extension RepairShell {
     func forgetRecordsHandedOff(live: [Contact]) async {
         let map = ResponsibilityMap(nodes: live.map(\.id) + [local.id], replicas: settings.replicas)
         var stale: [ContentID] = []
-        for responsible in map.ranges where !responsible.holders.contains(local.id) && tree.recordCount(in: responsible.range) > 0 {
+        for responsible in map.ranges
+        where !responsible.holders.contains(local.id) && tree.recordCount(in: responsible.range) > 0 {
             tree.forEachRecord(in: responsible.range) { record in
                 guard !record.isStored, record.tombstones.isEmpty, stale.count < 4096 else { return }
-                if responsible.holders.allSatisfy({ evidence.holds(record.id, on: $0) != nil }) { stale.append(record.id) }
+                if responsible.holders.allSatisfy({ evidence.holds(record.id, on: $0) != nil }) {
+                    stale.append(record.id)
+                }
             }
         }
         guard !stale.isEmpty else { return }
@@ -146,10 +163,10 @@ extension RepairShell {
 /// Keeps pushes at or below a byte rate.
 struct Pacing {
     let bandwidth: UInt64
-    let started: ContinuousClock.Instant
+    let started: Timestamp
     private(set) var bytes: UInt64 = 0
 
-    init(bandwidth: UInt64, started: ContinuousClock.Instant) {
+    init(bandwidth: UInt64, started: Timestamp) {
         self.bandwidth = max(bandwidth, 1 << 20)
         self.started = started
     }
@@ -157,7 +174,7 @@ struct Pacing {
     /// Waits until the bytes sent so far are within the rate.
     func wait(clock: NodeClock) async {
         let budget = Duration.nanoseconds(Int64(Double(bytes) / Double(bandwidth) * 1e9))
-        let elapsed = ContinuousClock.now - started
+        let elapsed = clock.now - started
         if budget > elapsed { try? await clock.sleep(for: budget - elapsed) }
     }
 

@@ -68,8 +68,9 @@ actor RepairShell {
 
         /// A node's repair settings.
         init(_ configuration: NodeConfiguration) {
-            self.init(replicas: configuration.replicas, interval: configuration.repairInterval,
-                      bandwidth: configuration.repairBandwidth, policy: .scaled(grace: configuration.tombstoneGrace))
+            self.init(
+                replicas: configuration.replicas, interval: configuration.repairInterval,
+                bandwidth: configuration.repairBandwidth, policy: .scaled(grace: configuration.tombstoneGrace))
             joinsPeers = !configuration.bootstrap.isEmpty
         }
     }
@@ -117,8 +118,11 @@ actor RepairShell {
     var verifiedDeletes: [Key256: DeleteRequest] = [:]
     var statistics = RepairStatistics()
 
-    init(local: Contact, settings: Settings, transport: Transport, dht: DHTShell, objects: LocalObjects, clock: NodeClock,
-         logger: Logger) {
+    init(
+        local: Contact, settings: Settings, transport: Transport, dht: DHTShell, objects: LocalObjects,
+        clock: NodeClock,
+        logger: Logger
+    ) {
         self.local = local
         self.settings = settings
         self.transport = transport
@@ -127,7 +131,8 @@ actor RepairShell {
         self.clock = clock
         self.logger = logger
         self.tree = RecordTree(horizon: settings.policy.horizon(at: clock.wallNow))
-        self.scheduler = ExchangeScheduler(localID: local.id, replicas: settings.replicas, limits: settings.scheduleLimits)
+        self.scheduler = ExchangeScheduler(
+            localID: local.id, replicas: settings.replicas, limits: settings.scheduleLimits)
         self.planner = RepairPlanner(localID: local.id, replicas: settings.replicas, limits: settings.repairLimits)
     }
 
@@ -174,8 +179,9 @@ actor RepairShell {
         await advanceHorizon(to: settings.policy.horizon(at: clock.wallNow))
         let live = await liveContacts()
         let unchecked = quarantined.ascending()
-        let planned = scheduler.planRound(neighbourhood: live + [local], local: tree, now: clock.now,
-                                          alsoHolding: { !SortedIDs.ids(in: $0, of: unchecked).isEmpty })
+        let planned = scheduler.planRound(
+            neighbourhood: live + [local], local: tree, now: clock.now,
+            alsoHolding: { !SortedIDs.ids(in: $0, of: unchecked).isEmpty })
         var completed = false
         await withTaskGroup(of: Bool.self) { group in
             for exchange in planned { group.addTask { await self.exchange(exchange) } }
@@ -225,12 +231,17 @@ actor RepairShell {
         let map = ResponsibilityMap(nodes: live.map(\.id) + [local.id], replicas: settings.replicas)
         var released: [ContentID] = []
         let overdue = loadedAt.map { clock.now - $0 > settings.withholdingLimit } ?? false
-        for id in pending.ascending() where overdue || (!joining && (map.holders(of: id) ?? []).allSatisfy { $0 == local.id }) {
+        for id in pending.ascending()
+        where overdue || (!joining && (map.holders(of: id) ?? []).allSatisfy { $0 == local.id }) {
             released.append(id)
         }
         if overdue, !released.isEmpty {
-            logger.warning("replicas no exchange could check since start are served again",
-                           metadata: ["objects": "\(released.count)", "withheld.seconds": "\(settings.withholdingLimit.components.seconds)"])
+            logger.warning(
+                "replicas no exchange could check since start are served again",
+                metadata: [
+                    "objects": "\(released.count)",
+                    "withheld.seconds": "\(settings.withholdingLimit.components.seconds)",
+                ])
         }
         release(released)
     }
@@ -254,7 +265,8 @@ actor RepairShell {
         do {
             try await objects.expireTombstones(before: horizon.cutoff)
         } catch {
-            logger.warning("could not forget expired tombstones; will retry next round", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not forget expired tombstones; will retry next round", metadata: ["error": "\(error)"])
         }
     }
 
@@ -263,8 +275,10 @@ actor RepairShell {
     /// What `/v1/status` and `/metrics` report of repair (the records as the store has them now).
     func status() async -> RepairStatus {
         await drainChanges()
-        return RepairStatus(statistics: statistics, records: tree.count, tombstones: tree.tombstoneCount, quarantined: quarantined.count,
-                     withheld: pending.count, horizon: tree.horizon, policy: settings.policy, loading: phase == .loading)
+        return RepairStatus(
+            statistics: statistics, records: tree.count, tombstones: tree.tombstoneCount,
+            quarantined: quarantined.count,
+            withheld: pending.count, horizon: tree.horizon, policy: settings.policy, loading: phase == .loading)
     }
 
     /// Objects waiting for a push beyond the last round's limits.

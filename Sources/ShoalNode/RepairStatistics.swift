@@ -108,8 +108,11 @@ public struct RepairStatus: Codable, Sendable {
     public var tombstoneGraceSeconds: Int64
     public var rejoinBoundSeconds: Int64
 
-    init(statistics s: RepairStatistics, records: Int, tombstones: Int, quarantined: Int, withheld: Int, horizon: TombstoneHorizon,
-         policy: TombstonePolicy, loading: Bool) {
+    init(
+        statistics s: RepairStatistics, records: Int, tombstones: Int, quarantined: Int, withheld: Int,
+        horizon: TombstoneHorizon,
+        policy: TombstonePolicy, loading: Bool
+    ) {
         self.records = records
         self.tombstones = tombstones
         self.quarantined = quarantined
@@ -176,7 +179,11 @@ public struct RepairStatus: Codable, Sendable {
         ]
         // Failures by reason, as a gauge of the running count per code (a labelled total).
         for (code, count) in exchangeFailures.sorted(by: { $0.key < $1.key }) {
-            gauges.append(("shoal_repair_exchange_failures", [("code", code.replacingOccurrences(of: " ", with: "_"))], Double(count)))
+            gauges.append(
+                (
+                    "shoal_repair_exchange_failures", [("code", code.replacingOccurrences(of: " ", with: "_"))],
+                    Double(count)
+                ))
         }
         return (totals, gauges)
     }

@@ -13,8 +13,9 @@ extension ShoalNode {
     ///     neighbourhood for placement does).
     public func lookupForMeasurement(_ target: Key256, wanted: Int? = nil) async -> LookupMeasurement {
         let (result, timing) = await dht.timedLookup(target, wanted: wanted)
-        return LookupMeasurement(closest: result.closest, hops: result.stats.hops, messages: result.stats.messagesSent,
-                                 total: timing.total, waiting: timing.waiting, roundTrips: timing.roundTrips)
+        return LookupMeasurement(
+            closest: result.closest, hops: result.stats.hops, messages: result.stats.messagesSent,
+            total: timing.total, waiting: timing.waiting, roundTrips: timing.roundTrips)
     }
 
     /// Sends one Ping to `contact` (dialling first if no connection is open) and times the round

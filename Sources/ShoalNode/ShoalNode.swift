@@ -49,9 +49,11 @@ public final class ShoalNode: Sendable {
     var chunks: ChunkStore { objects.chunks }
     var metadata: MetadataStore { objects.metadata }
 
-    private init(configuration: NodeConfiguration, identity: NodeIdentity, contact: Contact, transport: Transport,
-                 dht: DHTShell, objects: LocalObjects, clock: NodeClock, logger: Logger, membership: MembershipShell,
-                 repair: RepairShell, service: PeerService, files: FileService, metrics: NodeMetrics) {
+    private init(
+        configuration: NodeConfiguration, identity: NodeIdentity, contact: Contact, transport: Transport,
+        dht: DHTShell, objects: LocalObjects, clock: NodeClock, logger: Logger, membership: MembershipShell,
+        repair: RepairShell, service: PeerService, files: FileService, metrics: NodeMetrics
+    ) {
         self.configuration = configuration
         self.identity = identity
         self.contact = contact
@@ -71,17 +73,21 @@ public final class ShoalNode: Sendable {
     /// arrive meanwhile wait for it.
     /// - Throws: when the identity, the store or the listening socket cannot be set up; the error says
     ///   what to do (e.g. fix the key file's mode, free the port).
-    public static func start(configuration: NodeConfiguration, logger: Logger = Logger(label: "shoal")) async throws -> ShoalNode {
+    public static func start(
+        configuration: NodeConfiguration, logger: Logger = Logger(label: "shoal")
+    ) async throws -> ShoalNode {
         let identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory)
         var logger = logger
         logger[metadataKey: "node"] = "\(identity.nodeID.short)"
-        let objects = try await LocalObjects.open(directory: configuration.dataDirectory.path, maxStorage: configuration.maxStorage,
-                                                  cacheSize: configuration.cacheSize, withholdingUntilChecked: true, logger: logger)
+        let objects = try await LocalObjects.open(
+            directory: configuration.dataDirectory.path, maxStorage: configuration.maxStorage,
+            cacheSize: configuration.cacheSize, withholdingUntilChecked: true, logger: logger)
         let router = PeerRequestRouter()
         let transport: Transport
         let bound: PeerAddress
         do {
-            transport = try Transport(identity: identity, configuration: configuration.transport, handler: router, logger: logger)
+            transport = try Transport(
+                identity: identity, configuration: configuration.transport, handler: router, logger: logger)
             bound = try await transport.listen(on: configuration.listen)
         } catch {
             await objects.close()
@@ -92,28 +98,40 @@ public final class ShoalNode: Sendable {
         let metrics = NodeMetrics(registry: configuration.metrics)
         let dht = DHTShell(transport: transport, clock: clock, metrics: metrics, logger: logger)
         await dht.setLocalContact(contact)
-        let membership = MembershipShell(local: contact, transport: transport, dht: dht, clock: clock,
-                                         period: configuration.protocolPeriod, logger: logger)
-        let repair = RepairShell(local: contact, settings: RepairShell.Settings(configuration), transport: transport, dht: dht,
-                                 objects: objects, clock: clock, logger: logger)
-        let service = PeerService(local: contact, replicas: configuration.replicas, objects: objects, dht: dht,
-                                  membership: membership, repair: repair, metrics: metrics, clock: clock, logger: logger)
-        let placer = ObjectPlacer(local: contact, owner: identity.owner, replicas: configuration.replicas,
-                                  transport: transport, dht: dht, objects: objects, clock: clock, metrics: metrics)
-        let fetcher = ObjectFetcher(local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
-                                    objects: objects, board: HolderBoard(clock: clock), metrics: metrics, logger: logger)
-        let deleter = DeleteFanOut(local: contact, identity: identity, replicas: configuration.replicas, transport: transport,
-                                   dht: dht, service: service, clock: clock)
-        let files = FileService(local: contact, identity: identity, chunkSize: configuration.chunkSize,
-                                window: configuration.transferWindow, placer: placer, fetcher: fetcher, deleter: deleter,
-                                objects: objects, clock: clock, metrics: metrics, logger: logger)
-        let node = ShoalNode(configuration: configuration, identity: identity, contact: contact, transport: transport,
-                             dht: dht, objects: objects, clock: clock, logger: logger, membership: membership,
-                             repair: repair, service: service, files: files, metrics: metrics)
+        let membership = MembershipShell(
+            local: contact, transport: transport, dht: dht, clock: clock,
+            period: configuration.protocolPeriod, logger: logger)
+        let repair = RepairShell(
+            local: contact, settings: RepairShell.Settings(configuration), transport: transport, dht: dht,
+            objects: objects, clock: clock, logger: logger)
+        let service = PeerService(
+            local: contact, replicas: configuration.replicas, objects: objects, dht: dht,
+            membership: membership, repair: repair, metrics: metrics, clock: clock, logger: logger)
+        let placer = ObjectPlacer(
+            local: contact, owner: identity.owner, replicas: configuration.replicas,
+            transport: transport, dht: dht, objects: objects, clock: clock, metrics: metrics)
+        let fetcher = ObjectFetcher(
+            local: contact, replicas: configuration.replicas, transport: transport, dht: dht,
+            objects: objects, board: HolderBoard(clock: clock), metrics: metrics, logger: logger)
+        let deleter = DeleteFanOut(
+            local: contact, identity: identity, replicas: configuration.replicas, transport: transport,
+            dht: dht, service: service, clock: clock)
+        let files = FileService(
+            local: contact, identity: identity, chunkSize: configuration.chunkSize,
+            window: configuration.transferWindow, placer: placer, fetcher: fetcher, deleter: deleter,
+            objects: objects, clock: clock, metrics: metrics, logger: logger)
+        let node = ShoalNode(
+            configuration: configuration, identity: identity, contact: contact, transport: transport,
+            dht: dht, objects: objects, clock: clock, logger: logger, membership: membership,
+            repair: repair, service: service, files: files, metrics: metrics)
         router.attach(service)
         await repair.attach(membership: membership)
-        logger.info("node started", metadata: ["node.id": "\(identity.nodeID.hex)", "listen.address": "\(contact.address)",
-                                               "data.dir": "\(configuration.dataDirectory.path)"])
+        logger.info(
+            "node started",
+            metadata: [
+                "node.id": "\(identity.nodeID.hex)", "listen.address": "\(contact.address)",
+                "data.dir": "\(configuration.dataDirectory.path)",
+            ])
         return node
     }
 
@@ -131,15 +149,18 @@ public final class ShoalNode: Sendable {
                     if !answered.isEmpty {
                         for peer in await dht.allContacts() { await membership.add(peer) }
                         let tableSize = await dht.size
-                        logger.info("joined the network", metadata: ["bootstrap.answered": "\(answered.count)", "table.size": "\(tableSize)"])
+                        logger.info(
+                            "joined the network",
+                            metadata: ["bootstrap.answered": "\(answered.count)", "table.size": "\(tableSize)"])
                         break
                     }
-                    logger.info("no bootstrap peer answered; running alone and retrying", metadata: ["retry.in": "\(delay)"])
-                    try? await Task.sleep(for: delay)
+                    logger.info(
+                        "no bootstrap peer answered; running alone and retrying", metadata: ["retry.in": "\(delay)"])
+                    try? await clock.sleep(for: delay)
                     delay = min(delay * 2, interval)
                 }
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
+                    try? await clock.sleep(for: interval)
                     if Task.isCancelled { break }
                     let answered = await dht.join(bootstrap)
                     for peer in await dht.allContacts() { await membership.add(peer) }
@@ -153,7 +174,7 @@ public final class ShoalNode: Sendable {
         }
         group.addTask { [self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: configuration.refreshCheckInterval)
+                try? await clock.sleep(for: configuration.refreshCheckInterval)
                 await dht.tick()
             }
         }
@@ -168,7 +189,11 @@ public final class ShoalNode: Sendable {
     /// - Parameter handOff: `true` to announce departure and hand this node's objects to the next
     ///   closest nodes first; `false` to stop at once (tests that simulate a crash use `kill`).
     public func stop(handOff: Bool = true) async {
-        enum Step { case close, signal(AsyncStream<Bool>.Continuation), wait }
+        enum Step {
+            case close
+            case signal(AsyncStream<Bool>.Continuation)
+            case wait
+        }
         let step = lifecycle.withLockedValue { state -> Step in
             switch state {
             case .opened:
@@ -217,16 +242,20 @@ public final class ShoalNode: Sendable {
 
     /// A snapshot for `/v1/status`.
     public func status() async -> NodeStatus {
-        NodeStatus(nodeID: nodeID.hex, listenAddress: contact.address.description,
-                   peers: transport.connectedPeers.count, routingTableSize: await dht.size,
-                   members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
-                   cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
-                   repairBacklog: await repair.backlog, repair: await repair.status(), averageLookupHops: await dht.averageHops,
-                   maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
-                   resources: ResourceStatus(transport: transport.usage, api: apiLimiter.withLockedValue { $0?.statistics }.map {
-                       APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
-                   }),
-                   membership: await membership.statistics)
+        NodeStatus(
+            nodeID: nodeID.hex, listenAddress: contact.address.description,
+            peers: transport.connectedPeers.count, routingTableSize: await dht.size,
+            members: await membership.aliveCount, bytesStored: chunks.bytesCounted, objectsStored: chunks.objectCount,
+            cachedBytes: await metadata.cachedBytes, replicas: configuration.replicas,
+            repairBacklog: await repair.backlog, repair: await repair.status(),
+            averageLookupHops: await dht.averageHops,
+            maxStorage: configuration.maxStorage, diskFree: chunks.diskFree, cacheSize: configuration.cacheSize,
+            resources: ResourceStatus(
+                transport: transport.usage,
+                api: apiLimiter.withLockedValue { $0?.statistics }.map {
+                    APIUsage(connections: $0.open, evicted: $0.evicted, refused: $0.refused)
+                }),
+            membership: await membership.statistics)
     }
 }
 

@@ -28,7 +28,8 @@ public struct TimeSpan: Hashable, Sendable, CustomStringConvertible {
             factor = f
         }
         guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let n = Int64(digits) else { return nil }
+            let n = Int64(digits)
+        else { return nil }
         let (seconds, overflow) = n.multipliedReportingOverflow(by: factor)
         guard !overflow, seconds <= Self.maximumSeconds else { return nil }
         self.seconds = seconds

@@ -15,7 +15,8 @@ public enum ExchangeAnswer: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .summaries(let s): return "summaries(\(s.count))"
-        case .records(let pages): return "records(\(pages.count) pages, \(pages.reduce(0) { $0 + $1.records.count }) records)"
+        case .records(let pages):
+            return "records(\(pages.count) pages, \(pages.reduce(0) { $0 + $1.records.count }) records)"
         case .horizonMismatch(let h): return "horizonMismatch(\(h))"
         case .refused(let why): return "refused(\(why))"
         }

@@ -13,8 +13,10 @@ public struct ExchangeScheduleLimits: Hashable, Sendable {
     public var maximumRetryBackoff: Duration
 
     /// Creates limits.
-    public init(maximumExchangesPerRound: Int = 8, interval: Duration = .zero, exchangeTimeout: Duration = .seconds(300),
-                retryBackoff: Duration = .seconds(30), maximumRetryBackoff: Duration = .seconds(1800)) {
+    public init(
+        maximumExchangesPerRound: Int = 8, interval: Duration = .zero, exchangeTimeout: Duration = .seconds(300),
+        retryBackoff: Duration = .seconds(30), maximumRetryBackoff: Duration = .seconds(1800)
+    ) {
         self.maximumExchangesPerRound = max(1, maximumExchangesPerRound)
         self.interval = interval
         self.exchangeTimeout = exchangeTimeout

@@ -45,16 +45,22 @@ public struct ExchangeScheduler: Sendable {
     ///     with their holders like ranges with records.
     /// - Returns: at most ``ExchangeScheduleLimits/maximumExchangesPerRound`` exchanges to start
     ///   now; each must be reported to ``onExchangeFinished(_:now:)`` or ``onExchangeFailed(with:_:now:)``.
-    public mutating func planRound(neighbourhood: [Contact], local tree: RecordTree, now: Timestamp,
-                                   alsoHolding: (KeyRange) -> Bool = { _ in false }) -> [PlannedExchange] {
+    public mutating func planRound(
+        neighbourhood: [Contact], local tree: RecordTree, now: Timestamp,
+        alsoHolding: (KeyRange) -> Bool = { _ in false }
+    ) -> [PlannedExchange] {
         var contacts: [NodeID: Contact] = [:]
         for c in neighbourhood where c.id != localID { contacts[c.id] = c }
         let map = ResponsibilityMap(nodes: Array(contacts.keys) + [localID], replicas: replicas)
         var shared: [NodeID: [KeyRange]] = [:]
         for responsible in map.ranges {
             let mine = responsible.holders.contains(localID)
-            guard mine || tree.recordCount(in: responsible.range) > 0 || alsoHolding(responsible.range) else { continue }
-            for peer in responsible.holders where peer != localID { shared[peer, default: []].append(responsible.range) }
+            guard mine || tree.recordCount(in: responsible.range) > 0 || alsoHolding(responsible.range) else {
+                continue
+            }
+            for peer in responsible.holders where peer != localID {
+                shared[peer, default: []].append(responsible.range)
+            }
         }
         peers = peers.filter { shared[$0.key] != nil }
 

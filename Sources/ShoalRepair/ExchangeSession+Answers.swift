@@ -13,14 +13,17 @@ extension ExchangeSession {
     ///   - tree: this node's records, compared against the peer's (mutable only for hash caching).
     ///   - now: the current time; the next deadline is `now + requestTimeout`.
     /// - Returns: the next request, or the terminal directive.
-    public mutating func onAnswer(_ answer: ExchangeAnswer, local tree: inout RecordTree, now: Timestamp) -> [ExchangeDirective] {
+    public mutating func onAnswer(
+        _ answer: ExchangeAnswer, local tree: inout RecordTree, now: Timestamp
+    ) -> [ExchangeDirective] {
         guard phase == .awaiting, let asked = outstanding else { return [] }
         outstanding = nil
         outcome.bytes += ExchangeWireSize.frame(answer, horizon: horizon)
         let failure: ExchangeFailure?
         switch (answer, asked) {
         case (.horizonMismatch(let theirs), _):
-            failure = ExchangeFailure(.horizonMismatch, "\(peer) is at \(theirs), this node at \(horizon)", peerHorizon: theirs)
+            failure = ExchangeFailure(
+                .horizonMismatch, "\(peer) is at \(theirs), this node at \(horizon)", peerHorizon: theirs)
         case (.refused(let reason), _):
             failure = ExchangeFailure(.refused, "\(peer) refused: \(reason)")
         case (.summaries(let summaries), .summaries(let ranges)):
@@ -41,7 +44,9 @@ extension ExchangeSession {
 
     // MARK: Summaries
 
-    private mutating func absorbSummaries(_ summaries: [RangeSummary], for ranges: [KeyRange], tree: inout RecordTree) -> ExchangeFailure? {
+    private mutating func absorbSummaries(
+        _ summaries: [RangeSummary], for ranges: [KeyRange], tree: inout RecordTree
+    ) -> ExchangeFailure? {
         guard summaries.count == ranges.count else {
             return ExchangeFailure(.malformedAnswer, "\(summaries.count) summaries for \(ranges.count) ranges")
         }
@@ -51,7 +56,9 @@ extension ExchangeSession {
         return nil
     }
 
-    private mutating func absorbChildren(_ summaries: [RangeSummary], of parents: [SummarizedRange], tree: inout RecordTree) -> ExchangeFailure? {
+    private mutating func absorbChildren(
+        _ summaries: [RangeSummary], of parents: [SummarizedRange], tree: inout RecordTree
+    ) -> ExchangeFailure? {
         let expected = parents.reduce(0) { $0 + $1.range.childCount }
         guard summaries.count == expected else {
             return ExchangeFailure(.malformedAnswer, "\(summaries.count) child summaries for \(expected) children")
@@ -64,10 +71,12 @@ extension ExchangeSession {
                 return ExchangeFailure(.malformedAnswer, "implausible record count under \(parent.range)")
             }
             let total = children.reduce(0) { $0 + $1.count }
-            let hashMatches = parent.peer.count <= UInt64(RangeHashing.leafCapacity)
+            let hashMatches =
+                parent.peer.count <= UInt64(RangeHashing.leafCapacity)
                 || RangeHashing.nodeHash(children: children) == parent.peer.hash
             guard total == parent.peer.count, hashMatches else {
-                if let failure = inconsistent(parent.range, "children of \(parent.range) do not add up to its summary") {
+                if let failure = inconsistent(parent.range, "children of \(parent.range) do not add up to its summary")
+                {
                     return failure
                 }
                 continue
@@ -80,12 +89,15 @@ extension ExchangeSession {
     }
 
     /// Decides what a range needs, given the peer's summary of it.
-    private mutating func compare(_ range: KeyRange, peer summary: RangeSummary, tree: inout RecordTree) -> ExchangeFailure? {
+    private mutating func compare(
+        _ range: KeyRange, peer summary: RangeSummary, tree: inout RecordTree
+    ) -> ExchangeFailure? {
         guard summary.count <= Self.implausibleCount else {
             return ExchangeFailure(.malformedAnswer, "implausible record count \(summary.count) for \(range)")
         }
         if range.bitLength == Key256.bitCount, summary.count > 1 {
-            return ExchangeFailure(.malformedAnswer, "\(summary.count) records for the single key \(range.prefix.short)")
+            return ExchangeFailure(
+                .malformedAnswer, "\(summary.count) records for the single key \(range.prefix.short)")
         }
         let local = tree.summary(of: range)
         if local == summary { return nil }
@@ -122,20 +134,24 @@ extension ExchangeSession {
         inconsistencies += 1
         outcome.unexplored.append(range)
         guard inconsistencies <= limits.maximumInconsistentAnswers else {
-            return ExchangeFailure(.inconsistentAnswers, "\(inconsistencies) inconsistent answers from \(peer), last: \(what)")
+            return ExchangeFailure(
+                .inconsistentAnswers, "\(inconsistencies) inconsistent answers from \(peer), last: \(what)")
         }
         return nil
     }
 
     // MARK: Records
 
-    private mutating func absorbPages(_ pages: [RecordPage], for asked: [RecordFetch], tree: inout RecordTree) -> ExchangeFailure? {
+    private mutating func absorbPages(
+        _ pages: [RecordPage], for asked: [RecordFetch], tree: inout RecordTree
+    ) -> ExchangeFailure? {
         guard pages.count == asked.count else {
             return ExchangeFailure(.malformedAnswer, "\(pages.count) record pages for \(asked.count) queries")
         }
         let total = pages.reduce(0) { $0 + $1.records.count }
         guard total <= limits.maximumRecordsPerAnswer else {
-            return ExchangeFailure(.malformedAnswer, "\(total) records in one answer; at most \(limits.maximumRecordsPerAnswer)")
+            return ExchangeFailure(
+                .malformedAnswer, "\(total) records in one answer; at most \(limits.maximumRecordsPerAnswer)")
         }
         if total == 0, pages.contains(where: { !$0.isComplete }) {
             return ExchangeFailure(.noProgress, "\(peer) sent no records and an incomplete page")
@@ -155,10 +171,12 @@ extension ExchangeSession {
         for record in page.records {
             guard fetch.range.contains(record.id) else { return "record \(record.id.short) outside \(fetch.range)" }
             if let previous, record.id <= previous {
-                return "record \(record.id.short) not above \(previous.short) (out of order, repeated, or before `after`)"
+                return
+                    "record \(record.id.short) not above \(previous.short) (out of order, repeated, or before `after`)"
             }
             guard record.ownerEntryCount <= limits.maximumOwnerEntriesPerRecord else {
-                return "record \(record.id.short) has \(record.ownerEntryCount) owner entries; at most \(limits.maximumOwnerEntriesPerRecord)"
+                return
+                    "record \(record.id.short) has \(record.ownerEntryCount) owner entries; at most \(limits.maximumOwnerEntriesPerRecord)"
             }
             guard !record.tombstones.contains(where: horizon.hasExpired) else {
                 return "record \(record.id.short) carries a tombstone expired at \(horizon)"
@@ -169,7 +187,8 @@ extension ExchangeSession {
     }
 
     /// Compares one page with this node's records over the same IDs.
-    private mutating func absorb(_ page: RecordPage, for fetch: RecordFetch, tree: inout RecordTree) -> ExchangeFailure? {
+    private mutating func absorb(_ page: RecordPage, for fetch: RecordFetch, tree: inout RecordTree) -> ExchangeFailure?
+    {
         var fetch = fetch
         if !page.isComplete, page.records.isEmpty {
             fetches.append(fetch)  // cut short by the answer's budget before this page: ask again
@@ -189,7 +208,9 @@ extension ExchangeSession {
                 outcome.weLack.append(theirs[j])
                 j += 1
             } else {
-                if local[i] != theirs[j] { outcome.differing.append(RecordDifference(local: local[i], peer: theirs[j])) }
+                if local[i] != theirs[j] {
+                    outcome.differing.append(RecordDifference(local: local[i], peer: theirs[j]))
+                }
                 i += 1
                 j += 1
             }
@@ -198,7 +219,8 @@ extension ExchangeSession {
         if fetch.peer.count <= UInt64(RangeHashing.leafCapacity) { fetch.digests += theirs.map(\.digest) }
         guard page.isComplete else {
             guard fetch.received < fetch.peer.count else {
-                return inconsistent(fetch.range, "more records listed in \(fetch.range) than its summary's \(fetch.peer.count)")
+                return inconsistent(
+                    fetch.range, "more records listed in \(fetch.range) than its summary's \(fetch.peer.count)")
             }
             fetch.after = upTo
             fetches.append(fetch)
@@ -206,9 +228,12 @@ extension ExchangeSession {
         }
         reservedDifferences -= fetch.reserved
         if fetch.received != fetch.peer.count {
-            return inconsistent(fetch.range, "\(fetch.received) records listed in \(fetch.range), \(fetch.peer.count) summarized")
+            return inconsistent(
+                fetch.range, "\(fetch.received) records listed in \(fetch.range), \(fetch.peer.count) summarized")
         }
-        if fetch.peer.count <= UInt64(RangeHashing.leafCapacity), RangeHashing.leafHash(digests: fetch.digests) != fetch.peer.hash {
+        if fetch.peer.count <= UInt64(RangeHashing.leafCapacity),
+            RangeHashing.leafHash(digests: fetch.digests) != fetch.peer.hash
+        {
             return inconsistent(fetch.range, "records listed in \(fetch.range) do not hash to its summary")
         }
         return nil

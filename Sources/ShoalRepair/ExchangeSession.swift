@@ -76,7 +76,8 @@ public struct ExchangeSession: Sendable {
     ///     past ``ExchangeLimits/maximumRangesPerSession`` the rest is reported unexplored.
     ///   - horizon: this node's tombstone horizon (``RecordTree/horizon``).
     ///   - limits: bounds.
-    public init(peer: Contact, ranges: [KeyRange], horizon: TombstoneHorizon, limits: ExchangeLimits = ExchangeLimits()) {
+    public init(peer: Contact, ranges: [KeyRange], horizon: TombstoneHorizon, limits: ExchangeLimits = ExchangeLimits())
+    {
         self.peer = peer
         self.horizon = horizon
         self.limits = limits
@@ -138,7 +139,8 @@ public struct ExchangeSession: Sendable {
             var children = 0
             for descent in descents {
                 guard batch.count < limits.maximumRangesPerRequest,
-                      children + descent.range.childCount <= limits.maximumSummariesPerAnswer else { break }
+                    children + descent.range.childCount <= limits.maximumSummariesPerAnswer
+                else { break }
                 batch.append(descent)
                 children += descent.range.childCount
             }
@@ -173,7 +175,9 @@ public struct ExchangeSession: Sendable {
         return [.finished(outcome)]
     }
 
-    mutating func fail(_ code: ExchangeFailure.Code, _ message: String, peerHorizon: TombstoneHorizon? = nil) -> [ExchangeDirective] {
+    mutating func fail(
+        _ code: ExchangeFailure.Code, _ message: String, peerHorizon: TombstoneHorizon? = nil
+    ) -> [ExchangeDirective] {
         phase = .done
         outstanding = nil
         return [.failed(ExchangeFailure(code, message, peerHorizon: peerHorizon))]

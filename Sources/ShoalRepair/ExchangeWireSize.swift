@@ -15,7 +15,9 @@ public enum ExchangeWireSize {
     static let answerField = 19
 
     /// Bytes of the whole frame carrying `request`.
-    public static func frame(_ request: ExchangeRequest) -> Int { frame(bodyField: requestField, body: encoded(request)) }
+    public static func frame(_ request: ExchangeRequest) -> Int {
+        frame(bodyField: requestField, body: encoded(request))
+    }
 
     /// Bytes of the whole frame carrying `answer`.
     public static func frame(_ answer: ExchangeAnswer, horizon: TombstoneHorizon) -> Int {
@@ -50,7 +52,11 @@ public enum ExchangeWireSize {
         case .summaries(let ranges), .children(let ranges):
             return horizon + message(ranges.reduce(0) { $0 + message(keyRange($1)) })
         case .records(let queries):
-            return horizon + message(queries.reduce(0) { $0 + message(message(keyRange($1.range)) + ($1.after == nil ? 0 : bytesField(32))) })
+            return horizon
+                + message(
+                    queries.reduce(0) {
+                        $0 + message(message(keyRange($1.range)) + ($1.after == nil ? 0 : bytesField(32)))
+                    })
         }
     }
 
@@ -74,7 +80,8 @@ public enum ExchangeWireSize {
 
     static func keyRange(_ range: KeyRange) -> Int {
         let prefixBytes = (range.bitLength + 7) / 8
-        return (prefixBytes > 0 ? bytesField(prefixBytes) : 0) + (range.bitLength > 0 ? 1 + varint(UInt64(range.bitLength)) : 0)
+        return (prefixBytes > 0 ? bytesField(prefixBytes) : 0)
+            + (range.bitLength > 0 ? 1 + varint(UInt64(range.bitLength)) : 0)
     }
 
     static func summary(_ summary: RangeSummary) -> Int {

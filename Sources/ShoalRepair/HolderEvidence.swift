@@ -24,18 +24,25 @@ public struct HolderEvidence: Sendable {
         var fresh = outcome.ranges.map { PeerRangeEvidence(range: $0, isKnown: true) }
         func slot(_ key: Key256) -> Int? { Self.index(containing: key, in: fresh) }
         for record in outcome.peerLacks { if let i = slot(record.id) { fresh[i].lacking.insert(record.id) } }
-        for d in outcome.differing where !d.peer.isStored { if let i = slot(d.local.id) { fresh[i].lacking.insert(d.local.id) } }
-        for record in outcome.weLack where !record.isStored { if let i = slot(record.id) { fresh[i].lacking.insert(record.id) } }
+        for d in outcome.differing where !d.peer.isStored {
+            if let i = slot(d.local.id) { fresh[i].lacking.insert(d.local.id) }
+        }
+        for record in outcome.weLack where !record.isStored {
+            if let i = slot(record.id) { fresh[i].lacking.insert(record.id) }
+        }
         for range in outcome.peerLacksRanges { if let i = slot(range.prefix) { fresh[i].emptyRanges.append(range) } }
         for range in outcome.unexplored {
             fresh = PeerRangeEvidence.carving(range, from: fresh) + [PeerRangeEvidence(range: range, isKnown: false)]
             fresh.sort { $0.range < $1.range }
         }
-        let entries = PeerRangeEvidence.removing(outcome.ranges, from: evidence[outcome.peer] ?? [])
+        let entries =
+            PeerRangeEvidence.removing(outcome.ranges, from: evidence[outcome.peer] ?? [])
             + fresh
         evidence[outcome.peer] = entries.sorted { $0.range < $1.range }
         if let acknowledged = stored[outcome.peer] {
-            let kept = acknowledged.filter { id in Self.index(containing: id, in: fresh).map { !fresh[$0].isKnown } ?? true }
+            let kept = acknowledged.filter { id in
+                Self.index(containing: id, in: fresh).map { !fresh[$0].isKnown } ?? true
+            }
             stored[outcome.peer] = kept.isEmpty ? nil : kept
         }
     }

@@ -26,7 +26,9 @@ public struct InventoryEntry: Hashable, Sendable {
     /// `isTombstoned` (by ``ObjectOwner/unattributed``). Kept for callers not yet passing records.
     public init(id: ContentID, size: Int, isPinned: Bool = false, isTombstoned: Bool = false) {
         let tombstones = isTombstoned ? [Tombstone(owner: .unattributed, deletedAt: .zero, deleteID: .zero)] : []
-        self.init(record: ObjectRecord(id: id, kind: .chunk, isStored: true, tombstones: tombstones), size: size, isPinned: isPinned)
+        self.init(
+            record: ObjectRecord(id: id, kind: .chunk, isStored: true, tombstones: tombstones), size: size,
+            isPinned: isPinned)
     }
 
     /// The object's content ID.

@@ -71,8 +71,10 @@ public struct KeyRange: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// - Precondition: `bitLength < 256`.
     public var halves: (zero: KeyRange, one: KeyRange) {
         precondition(bitLength < Key256.bitCount, "a single key has no halves")
-        return (KeyRange(unchecked: prefix, bitLength: bitLength + 1),
-                KeyRange(unchecked: prefix.settingBit(bitLength, to: true), bitLength: bitLength + 1))
+        return (
+            KeyRange(unchecked: prefix, bitLength: bitLength + 1),
+            KeyRange(unchecked: prefix.settingBit(bitLength, to: true), bitLength: bitLength + 1)
+        )
     }
 
     /// The ranges that cover this one except `inner` (which it must contain): the siblings along
@@ -81,7 +83,9 @@ public struct KeyRange: Hashable, Sendable, Comparable, CustomStringConvertible 
     public func excluding(_ inner: KeyRange) -> [KeyRange] {
         precondition(contains(inner), "\(inner) is not inside \(self)")
         return (bitLength..<inner.bitLength).map { bit in
-            KeyRange(unchecked: inner.prefix.keepingPrefix(bit + 1).settingBit(bit, to: !inner.prefix.bit(bit)), bitLength: bit + 1)
+            KeyRange(
+                unchecked: inner.prefix.keepingPrefix(bit + 1).settingBit(bit, to: !inner.prefix.bit(bit)),
+                bitLength: bit + 1)
         }.sorted()
     }
 

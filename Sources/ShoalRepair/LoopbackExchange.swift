@@ -30,7 +30,9 @@ public enum LoopbackExchange {
         peerLimits: ExchangeLimits = ExchangeLimits(), now: Timestamp = .zero,
         tamper: (ExchangeRequest, ExchangeAnswer) -> ExchangeAnswer = { $1 }
     ) -> Result {
-        var result = Result(outcome: .failure(ExchangeFailure(.transportFailed, "not run")), requests: 0, requestBytes: 0, answerBytes: 0)
+        var result = Result(
+            outcome: .failure(ExchangeFailure(.transportFailed, "not run")), requests: 0, requestBytes: 0,
+            answerBytes: 0)
         var directives = session.start(now: now)
         while let directive = directives.first {
             switch directive {

@@ -59,8 +59,9 @@ public struct ObjectRecord: Hashable, Sendable, CustomStringConvertible {
 
     /// This record with `owner`'s claim at `time` merged in.
     public func claiming(by owner: ObjectOwner, at time: Timestamp) -> ObjectRecord {
-        ObjectRecord(id: id, kind: kind, isStored: isStored, claims: claims + [OwnerClaim(owner: owner, claimedAt: time)],
-                     tombstones: tombstones)
+        ObjectRecord(
+            id: id, kind: kind, isStored: isStored, claims: claims + [OwnerClaim(owner: owner, claimedAt: time)],
+            tombstones: tombstones)
     }
 
     /// This record with `tombstone` merged in: it replaces its owner's claim unless that claim is later.
@@ -80,8 +81,9 @@ public struct ObjectRecord: Hashable, Sendable, CustomStringConvertible {
     /// - Precondition: `other.id == id`.
     public func merged(with other: ObjectRecord) -> ObjectRecord {
         precondition(other.id == id, "merging the records of two different objects")
-        return ObjectRecord(id: id, kind: max(kind, other.kind), isStored: isStored, claims: claims + other.claims,
-                            tombstones: tombstones + other.tombstones)
+        return ObjectRecord(
+            id: id, kind: max(kind, other.kind), isStored: isStored, claims: claims + other.claims,
+            tombstones: tombstones + other.tombstones)
     }
 
     /// This record without the tombstones that `horizon` has expired.
@@ -111,7 +113,10 @@ public struct ObjectRecord: Hashable, Sendable, CustomStringConvertible {
         var latestTombstone: [ObjectOwner: Tombstone] = [:]
         for t in tombstones {
             if let known = latestTombstone[t.owner],
-               (known.deletedAt, known.deleteID) >= (t.deletedAt, t.deleteID) { continue }
+                (known.deletedAt, known.deleteID) >= (t.deletedAt, t.deleteID)
+            {
+                continue
+            }
             latestTombstone[t.owner] = t
         }
         for (owner, t) in latestTombstone {
@@ -119,6 +124,8 @@ public struct ObjectRecord: Hashable, Sendable, CustomStringConvertible {
                 if claim.claimedAt > t.deletedAt { latestTombstone[owner] = nil } else { latestClaim[owner] = nil }
             }
         }
-        return (latestClaim.values.sorted { $0.owner < $1.owner }, latestTombstone.values.sorted { $0.owner < $1.owner })
+        return (
+            latestClaim.values.sorted { $0.owner < $1.owner }, latestTombstone.values.sorted { $0.owner < $1.owner }
+        )
     }
 }

@@ -12,8 +12,9 @@ struct PeerRangeEvidence: Sendable {
 
     /// This evidence restricted to `part` (a range inside ``range``).
     func restricted(to part: KeyRange) -> PeerRangeEvidence {
-        PeerRangeEvidence(range: part, isKnown: isKnown, lacking: lacking.filter { part.contains($0) },
-                          emptyRanges: emptyRanges.compactMap { part.contains($0) ? $0 : ($0.contains(part) ? part : nil) })
+        PeerRangeEvidence(
+            range: part, isKnown: isKnown, lacking: lacking.filter { part.contains($0) },
+            emptyRanges: emptyRanges.compactMap { part.contains($0) ? $0 : ($0.contains(part) ? part : nil) })
     }
 
     /// Replaces whatever `entries` (disjoint) say about `inner`: entries inside it are removed,

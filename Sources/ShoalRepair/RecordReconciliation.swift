@@ -44,7 +44,9 @@ public struct RecordReconciliation: Sendable {
         for d in outcome.differing {
             learn(d.peer, over: d.local)
             let merged = d.local.merged(with: d.peer)
-            if !merged.hasSameOwnerEntries(as: d.peer) || merged.kind != d.peer.kind, forPeer.count < limit { forPeer.append(merged) }
+            if !merged.hasSameOwnerEntries(as: d.peer) || merged.kind != d.peer.kind, forPeer.count < limit {
+                forPeer.append(merged)
+            }
         }
         for record in outcome.peerLacks where !travelsByPush(record) && forPeer.count < limit { forPeer.append(record) }
         for range in outcome.peerLacksRanges where forPeer.count < limit {
@@ -74,13 +76,16 @@ public struct RecordReconciliation: Sendable {
     /// - Parameters:
     ///   - isTrusted: whether a learned tombstone of an object may be applied.
     ///   - tree: this node's records now.
-    public func localUpdates(trusting isTrusted: (ContentID, Tombstone) -> Bool, local tree: RecordTree) -> [ObjectRecord] {
+    public func localUpdates(
+        trusting isTrusted: (ContentID, Tombstone) -> Bool, local tree: RecordTree
+    ) -> [ObjectRecord] {
         theirs.compactMap { peerRecord in
             let local = tree.record(peerRecord.id)
             let known = Set(local?.tombstones.map(\.deleteID) ?? [])
             let trusted = ObjectRecord(
                 id: peerRecord.id, kind: peerRecord.kind, isStored: false, claims: peerRecord.claims,
-                tombstones: peerRecord.tombstones.filter { known.contains($0.deleteID) || isTrusted(peerRecord.id, $0) })
+                tombstones: peerRecord.tombstones.filter { known.contains($0.deleteID) || isTrusted(peerRecord.id, $0) }
+            )
             let merged = local.map { $0.merged(with: trusted) } ?? trusted
             return merged == local || merged.isEmpty ? nil : merged
         }

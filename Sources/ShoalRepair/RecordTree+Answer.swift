@@ -13,7 +13,8 @@ extension RecordTree {
     ///   - request: the decoded request.
     ///   - limits: this node's bounds.
     /// - Returns: the answer to send back.
-    public mutating func answer(_ request: ExchangeRequest, limits: ExchangeLimits = ExchangeLimits()) -> ExchangeAnswer {
+    public mutating func answer(_ request: ExchangeRequest, limits: ExchangeLimits = ExchangeLimits()) -> ExchangeAnswer
+    {
         guard request.horizon == horizon else { return .horizonMismatch(horizon) }
         switch request.body {
         case .summaries(let ranges):
@@ -44,8 +45,10 @@ extension RecordTree {
     /// Answers like ``answer(_:limits:)``, first moving to the request's horizon when it is ahead
     /// of this tree's and `policy` accepts it at `now` (wall clock).
     /// - Returns: the answer, and the tombstones expired by moving (0 when it did not move).
-    public mutating func answer(_ request: ExchangeRequest, limits: ExchangeLimits = ExchangeLimits(),
-                                policy: TombstonePolicy, now: Timestamp) -> (answer: ExchangeAnswer, expiredTombstones: Int) {
+    public mutating func answer(
+        _ request: ExchangeRequest, limits: ExchangeLimits = ExchangeLimits(),
+        policy: TombstonePolicy, now: Timestamp
+    ) -> (answer: ExchangeAnswer, expiredTombstones: Int) {
         var expired = 0
         if request.horizon > horizon, policy.accepts(request.horizon, at: now) {
             expired = advanceHorizon(to: request.horizon)

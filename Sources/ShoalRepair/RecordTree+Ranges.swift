@@ -11,13 +11,17 @@ extension RecordTree {
         var index: Int32 = 0
         var depth = 0
         while depth < alignedDepth {
-            if nodes[Int(index)].isLeaf { return Self.leafSummary(nodes[Int(index)].records.filter { range.contains($0.record.id) }) }
+            if nodes[Int(index)].isLeaf {
+                return Self.leafSummary(nodes[Int(index)].records.filter { range.contains($0.record.id) })
+            }
             index = nodes[Int(index)].children[range.prefix.nibble(depth)]
             if index == RecordTreeNode.none { return .empty }
             depth += 1
         }
         if extraBits == 0 { return nodeSummary(index) }
-        if nodes[Int(index)].isLeaf { return Self.leafSummary(nodes[Int(index)].records.filter { range.contains($0.record.id) }) }
+        if nodes[Int(index)].isLeaf {
+            return Self.leafSummary(nodes[Int(index)].records.filter { range.contains($0.record.id) })
+        }
         // An unaligned range is the union of some children of the aligned node above it.
         let first = range.prefix.bits(from: 4 * alignedDepth, count: extraBits) << (4 - extraBits)
         let span = 1 << (4 - extraBits)
@@ -39,7 +43,9 @@ extension RecordTree {
         var index: Int32 = 0
         var depth = 0
         while depth < alignedDepth {
-            if nodes[Int(index)].isLeaf { return nodes[Int(index)].records.lazy.filter { range.contains($0.record.id) }.count }
+            if nodes[Int(index)].isLeaf {
+                return nodes[Int(index)].records.lazy.filter { range.contains($0.record.id) }.count
+            }
             index = nodes[Int(index)].children[range.prefix.nibble(depth)]
             if index == RecordTreeNode.none { return 0 }
             depth += 1
@@ -62,7 +68,9 @@ extension RecordTree {
     /// `limit` of them.
     /// - Returns: the records, and whether they are all there are (`false`: ask again after the
     ///   last one).
-    public func records(in range: KeyRange, after: ContentID? = nil, limit: Int = .max) -> (records: [ObjectRecord], isComplete: Bool) {
+    public func records(
+        in range: KeyRange, after: ContentID? = nil, limit: Int = .max
+    ) -> (records: [ObjectRecord], isComplete: Bool) {
         var out: [ObjectRecord] = []
         guard limit > 0 else { return ([], summaryCountIsZero(range, after: after)) }
         let complete = collect(node: 0, covering: .everything, in: range, after: after, limit: limit, into: &out)
@@ -107,8 +115,10 @@ extension RecordTree {
 
     /// In-order walk of `node` (whose keys are `covering`): appends the records in `range` above
     /// `after`. Returns `false` once it stopped at `limit` with more left.
-    private func collect(node index: Int32, covering: KeyRange, in range: KeyRange, after: ContentID?, limit: Int,
-                         into out: inout [ObjectRecord]) -> Bool {
+    private func collect(
+        node index: Int32, covering: KeyRange, in range: KeyRange, after: ContentID?, limit: Int,
+        into out: inout [ObjectRecord]
+    ) -> Bool {
         let node = nodes[Int(index)]
         if node.isLeaf {
             var start = 0
@@ -131,7 +141,9 @@ extension RecordTree {
                 bitLength: covering.bitLength + 4)
             guard childRange.overlaps(range) else { continue }
             if let after, childRange.last <= after { continue }
-            if !collect(node: child, covering: childRange, in: range, after: after, limit: limit, into: &out) { return false }
+            if !collect(node: child, covering: childRange, in: range, after: after, limit: limit, into: &out) {
+                return false
+            }
         }
         return true
     }

@@ -16,8 +16,10 @@ public struct RepairPlan: Hashable, Sendable {
     public var awaitingEvidence: Int
 
     /// Creates a plan.
-    public init(directives: [RepairDirective] = [], backlog: Int = 0, backlogBytes: Int = 0, inFlight: Int = 0,
-                awaitingEvidence: Int = 0) {
+    public init(
+        directives: [RepairDirective] = [], backlog: Int = 0, backlogBytes: Int = 0, inFlight: Int = 0,
+        awaitingEvidence: Int = 0
+    ) {
         self.directives = directives
         self.backlog = backlog
         self.backlogBytes = backlogBytes

@@ -158,7 +158,8 @@ public struct RepairPlanner: Sendable {
             let successors = self.closest(to: entry.id, in: closest(entry.id).filter { $0.id != localID })
             let confirmed = successors.filter { holds(entry.id, $0.id) }.count
             for target in successors where !holds(entry.id, target.id) {
-                candidates.append(PushCandidate(record: entry.record, size: entry.size, target: target, confirmedReplicas: confirmed))
+                candidates.append(
+                    PushCandidate(record: entry.record, size: entry.size, target: target, confirmedReplicas: confirmed))
             }
         }
         return schedule(candidates, now: now)
@@ -187,7 +188,8 @@ public struct RepairPlanner: Sendable {
             guard inFlight[key] == nil else { continue }
             let fits = pushes < limits.maximumPushes && (pushes == 0 || bytes + candidate.size <= limits.maximumBytes)
             if fits {
-                plan.directives.append(.push(RepairPush(record: candidate.record, size: candidate.size, target: candidate.target)))
+                plan.directives.append(
+                    .push(RepairPush(record: candidate.record, size: candidate.size, target: candidate.target)))
                 inFlight[key] = InFlightPush(size: candidate.size, expiresAt: now + limits.pushTimeout)
                 pushes += 1
                 bytes += candidate.size

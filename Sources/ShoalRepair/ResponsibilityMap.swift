@@ -74,15 +74,19 @@ public struct ResponsibilityMap: Sendable {
         return low - 1
     }
 
-    private static func partition(_ range: KeyRange, _ candidates: [NodeID], replicas: Int, restrictedTo: NodeID?) -> [ResponsibleRange] {
+    private static func partition(
+        _ range: KeyRange, _ candidates: [NodeID], replicas: Int, restrictedTo: NodeID?
+    ) -> [ResponsibleRange] {
         if candidates.count <= replicas {
             guard restrictedTo.map(candidates.contains) ?? true else { return [] }
             return [ResponsibleRange(range: range, holders: candidates.sorted())]
         }
         // Each candidate's distance to the range, truncated to the range's fixed bits, in the top
         // words; the node itself in the bottom ones, to sort by both with one comparison.
-        let ranked = candidates.map { RankedNode(node: $0, distance: ($0 ^ range.prefix).keepingPrefix(range.bitLength)) }
-            .sorted()
+        let ranked = candidates.map {
+            RankedNode(node: $0, distance: ($0 ^ range.prefix).keepingPrefix(range.bitLength))
+        }
+        .sorted()
         // The end of the group of equal truncations that holds the r-th closest.
         var end = replicas
         while end < ranked.count, ranked[end].distance == ranked[replicas - 1].distance { end += 1 }
@@ -94,7 +98,9 @@ public struct ResponsibilityMap: Sendable {
         let (zero, one) = range.halves
         let low = partition(zero, contenders, replicas: replicas, restrictedTo: restrictedTo)
         let high = partition(one, contenders, replicas: replicas, restrictedTo: restrictedTo)
-        if low.count == 1, high.count == 1, low[0].range == zero, high[0].range == one, low[0].holders == high[0].holders {
+        if low.count == 1, high.count == 1, low[0].range == zero, high[0].range == one,
+            low[0].holders == high[0].holders
+        {
             return [ResponsibleRange(range: range, holders: low[0].holders)]
         }
         return low + high

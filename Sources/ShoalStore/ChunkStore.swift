@@ -74,13 +74,17 @@ public final class ChunkStore: Sendable {
     /// - Returns: the open store. Call ``close()`` before opening the directory again.
     /// - Throws: ``ChunkStoreError`` with code `directoryInUse` when another process has the
     ///   directory open, or `io` when it cannot be created or read.
-    public static func open(directory: String, maxBytes: UInt64? = nil, io: BlockingIOPool = .shared,
-                            logger: Logger = Logger(label: "shoal.store")) async throws -> ChunkStore {
+    public static func open(
+        directory: String, maxBytes: UInt64? = nil, io: BlockingIOPool = .shared,
+        logger: Logger = Logger(label: "shoal.store")
+    ) async throws -> ChunkStore {
         try await open(directory: directory, maxBytes: maxBytes, io: io, logger: logger, faults: ChunkStoreFaults())
     }
 
-    static func open(directory: String, maxBytes: UInt64? = nil, io: BlockingIOPool = .shared,
-                     logger: Logger = Logger(label: "shoal.store"), faults: ChunkStoreFaults) async throws -> ChunkStore {
+    static func open(
+        directory: String, maxBytes: UInt64? = nil, io: BlockingIOPool = .shared,
+        logger: Logger = Logger(label: "shoal.store"), faults: ChunkStoreFaults
+    ) async throws -> ChunkStore {
         let store = ChunkStore(directory: directory, maxBytes: maxBytes, io: io, logger: logger, faults: faults)
         try await io.run { try store.start() }
         return store
@@ -145,14 +149,18 @@ public final class ChunkStore: Sendable {
     ///   `diskFull` or `io`; nothing is left behind.
     public func stage(_ bytes: ByteBuffer, id: ContentID, verifyHash: Bool) async throws -> StagedObject? {
         guard bytes.readableBytes <= Self.maximumObjectSize else {
-            throw ChunkStoreError(.objectTooLarge, id: id,
-                                  "object \(id.short) is \(bytes.readableBytes) bytes; objects are at most \(Self.maximumObjectSize) bytes (an 8 MiB chunk plus its tag): it was not stored")
+            throw ChunkStoreError(
+                .objectTooLarge, id: id,
+                "object \(id.short) is \(bytes.readableBytes) bytes; objects are at most \(Self.maximumObjectSize) bytes (an 8 MiB chunk plus its tag): it was not stored"
+            )
         }
         if verifyHash {
             let actual = ContentID.sha256(of: bytes)
             guard actual == id else {
-                throw ChunkStoreError(.hashMismatch, id: id,
-                                      "refused object \(id.short): its \(bytes.readableBytes) bytes hash to \(actual.short); the sender must resend the right bytes")
+                throw ChunkStoreError(
+                    .hashMismatch, id: id,
+                    "refused object \(id.short): its \(bytes.readableBytes) bytes hash to \(actual.short); the sender must resend the right bytes"
+                )
             }
         }
         return try await io.run { try self.stageBlocking(bytes, id: id) }
@@ -169,8 +177,11 @@ public final class ChunkStore: Sendable {
         var fd: Int32 = -1
         do {
             fd = try Posix.open(temp, O_RDWR | O_CREAT | O_EXCL, mode: 0o644)
-            try bytes.withUnsafeReadableBytes { try Posix.writeAll(fd, $0, path: temp, failAfter: faults.failWritesAfterBytes) }
-            return StagedObject(id: id, size: UInt64(bytes.readableBytes), tempPath: temp, descriptor: fd, reserved: estimate)
+            try bytes.withUnsafeReadableBytes {
+                try Posix.writeAll(fd, $0, path: temp, failAfter: faults.failWritesAfterBytes)
+            }
+            return StagedObject(
+                id: id, size: UInt64(bytes.readableBytes), tempPath: temp, descriptor: fd, reserved: estimate)
         } catch {
             if fd >= 0 { Posix.close(fd) }
             _ = try? Posix.unlink(temp)
@@ -223,7 +234,8 @@ public final class ChunkStore: Sendable {
                     // The links may not survive a crash: withdraw them rather than claim durability.
                     for entry in linked where objectPath(entry.object.id).hasPrefix(directory + "/") {
                         _ = try? Posix.unlink(objectPath(entry.object.id))
-                        results[entry.index] = .failure(mapWriteError(error, id: entry.object.id, size: Int(entry.object.size)))
+                        results[entry.index] = .failure(
+                            mapWriteError(error, id: entry.object.id, size: Int(entry.object.size)))
                     }
                     linked.removeAll { objectPath($0.object.id).hasPrefix(directory + "/") }
                 }
@@ -260,8 +272,10 @@ public final class ChunkStore: Sendable {
         try state.withLockedValue { state in
             let total = state.bytesInUse + state.reservedBytes + state.externalBytes
             if let maxBytes, total + estimate > maxBytes {
-                throw ChunkStoreError(.capacityExceeded, id: id,
-                                      "storage limit reached: object \(id.short) (\(size) bytes, \(estimate) on disk) would bring this node's storage to \(total + estimate) of its \(maxBytes)-byte limit (--max-storage, objects and metadata together); it was not stored. Delete files or raise --max-storage")
+                throw ChunkStoreError(
+                    .capacityExceeded, id: id,
+                    "storage limit reached: object \(id.short) (\(size) bytes, \(estimate) on disk) would bring this node's storage to \(total + estimate) of its \(maxBytes)-byte limit (--max-storage, objects and metadata together); it was not stored. Delete files or raise --max-storage"
+                )
             }
             state.reservedBytes += estimate
             state.nextTemp += 1
@@ -302,10 +316,15 @@ public final class ChunkStore: Sendable {
     private func mapWriteError(_ error: any Error, id: ContentID, size: Int) -> any Error {
         guard let error = error as? SystemCallError else { return error }
         if error.isNoSpace {
-            return ChunkStoreError(.diskFull, id: id,
-                                   "the disk holding \(directory) is full: object \(id.short) (\(size) bytes) was not stored and nothing partial was kept. Free disk space, or set --max-storage below the free space so the node refuses new chunks before the disk fills")
+            return ChunkStoreError(
+                .diskFull, id: id,
+                "the disk holding \(directory) is full: object \(id.short) (\(size) bytes) was not stored and nothing partial was kept. Free disk space, or set --max-storage below the free space so the node refuses new chunks before the disk fills"
+            )
         }
-        return ChunkStoreError(.io, id: id, "could not store object \(id.short) in \(directory): \(error); nothing partial was kept. Check the directory's permissions and the disk")
+        return ChunkStoreError(
+            .io, id: id,
+            "could not store object \(id.short) in \(directory): \(error); nothing partial was kept. Check the directory's permissions and the disk"
+        )
     }
 
     static func roundUp(_ size: UInt64) -> UInt64 {
@@ -354,17 +373,21 @@ public final class ChunkStore: Sendable {
             throw corrupt(id)
         }
         guard offset <= total else {
-            throw ChunkStoreError(.rangeOutOfBounds, id: id,
-                                  "offset \(offset) is past the end of object \(id.short), which has \(total) bytes; ask for an offset below \(total)")
+            throw ChunkStoreError(
+                .rangeOutOfBounds, id: id,
+                "offset \(offset) is past the end of object \(id.short), which has \(total) bytes; ask for an offset below \(total)"
+            )
         }
         let end = length == 0 ? total : min(total, offset + min(length, total))
         let (from, count) = verify ? (UInt64(0), Int(total)) : (offset, Int(end - offset))
         var buffer = ByteBufferAllocator().buffer(capacity: count)
-        let read = try wrapIO({
-            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                try Posix.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[..<count]), at: from, path: path)
-            }
-        }, id: id)
+        let read = try wrapIO(
+            {
+                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                    try Posix.read(
+                        fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[..<count]), at: from, path: path)
+                }
+            }, id: id)
         guard read == count else {
             try quarantine(id)
             throw corrupt(id)
@@ -393,8 +416,10 @@ public final class ChunkStore: Sendable {
     }
 
     private func corrupt(_ id: ContentID) -> ChunkStoreError {
-        ChunkStoreError(.corrupt, id: id,
-                        "object \(id.short) was corrupt on disk (its bytes no longer match its hash); it was moved to \(quarantineDirectory) and is no longer held. Fetch it again from another node or re-upload the file")
+        ChunkStoreError(
+            .corrupt, id: id,
+            "object \(id.short) was corrupt on disk (its bytes no longer match its hash); it was moved to \(quarantineDirectory) and is no longer held. Fetch it again from another node or re-upload the file"
+        )
     }
 
     /// Moves a corrupt object out of `chunks/` so that it is never served again.
@@ -406,7 +431,9 @@ public final class ChunkStore: Sendable {
             state.bytesInUse -= min(state.bytesInUse, space.allocated)
             state.objectCount = max(0, state.objectCount - 1)
         }
-        logger.warning("object failed verification and was quarantined", metadata: ["chunk.id": "\(id.hex)", "chunk.size": "\(space.size)"])
+        logger.warning(
+            "object failed verification and was quarantined",
+            metadata: ["chunk.id": "\(id.hex)", "chunk.size": "\(space.size)"])
     }
 
     // MARK: - Queries and deletion
@@ -428,14 +455,15 @@ public final class ChunkStore: Sendable {
     public func delete(_ id: ContentID) async throws -> Bool {
         let path = objectPath(id)
         return try await io.run {
-            try self.wrapIO({
-                guard let space = try Posix.fileSpace(path), try Posix.unlink(path) else { return false }
-                self.state.withLockedValue { state in
-                    state.bytesInUse -= min(state.bytesInUse, space.allocated)
-                    state.objectCount = max(0, state.objectCount - 1)
-                }
-                return true
-            }, id: id)
+            try self.wrapIO(
+                {
+                    guard let space = try Posix.fileSpace(path), try Posix.unlink(path) else { return false }
+                    self.state.withLockedValue { state in
+                        state.bytesInUse -= min(state.bytesInUse, space.allocated)
+                        state.objectCount = max(0, state.objectCount - 1)
+                    }
+                    return true
+                }, id: id)
         }
     }
 
@@ -454,42 +482,46 @@ public final class ChunkStore: Sendable {
     // MARK: - Start-up
 
     private func start() throws {
-        try wrapIO({
-            try Posix.makeDirectory(directory)
-            guard let fd = try Posix.lockFile(directory + "/LOCK") else {
-                throw ChunkStoreError(.directoryInUse, id: nil,
-                                      "the data directory \(directory) is in use by another Shoal process; stop it or choose another --data directory")
-            }
-            state.withLockedValue { $0.lockDescriptor = fd }
-            for path in [chunksDirectory, tempDirectory, quarantineDirectory] { try Posix.makeDirectory(path) }
-
-            var removed = 0
-            for name in try Posix.directoryEntries(tempDirectory) {
-                if try Posix.unlink(tempDirectory + "/" + name) { removed += 1 }
-            }
-            if removed > 0 {
-                logger.notice("removed temp files of interrupted writes", metadata: ["store.temp_files": "\(removed)"])
-            }
-
-            var bytes: UInt64 = 0
-            var count = 0
-            for shard in 0...255 {
-                let outer = chunksDirectory + "/" + Self.hexByte(UInt8(shard))
-                guard let outerSpace = try Posix.fileSpace(outer) else { continue }
-                bytes += outerSpace.allocated
-                for inner in try Posix.directoryEntries(outer) where inner.utf8.count == 2 {
-                    bytes += try Posix.fileSpace(outer + "/" + inner)?.allocated ?? 0
+        try wrapIO(
+            {
+                try Posix.makeDirectory(directory)
+                guard let fd = try Posix.lockFile(directory + "/LOCK") else {
+                    throw ChunkStoreError(
+                        .directoryInUse, id: nil,
+                        "the data directory \(directory) is in use by another Shoal process; stop it or choose another --data directory"
+                    )
                 }
-                for object in try scanShard(UInt8(shard)) {
-                    bytes += object.space.allocated
-                    count += 1
+                state.withLockedValue { $0.lockDescriptor = fd }
+                for path in [chunksDirectory, tempDirectory, quarantineDirectory] { try Posix.makeDirectory(path) }
+
+                var removed = 0
+                for name in try Posix.directoryEntries(tempDirectory) {
+                    if try Posix.unlink(tempDirectory + "/" + name) { removed += 1 }
                 }
-            }
-            state.withLockedValue { state in
-                state.bytesInUse = bytes
-                state.objectCount = count
-            }
-        }, id: nil)
+                if removed > 0 {
+                    logger.notice(
+                        "removed temp files of interrupted writes", metadata: ["store.temp_files": "\(removed)"])
+                }
+
+                var bytes: UInt64 = 0
+                var count = 0
+                for shard in 0...255 {
+                    let outer = chunksDirectory + "/" + Self.hexByte(UInt8(shard))
+                    guard let outerSpace = try Posix.fileSpace(outer) else { continue }
+                    bytes += outerSpace.allocated
+                    for inner in try Posix.directoryEntries(outer) where inner.utf8.count == 2 {
+                        bytes += try Posix.fileSpace(outer + "/" + inner)?.allocated ?? 0
+                    }
+                    for object in try scanShard(UInt8(shard)) {
+                        bytes += object.space.allocated
+                        count += 1
+                    }
+                }
+                state.withLockedValue { state in
+                    state.bytesInUse = bytes
+                    state.objectCount = count
+                }
+            }, id: nil)
     }
 
     private func scanShard(_ shard: UInt8) throws -> [(id: ContentID, space: ObjectSpace)] {
@@ -500,8 +532,9 @@ public final class ChunkStore: Sendable {
             let inner = outer + "/" + innerName
             for name in try Posix.directoryEntries(inner) {
                 guard let id = Key256(hex: name), id.hex == name,
-                      name.hasPrefix(outerName + innerName),
-                      let space = try Posix.fileSpace(inner + "/" + name) else { continue }
+                    name.hasPrefix(outerName + innerName),
+                    let space = try Posix.fileSpace(inner + "/" + name)
+                else { continue }
                 out.append((id, ObjectSpace(size: space.size, allocated: space.allocated)))
             }
         }
@@ -526,7 +559,10 @@ public final class ChunkStore: Sendable {
             return try body()
         } catch let error as SystemCallError {
             let subject = id.map { "object \($0.short)" } ?? "the chunk store"
-            throw ChunkStoreError(.io, id: id, "file-system error on \(subject) in \(directory): \(error). Check the directory's permissions and the disk")
+            throw ChunkStoreError(
+                .io, id: id,
+                "file-system error on \(subject) in \(directory): \(error). Check the directory's permissions and the disk"
+            )
         }
     }
 }

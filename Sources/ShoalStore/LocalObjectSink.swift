@@ -19,8 +19,9 @@ public struct LocalObjectSink: ObjectSink {
 
     public func put(id: ContentID, bytes: ByteBuffer, kind: ObjectKind) async throws {
         let time = now()
-        try await objects.storeReplica(id, bytes: bytes, kind: kind, claims: [OwnerClaim(owner: owner, claimedAt: time)], fresh: true,
-                                       hashVerified: true, now: time)
+        try await objects.storeReplica(
+            id, bytes: bytes, kind: kind, claims: [OwnerClaim(owner: owner, claimedAt: time)], fresh: true,
+            hashVerified: true, now: time)
     }
 }
 

@@ -49,7 +49,8 @@ public final class LocalObjects: Sendable {
         self.metadata = metadata
         self.logger = logger
         self.group = GroupCommit(chunks: chunks, metadata: metadata)
-        (cacheWrites, cacheWriter) = AsyncStream.makeStream(of: CacheWrite.self, bufferingPolicy: .bufferingOldest(Self.cacheQueueLimit))
+        (cacheWrites, cacheWriter) = AsyncStream.makeStream(
+            of: CacheWrite.self, bufferingPolicy: .bufferingOldest(Self.cacheQueueLimit))
     }
 
     /// Opens the chunk store and the metadata database of a data directory and brings them in step:
@@ -59,12 +60,15 @@ public final class LocalObjects: Sendable {
     ///   until repair has compared it with its other holders and releases it) and drop the copies
     ///   cached for readers, since Deletes may have happened while the node was down.
     /// - Throws: ``ChunkStoreError`` or ``MetadataStoreError`` (a damaged database is refused).
-    public static func open(directory: String, maxStorage: UInt64?, cacheSize: UInt64, withholdingUntilChecked: Bool = false,
-                            logger: Logger) async throws -> LocalObjects {
+    public static func open(
+        directory: String, maxStorage: UInt64?, cacheSize: UInt64, withholdingUntilChecked: Bool = false,
+        logger: Logger
+    ) async throws -> LocalObjects {
         let chunks = try await ChunkStore.open(directory: directory, maxBytes: maxStorage, logger: logger)
         let metadata: MetadataStore
         do {
-            metadata = try await MetadataStore.open(path: directory + "/metadata.sqlite", cacheSize: cacheSize, logger: logger)
+            metadata = try await MetadataStore.open(
+                path: directory + "/metadata.sqlite", cacheSize: cacheSize, logger: logger)
         } catch {
             chunks.close()
             throw error
@@ -76,7 +80,9 @@ public final class LocalObjects: Sendable {
                 try await objects.dropCachedCopies()
                 var cursor: ContentID?
                 // Bounded: each page advances the cursor through finitely many replicas.
-                while let page = try? await metadata.objects(in: [.replica], after: cursor, limit: 4096), let last = page.last {
+                while let page = try? await metadata.objects(in: [.replica], after: cursor, limit: 4096),
+                    let last = page.last
+                {
                     cursor = last.id
                     objects.withhold(page.map(\.id))
                 }
@@ -93,11 +99,15 @@ public final class LocalObjects: Sendable {
         let onDisk = try await chunks.inventory()
         let unlisted = try await metadata.reconcile(with: onDisk.mapValues { ($0.size, $0.allocated) })
         if !unlisted.isEmpty {
-            logger.warning("objects on disk that the metadata does not list are kept as unchecked copies until their owners are known",
-                           metadata: ["objects": "\(unlisted.count)"])
-            try await metadata.adoptUnlisted(unlisted.map {
-                StoredObject(id: $0, kind: .chunk, size: onDisk[$0]!.size, allocated: onDisk[$0]!.allocated, state: .unchecked)
-            })
+            logger.warning(
+                "objects on disk that the metadata does not list are kept as unchecked copies until their owners are known",
+                metadata: ["objects": "\(unlisted.count)"])
+            try await metadata.adoptUnlisted(
+                unlisted.map {
+                    StoredObject(
+                        id: $0, kind: .chunk, size: onDisk[$0]!.size, allocated: onDisk[$0]!.allocated,
+                        state: .unchecked)
+                })
         }
         chunks.setExternalBytes(await metadata.databaseBytes())
     }
@@ -132,11 +142,14 @@ public final class LocalObjects: Sendable {
     ///   Delete (nothing is written); ``ChunkStoreError`` (`capacityExceeded`, `diskFull`,
     ///   `hashMismatch`, …) or ``MetadataStoreError``; nothing is left behind.
     @discardableResult
-    public func storeReplica(_ id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claims: [OwnerClaim], fresh: Bool,
-                             tombstones: [Tombstone] = [], hashVerified: Bool, now: Timestamp) async throws -> StoreResult {
+    public func storeReplica(
+        _ id: ContentID, bytes: ByteBuffer, kind: ObjectKind, claims: [OwnerClaim], fresh: Bool,
+        tombstones: [Tombstone] = [], hashVerified: Bool, now: Timestamp
+    ) async throws -> StoreResult {
         defer { noteChanged([id]) }
         let offered = claims.isEmpty ? [OwnerClaim(owner: .anonymous, claimedAt: now)] : claims
-        let (decision, existing) = try await metadata.decide(id, offered: offered, fresh: fresh, tombstones: tombstones, now: now)
+        let (decision, existing) = try await metadata.decide(
+            id, offered: offered, fresh: fresh, tombstones: tombstones, now: now)
         if decision.accepted.isEmpty {
             if let existing, existing.state != .cache { return .alreadyHeld }
             throw LocalObjectsError.gone(id)
@@ -145,15 +158,19 @@ public final class LocalObjects: Sendable {
         if let existing, existing.state != .cache {
             if existing.state == .unchecked && fresh {
                 // An owner putting it now vouches for it: the unchecked copy is a replica again.
-                try await metadata.commit([ObjectCommit(record: existing.with(state: .replica), decision: decision,
-                                                        tombstones: tombstones)])
+                try await metadata.commit([
+                    ObjectCommit(
+                        record: existing.with(state: .replica), decision: decision,
+                        tombstones: tombstones)
+                ])
             } else {
                 try await metadata.addClaims(decision, tombstones: tombstones, to: id)
             }
             return .alreadyHeld
         }
-        let record = StoredObject(id: id, kind: kind, size: UInt64(bytes.readableBytes),
-                                  allocated: ChunkStore.roundUp(UInt64(bytes.readableBytes)), state: .replica)
+        let record = StoredObject(
+            id: id, kind: kind, size: UInt64(bytes.readableBytes),
+            allocated: ChunkStore.roundUp(UInt64(bytes.readableBytes)), state: .replica)
         if existing != nil {
             // A cached copy becomes a replica: it was written without a sync, so write it again durably.
             _ = try await chunks.delete(id)
@@ -164,8 +181,12 @@ public final class LocalObjects: Sendable {
             try await metadata.commit([ObjectCommit(record: record, decision: decision, tombstones: tombstones)])
             return .alreadyHeld
         }
-        _ = try await group.commit(GroupCommit.Item(staged: staged, commit: ObjectCommit(record: record, decision: decision,
-                                                                                          tombstones: tombstones)))
+        _ = try await group.commit(
+            GroupCommit.Item(
+                staged: staged,
+                commit: ObjectCommit(
+                    record: record, decision: decision,
+                    tombstones: tombstones)))
         return .stored
     }
 
@@ -188,20 +209,25 @@ public final class LocalObjects: Sendable {
     private func writeToCache(_ write: CacheWrite) async {
         do {
             guard try await metadata.object(write.id) == nil,
-                  let staged = try await chunks.stage(write.bytes, id: write.id, verifyHash: false) else { return }
+                let staged = try await chunks.stage(write.bytes, id: write.id, verifyHash: false)
+            else { return }
             guard case .success(let space?) = await chunks.publish([staged], durable: false).first else { return }
-            let record = StoredObject(id: write.id, kind: write.kind, size: space.size, allocated: space.allocated, state: .cache)
+            let record = StoredObject(
+                id: write.id, kind: write.kind, size: space.size, allocated: space.allocated, state: .cache)
             for victim in try await metadata.cacheInsert(record) {
                 _ = try await chunks.delete(victim.id)
             }
             // A Delete that began while the copy was being written found nothing to drop.
-            if recentlyDeleted.withLockedValue({ $0.contains(write.id) }), try await metadata.object(write.id)?.state == .cache {
+            if recentlyDeleted.withLockedValue({ $0.contains(write.id) }),
+                try await metadata.object(write.id)?.state == .cache
+            {
                 _ = try await metadata.removeObject(write.id)
                 _ = try await chunks.delete(write.id)
             }
             chunks.setExternalBytes(await metadata.databaseBytes())
         } catch {
-            logger.debug("could not cache a fetched object", metadata: ["chunk.id": "\(write.id.short)", "error": "\(error)"])
+            logger.debug(
+                "could not cache a fetched object", metadata: ["chunk.id": "\(write.id.short)", "error": "\(error)"])
         }
     }
 
@@ -262,13 +288,16 @@ public final class LocalObjects: Sendable {
     /// - Returns: the effect on each listed object, in order.
     /// - Parameter recordingAbsent: objects to keep the tombstone of even where this node has no
     ///   record of them (it is among their closest nodes).
-    public func applyDelete(owner: ObjectOwner, objects ids: [ContentID], deletedAt: Timestamp, deleteID: Key256,
-                            message: [UInt8], recordingAbsent: Set<ContentID> = []) async throws -> [DeleteEffect] {
+    public func applyDelete(
+        owner: ObjectOwner, objects ids: [ContentID], deletedAt: Timestamp, deleteID: Key256,
+        message: [UInt8], recordingAbsent: Set<ContentID> = []
+    ) async throws -> [DeleteEffect] {
         recentlyDeleted.withLockedValue { set in for id in ids { set.insert(id) } }
         await writing.settle(Set(ids))
         defer { noteChanged(ids) }
-        let effects = try await metadata.applyDelete(owner: owner, objects: ids, deletedAt: deletedAt, deleteID: deleteID,
-                                                     message: message, recordingAbsent: recordingAbsent)
+        let effects = try await metadata.applyDelete(
+            owner: owner, objects: ids, deletedAt: deletedAt, deleteID: deleteID,
+            message: message, recordingAbsent: recordingAbsent)
         for (id, effect) in zip(ids, effects) where effect == .removed || effect == .droppedFromCache {
             _ = try await chunks.delete(id)
         }
@@ -352,10 +381,13 @@ public final class LocalObjects: Sendable {
     /// (``MetadataStore/settleQuarantined(_:learned:cutoff:deletes:)``), freeing its bytes when it
     /// turns out deleted.
     /// - Returns: whether it was settled.
-    public func settleQuarantined(_ id: ContentID, learned: MetadataRecord, cutoff: Timestamp,
-                                  deletes: [Key256: [UInt8]] = [:]) async throws -> Bool {
+    public func settleQuarantined(
+        _ id: ContentID, learned: MetadataRecord, cutoff: Timestamp,
+        deletes: [Key256: [UInt8]] = [:]
+    ) async throws -> Bool {
         defer { noteChanged([id]) }
-        let (freed, settled) = try await metadata.settleQuarantined(id, learned: learned, cutoff: cutoff, deletes: deletes)
+        let (freed, settled) = try await metadata.settleQuarantined(
+            id, learned: learned, cutoff: cutoff, deletes: deletes)
         if freed != nil {
             _ = try await chunks.delete(id)
             chunks.setExternalBytes(await metadata.databaseBytes())
@@ -418,7 +450,8 @@ public enum LocalObjectsError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .gone(let id):
-            return "object \(id.hex) was deleted by every owner whose claim this store carries; it is not stored again (a fresh put by an owner is always accepted)"
+            return
+                "object \(id.hex) was deleted by every owner whose claim this store carries; it is not stored again (a fresh put by an owner is always accepted)"
         }
     }
 }

@@ -19,8 +19,10 @@ public struct MetadataRecord: Sendable, Hashable, CustomStringConvertible {
     /// The tombstones, one per owner, ascending by owner.
     public var tombstones: [Tombstone]
 
-    public init(id: ContentID, kind: ObjectKind, state: ObjectState? = nil, claims: [OwnerClaim] = [],
-                tombstones: [Tombstone] = []) {
+    public init(
+        id: ContentID, kind: ObjectKind, state: ObjectState? = nil, claims: [OwnerClaim] = [],
+        tombstones: [Tombstone] = []
+    ) {
         self.id = id
         self.kind = kind
         self.state = state

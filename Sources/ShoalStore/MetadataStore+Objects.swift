@@ -41,7 +41,8 @@ extension MetadataStore {
     /// The claims on `id`, oldest first.
     public func claims(of id: ContentID) throws -> [OwnerClaim] {
         try run {
-            try db.query("SELECT owner, claimed_at FROM claims WHERE id = ? ORDER BY claimed_at, owner", [.key(id)]).map {
+            try db.query("SELECT owner, claimed_at FROM claims WHERE id = ? ORDER BY claimed_at, owner", [.key(id)]).map
+            {
                 OwnerClaim(owner: Self.owner($0[0]), claimedAt: Self.timestamp($0[1]))
             }
         }
@@ -51,8 +52,11 @@ extension MetadataStore {
     public func claims(ofReplicas ids: [ContentID]) throws -> [[OwnerClaim]] {
         try run {
             try ids.map { id in
-                guard let state = try db.query("SELECT state FROM objects WHERE id = ?", [.key(id)]).first?.first?.integer,
-                      state != Int64(ObjectState.cache.rawValue) else { return [] }
+                guard
+                    let state = try db.query("SELECT state FROM objects WHERE id = ?", [.key(id)]).first?.first?
+                        .integer,
+                    state != Int64(ObjectState.cache.rawValue)
+                else { return [] }
                 return try db.query("SELECT owner, claimed_at FROM claims WHERE id = ?", [.key(id)]).map {
                     OwnerClaim(owner: Self.owner($0[0]), claimedAt: Self.timestamp($0[1]))
                 }
@@ -63,9 +67,13 @@ extension MetadataStore {
     /// The tombstones of `id`, oldest first.
     public func tombstones(of id: ContentID) throws -> [Tombstone] {
         try run {
-            try db.query("SELECT owner, deleted_at, delete_id FROM tombstones WHERE id = ? ORDER BY deleted_at, owner",
-                         [.key(id)]).map {
-                Tombstone(owner: Self.owner($0[0]), deletedAt: Self.timestamp($0[1]), deleteID: Key256(bytes: $0[2].blob ?? []) ?? .zero)
+            try db.query(
+                "SELECT owner, deleted_at, delete_id FROM tombstones WHERE id = ? ORDER BY deleted_at, owner",
+                [.key(id)]
+            ).map {
+                Tombstone(
+                    owner: Self.owner($0[0]), deletedAt: Self.timestamp($0[1]),
+                    deleteID: Key256(bytes: $0[2].blob ?? []) ?? .zero)
             }
         }
     }
@@ -84,10 +92,13 @@ extension MetadataStore {
     /// (``ClaimDecision``). Changes nothing.
     /// - Returns: the decision, and the object's current record when it is already held.
     /// - Parameter carried: tombstones the store carries (a push's), judged with those kept here.
-    public func decide(_ id: ContentID, offered: [OwnerClaim], fresh: Bool, tombstones carried: [Tombstone] = [],
-                       now: Timestamp) throws -> (decision: ClaimDecision, existing: StoredObject?) {
+    public func decide(
+        _ id: ContentID, offered: [OwnerClaim], fresh: Bool, tombstones carried: [Tombstone] = [],
+        now: Timestamp
+    ) throws -> (decision: ClaimDecision, existing: StoredObject?) {
         let existing = try object(id)
-        let decision = ClaimDecision(offered: offered, fresh: fresh, now: now, tombstones: try tombstones(of: id) + carried)
+        let decision = ClaimDecision(
+            offered: offered, fresh: fresh, now: now, tombstones: try tombstones(of: id) + carried)
         return (decision, existing)
     }
 
@@ -102,21 +113,26 @@ extension MetadataStore {
                 if let old, let raw = old[1].integer, let state = ObjectState(rawValue: Int(raw)) {
                     let allocated = UInt64(max(0, old[0].integer ?? 0))
                     if state == .cache, commit.record.state != .cache {
-                        try db.query("UPDATE objects SET state = ?, last_used = 0 WHERE id = ?",
-                                     [.int(commit.record.state.rawValue), .key(id)])
+                        try db.query(
+                            "UPDATE objects SET state = ?, last_used = 0 WHERE id = ?",
+                            [.int(commit.record.state.rawValue), .key(id)])
                         adjust(state: .cache, by: -1, bytes: allocated)
                         adjust(state: commit.record.state, by: 1, bytes: allocated)
                     } else if state == .unchecked, commit.record.state == .replica {
-                        try db.query("UPDATE objects SET state = ? WHERE id = ?", [.int(ObjectState.replica.rawValue), .key(id)])
+                        try db.query(
+                            "UPDATE objects SET state = ? WHERE id = ?", [.int(ObjectState.replica.rawValue), .key(id)])
                         adjust(state: .unchecked, by: -1, bytes: allocated)
                         adjust(state: .replica, by: 1, bytes: allocated)
                     }
                 } else {
                     lruClock += 1
                     let r = commit.record
-                    try db.query("INSERT INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, ?)",
-                                 [.key(id), .int(r.kind.databaseValue), .integer(Int64(r.size)), .integer(Int64(r.allocated)),
-                                  .int(r.state.rawValue), .integer(r.state == .cache ? lruClock : 0)])
+                    try db.query(
+                        "INSERT INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, ?)",
+                        [
+                            .key(id), .int(r.kind.databaseValue), .integer(Int64(r.size)), .integer(Int64(r.allocated)),
+                            .int(r.state.rawValue), .integer(r.state == .cache ? lruClock : 0),
+                        ])
                     adjust(state: r.state, by: 1, bytes: r.allocated)
                 }
                 if commit.record.state != .cache { try ensureRecord(id, kind: commit.record.kind) }
@@ -142,7 +158,8 @@ extension MetadataStore {
 
     private func record(_ decision: ClaimDecision, for id: ContentID) throws {
         for claim in decision.accepted {
-            try db.query("""
+            try db.query(
+                """
                 INSERT INTO claims (id, owner, claimed_at) VALUES (?, ?, ?)
                 ON CONFLICT (id, owner) DO UPDATE SET claimed_at = MAX(claimed_at, excluded.claimed_at)
                 """, [.key(id), .blob(claim.owner.key), .integer(claim.claimedAt.nanoseconds)])
@@ -158,7 +175,10 @@ extension MetadataStore {
     @discardableResult
     public func removeObject(_ id: ContentID, keepingClaims: Bool = false) throws -> StoredObject? {
         try transaction {
-            guard let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)]).first else {
+            guard
+                let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)])
+                    .first
+            else {
                 return nil
             }
             let record = try Self.record(id: id, row)
@@ -177,7 +197,9 @@ extension MetadataStore {
     /// - Returns: how many objects were marked.
     public func markAllReplicasUnchecked() throws -> Int {
         try transaction {
-            try db.query("UPDATE objects SET state = ? WHERE state = ?", [.int(ObjectState.unchecked.rawValue), .int(ObjectState.replica.rawValue)])
+            try db.query(
+                "UPDATE objects SET state = ? WHERE state = ?",
+                [.int(ObjectState.unchecked.rawValue), .int(ObjectState.replica.rawValue)])
             let changed = db.changes
             try loadTotalsInTransaction()
             return changed
@@ -202,9 +224,12 @@ extension MetadataStore {
         guard !records.isEmpty else { return }
         try transaction {
             for r in records {
-                try db.query("INSERT OR IGNORE INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, 0)",
-                             [.key(r.id), .int(r.kind.databaseValue), .integer(Int64(r.size)), .integer(Int64(r.allocated)),
-                              .int(ObjectState.unchecked.rawValue)])
+                try db.query(
+                    "INSERT OR IGNORE INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, 0)",
+                    [
+                        .key(r.id), .int(r.kind.databaseValue), .integer(Int64(r.size)), .integer(Int64(r.allocated)),
+                        .int(ObjectState.unchecked.rawValue),
+                    ])
                 if db.changes > 0 {
                     adjust(state: .unchecked, by: 1, bytes: r.allocated)
                     try ensureRecord(r.id, kind: r.kind)
@@ -229,7 +254,9 @@ extension MetadataStore {
                     missing.append(id)
                     return
                 }
-                if UInt64(max(0, row[1].integer ?? 0)) != disk.size || UInt64(max(0, row[2].integer ?? 0)) != disk.allocated {
+                if UInt64(max(0, row[1].integer ?? 0)) != disk.size
+                    || UInt64(max(0, row[2].integer ?? 0)) != disk.allocated
+                {
                     resized.append((id, disk.size, disk.allocated))
                 }
             }
@@ -239,8 +266,9 @@ extension MetadataStore {
                 try dropRecordIfEmpty(id)
             }
             for (id, size, allocated) in resized {
-                try db.query("UPDATE objects SET size = ?, allocated = ? WHERE id = ?",
-                             [.integer(Int64(size)), .integer(Int64(allocated)), .key(id)])
+                try db.query(
+                    "UPDATE objects SET size = ?, allocated = ? WHERE id = ?",
+                    [.integer(Int64(size)), .integer(Int64(allocated)), .key(id)])
             }
             try loadTotalsInTransaction()
             return onDisk.keys.filter { !listed.contains($0) }
@@ -258,11 +286,13 @@ extension MetadataStore {
 
     static func record(id: ContentID, _ row: [SQLiteValue]) throws -> StoredObject {
         guard let kind = row[0].integer.flatMap(ObjectKind.init(databaseValue:)),
-              let state = row[3].integer.flatMap({ ObjectState(rawValue: Int($0)) }) else {
+            let state = row[3].integer.flatMap({ ObjectState(rawValue: Int($0)) })
+        else {
             throw MetadataStoreError(.invalidRecord, "the record of object \(id.short) has an unknown kind or state")
         }
-        return StoredObject(id: id, kind: kind, size: UInt64(max(0, row[1].integer ?? 0)),
-                            allocated: UInt64(max(0, row[2].integer ?? 0)), state: state)
+        return StoredObject(
+            id: id, kind: kind, size: UInt64(max(0, row[1].integer ?? 0)),
+            allocated: UInt64(max(0, row[2].integer ?? 0)), state: state)
     }
 
     // MARK: - Deletion
@@ -280,25 +310,33 @@ extension MetadataStore {
     ///   - recordingAbsent: objects to record the tombstone of even without a claim here, when this
     ///     node has no record of them (it is among their closest nodes and may be pushed them later).
     /// - Returns: the effect on each listed object, in order.
-    public func applyDelete(owner: ObjectOwner, objects ids: [ContentID], deletedAt: Timestamp, deleteID: Key256,
-                            message: [UInt8], recordingAbsent: Set<ContentID> = []) throws -> [DeleteEffect] {
+    public func applyDelete(
+        owner: ObjectOwner, objects ids: [ContentID], deletedAt: Timestamp, deleteID: Key256,
+        message: [UInt8], recordingAbsent: Set<ContentID> = []
+    ) throws -> [DeleteEffect] {
         try transaction {
             var effects: [DeleteEffect] = []
             effects.reserveCapacity(ids.count)
             for id in ids {
-                let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)]).first
+                let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)])
+                    .first
                 let record = try row.map { try Self.record(id: id, $0) }
-                try db.query("DELETE FROM claims WHERE id = ? AND owner = ? AND claimed_at <= ?",
-                             [.key(id), .blob(owner.key), .integer(deletedAt.nanoseconds)])
+                try db.query(
+                    "DELETE FROM claims WHERE id = ? AND owner = ? AND claimed_at <= ?",
+                    [.key(id), .blob(owner.key), .integer(deletedAt.nanoseconds)])
                 let hadClaim = db.changes > 0
-                let unknown = try recordingAbsent.contains(id) && db.query("SELECT 1 FROM records WHERE id = ?", [.key(id)]).isEmpty
+                let unknown =
+                    try recordingAbsent.contains(id)
+                    && db.query("SELECT 1 FROM records WHERE id = ?", [.key(id)]).isEmpty
                 if hadClaim || unknown {
                     try ensureRecord(id, kind: record?.kind ?? .chunk)
                     try mergeTombstone(Tombstone(owner: owner, deletedAt: deletedAt, deleteID: deleteID), into: id)
-                    try db.query("INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)",
-                                 [.key(deleteID), .blob(message)])
+                    try db.query(
+                        "INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)",
+                        [.key(deleteID), .blob(message)])
                 }
-                let others = Int(try db.query("SELECT COUNT(*) FROM claims WHERE id = ?", [.key(id)]).first?.first?.integer ?? 0)
+                let others = Int(
+                    try db.query("SELECT COUNT(*) FROM claims WHERE id = ?", [.key(id)]).first?.first?.integer ?? 0)
                 switch (record, hadClaim) {
                 case (let record?, _) where record.state == .cache:
                     try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
@@ -325,7 +363,8 @@ extension MetadataStore {
     @discardableResult
     public func removeTombstones(before cutoff: Timestamp) throws -> Int {
         try transaction {
-            try db.query("""
+            try db.query(
+                """
                 DELETE FROM records WHERE id IN (SELECT id FROM tombstones WHERE deleted_at < ?)
                   AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.id = records.id AND t.deleted_at >= ?)
                   AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = records.id)
@@ -352,13 +391,17 @@ extension MetadataStore {
         try transaction {
             guard try db.query("SELECT 1 FROM objects WHERE id = ?", [.key(record.id)]).isEmpty else { return [] }
             lruClock += 1
-            try db.query("INSERT INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, ?)",
-                         [.key(record.id), .int(record.kind.databaseValue), .integer(Int64(record.size)),
-                          .integer(Int64(record.allocated)), .int(ObjectState.cache.rawValue), .integer(lruClock)])
+            try db.query(
+                "INSERT INTO objects (id, kind, size, allocated, state, last_used) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .key(record.id), .int(record.kind.databaseValue), .integer(Int64(record.size)),
+                    .integer(Int64(record.allocated)), .int(ObjectState.cache.rawValue), .integer(lruClock),
+                ])
             adjust(state: .cache, by: 1, bytes: record.allocated)
             var evicted: [StoredObject] = []
             while cachedBytes > cacheSize {
-                let oldest = try db.query("""
+                let oldest = try db.query(
+                    """
                     SELECT id, kind, size, allocated, state FROM objects WHERE state = ? ORDER BY last_used ASC LIMIT 64
                     """, [.int(ObjectState.cache.rawValue)])
                 if oldest.isEmpty { break }
@@ -378,8 +421,9 @@ extension MetadataStore {
     public func touch(_ id: ContentID) throws {
         try run {
             lruClock += 1
-            try db.query("UPDATE objects SET last_used = ? WHERE id = ? AND state = ?",
-                         [.integer(lruClock), .key(id), .int(ObjectState.cache.rawValue)])
+            try db.query(
+                "UPDATE objects SET last_used = ? WHERE id = ? AND state = ?",
+                [.integer(lruClock), .key(id), .int(ObjectState.cache.rawValue)])
         }
     }
 
@@ -390,8 +434,10 @@ extension MetadataStore {
     public func objects(in states: Set<ObjectState>, after cursor: ContentID?, limit: Int) throws -> [StoredObject] {
         let list = states.map(\.rawValue).sorted().map(String.init).joined(separator: ", ")
         return try run {
-            try db.query("SELECT id, kind, size, allocated, state FROM objects WHERE id > ? AND state IN (\(list)) ORDER BY id LIMIT ?",
-                         [.blob(cursor?.bytes ?? []), .int(max(1, limit))]).map { row in
+            try db.query(
+                "SELECT id, kind, size, allocated, state FROM objects WHERE id > ? AND state IN (\(list)) ORDER BY id LIMIT ?",
+                [.blob(cursor?.bytes ?? []), .int(max(1, limit))]
+            ).map { row in
                 try Self.record(id: try Self.key(row[0], "object id"), Array(row[1...]))
             }
         }

@@ -23,7 +23,8 @@ extension MetadataStore {
     /// Records in ascending ID order, `limit` at a time after `cursor`.
     public func records(after cursor: ContentID?, limit: Int) throws -> [MetadataRecord] {
         try run {
-            let heads = try db.query("""
+            let heads = try db.query(
+                """
                 SELECT r.id, r.kind, o.state FROM records r LEFT JOIN objects o ON o.id = r.id
                 WHERE r.id > ? ORDER BY r.id LIMIT ?
                 """, [.blob(cursor?.bytes ?? []), .int(max(1, limit))])
@@ -31,12 +32,18 @@ extension MetadataStore {
             var out = try heads.map(Self.recordHead)
             var index: [ContentID: Int] = [:]
             for (i, r) in out.enumerated() { index[r.id] = i }
-            try db.forEachRow("SELECT id, owner, claimed_at FROM claims WHERE id >= ? AND id <= ? ORDER BY id, owner", [first, last]) { row in
+            try db.forEachRow(
+                "SELECT id, owner, claimed_at FROM claims WHERE id >= ? AND id <= ? ORDER BY id, owner", [first, last]
+            ) { row in
                 let id = try Self.key(row[0], "claim id")
-                if let i = index[id] { out[i].claims.append(OwnerClaim(owner: Self.owner(row[1]), claimedAt: Self.timestamp(row[2]))) }
+                if let i = index[id] {
+                    out[i].claims.append(OwnerClaim(owner: Self.owner(row[1]), claimedAt: Self.timestamp(row[2])))
+                }
             }
-            try db.forEachRow("SELECT id, owner, deleted_at, delete_id FROM tombstones WHERE id >= ? AND id <= ? ORDER BY id, owner",
-                              [first, last]) { row in
+            try db.forEachRow(
+                "SELECT id, owner, deleted_at, delete_id FROM tombstones WHERE id >= ? AND id <= ? ORDER BY id, owner",
+                [first, last]
+            ) { row in
                 let id = try Self.key(row[0], "tombstone id")
                 if let i = index[id] { out[i].tombstones.append(Self.tombstone(row[1...])) }
             }
@@ -62,14 +69,21 @@ extension MetadataStore {
     func records(ids: [ContentID]) throws -> [ContentID: MetadataRecord] {
         var out: [ContentID: MetadataRecord] = [:]
         for id in Set(ids) {
-            guard let head = try db.query("SELECT r.id, r.kind, o.state FROM records r LEFT JOIN objects o ON o.id = r.id WHERE r.id = ?",
-                                          [.key(id)]).first else { continue }
+            guard
+                let head = try db.query(
+                    "SELECT r.id, r.kind, o.state FROM records r LEFT JOIN objects o ON o.id = r.id WHERE r.id = ?",
+                    [.key(id)]
+                ).first
+            else { continue }
             var record = try Self.recordHead(head)
-            record.claims = try db.query("SELECT owner, claimed_at FROM claims WHERE id = ? ORDER BY owner", [.key(id)]).map {
-                OwnerClaim(owner: Self.owner($0[0]), claimedAt: Self.timestamp($0[1]))
-            }
-            record.tombstones = try db.query("SELECT owner, deleted_at, delete_id FROM tombstones WHERE id = ? ORDER BY owner",
-                                             [.key(id)]).map { Self.tombstone($0[...]) }
+            record.claims = try db.query("SELECT owner, claimed_at FROM claims WHERE id = ? ORDER BY owner", [.key(id)])
+                .map {
+                    OwnerClaim(owner: Self.owner($0[0]), claimedAt: Self.timestamp($0[1]))
+                }
+            record.tombstones = try db.query(
+                "SELECT owner, deleted_at, delete_id FROM tombstones WHERE id = ? ORDER BY owner",
+                [.key(id)]
+            ).map { Self.tombstone($0[...]) }
             out[id] = record
         }
         return out
@@ -86,7 +100,9 @@ extension MetadataStore {
 
     static func tombstone(_ row: ArraySlice<SQLiteValue>) -> Tombstone {
         let values = Array(row)
-        return Tombstone(owner: owner(values[0]), deletedAt: timestamp(values[1]), deleteID: Key256(bytes: values[2].blob ?? []) ?? .zero)
+        return Tombstone(
+            owner: owner(values[0]), deletedAt: timestamp(values[1]),
+            deleteID: Key256(bytes: values[2].blob ?? []) ?? .zero)
     }
 
     // MARK: - Merging
@@ -101,7 +117,8 @@ extension MetadataStore {
         guard !records.isEmpty || !deletes.isEmpty else { return }
         try transaction {
             for (id, message) in deletes {
-                try db.query("INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)", [.key(id), .blob(message)])
+                try db.query(
+                    "INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)", [.key(id), .blob(message)])
             }
             for record in records {
                 try ensureRecord(record.id, kind: record.kind)
@@ -114,33 +131,39 @@ extension MetadataStore {
 
     /// Records the row of `id`, or raises its kind.
     func ensureRecord(_ id: ContentID, kind: ObjectKind) throws {
-        try db.query("INSERT INTO records (id, kind) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET kind = MAX(kind, excluded.kind)",
-                     [.key(id), .int(kind.databaseValue)])
+        try db.query(
+            "INSERT INTO records (id, kind) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET kind = MAX(kind, excluded.kind)",
+            [.key(id), .int(kind.databaseValue)])
     }
 
     func mergeClaim(_ claim: OwnerClaim, into id: ContentID) throws {
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO claims (id, owner, claimed_at) VALUES (?, ?, ?)
             ON CONFLICT (id, owner) DO UPDATE SET claimed_at = MAX(claimed_at, excluded.claimed_at)
             """, [.key(id), .blob(claim.owner.key), .integer(claim.claimedAt.nanoseconds)])
     }
 
     func mergeTombstone(_ tombstone: Tombstone, into id: ContentID) throws {
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO tombstones (id, owner, deleted_at, delete_id) VALUES (?, ?, ?, ?)
             ON CONFLICT (id, owner) DO UPDATE SET deleted_at = excluded.deleted_at, delete_id = excluded.delete_id
                 WHERE excluded.deleted_at > deleted_at
                    OR (excluded.deleted_at = deleted_at AND excluded.delete_id > delete_id)
-            """, [.key(id), .blob(tombstone.owner.key), .integer(tombstone.deletedAt.nanoseconds), .key(tombstone.deleteID)])
+            """,
+            [.key(id), .blob(tombstone.owner.key), .integer(tombstone.deletedAt.nanoseconds), .key(tombstone.deleteID)])
     }
 
     /// Keeps per owner only the later of claim and tombstone (a tombstone on a tie).
     func normalize(_ id: ContentID) throws {
-        try db.query("""
+        try db.query(
+            """
             DELETE FROM claims WHERE id = ? AND EXISTS (
                 SELECT 1 FROM tombstones t WHERE t.id = claims.id AND t.owner = claims.owner AND t.deleted_at >= claims.claimed_at)
             """, [.key(id)])
-        try db.query("""
+        try db.query(
+            """
             DELETE FROM tombstones WHERE id = ? AND EXISTS (
                 SELECT 1 FROM claims c WHERE c.id = tombstones.id AND c.owner = tombstones.owner AND c.claimed_at > tombstones.deleted_at)
             """, [.key(id)])
@@ -148,7 +171,8 @@ extension MetadataStore {
 
     /// Forgets the record of `id` when nothing is left in it: no claim, no tombstone, no bytes.
     func dropRecordIfEmpty(_ id: ContentID) throws {
-        try db.query("""
+        try db.query(
+            """
             DELETE FROM records WHERE id = ?
               AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = records.id)
               AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.id = records.id)
@@ -166,7 +190,9 @@ extension MetadataStore {
     @discardableResult
     public func removeRecord(_ id: ContentID, keepingBytes: Bool = false) throws -> StoredObject? {
         try transaction {
-            let row = keepingBytes ? nil : try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)]).first
+            let row =
+                keepingBytes
+                ? nil : try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ?", [.key(id)]).first
             let held = try row.map { try Self.record(id: id, $0) }
             if let held {
                 try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
@@ -185,9 +211,12 @@ extension MetadataStore {
     public func discard(_ id: ContentID) throws -> StoredObject? {
         try transaction {
             guard try db.query("SELECT 1 FROM claims WHERE id = ? LIMIT 1", [.key(id)]).isEmpty,
-                  !(try db.query("SELECT 1 FROM tombstones WHERE id = ? LIMIT 1", [.key(id)]).isEmpty),
-                  let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ? AND state != ?",
-                                         [.key(id), .int(ObjectState.cache.rawValue)]).first else { return nil }
+                !(try db.query("SELECT 1 FROM tombstones WHERE id = ? LIMIT 1", [.key(id)]).isEmpty),
+                let row = try db.query(
+                    "SELECT kind, size, allocated, state FROM objects WHERE id = ? AND state != ?",
+                    [.key(id), .int(ObjectState.cache.rawValue)]
+                ).first
+            else { return nil }
             let held = try Self.record(id: id, row)
             try db.query("DELETE FROM objects WHERE id = ?", [.key(id)])
             adjust(state: held.state, by: -1, bytes: held.allocated)
@@ -207,14 +236,22 @@ extension MetadataStore {
     ///   - deletes: verified signed Deletes its tombstones name.
     /// - Returns: the row of the bytes when they were freed (the caller deletes the file), and
     ///   whether the object was settled (`false`: it was not unchecked any more).
-    public func settleQuarantined(_ id: ContentID, learned: MetadataRecord, cutoff: Timestamp,
-                                  deletes: [Key256: [UInt8]] = [:]) throws -> (freed: StoredObject?, settled: Bool) {
+    public func settleQuarantined(
+        _ id: ContentID, learned: MetadataRecord, cutoff: Timestamp,
+        deletes: [Key256: [UInt8]] = [:]
+    ) throws -> (freed: StoredObject?, settled: Bool) {
         try transaction {
-            guard let row = try db.query("SELECT kind, size, allocated, state FROM objects WHERE id = ? AND state = ?",
-                                         [.key(id), .int(ObjectState.unchecked.rawValue)]).first else { return (nil, false) }
+            guard
+                let row = try db.query(
+                    "SELECT kind, size, allocated, state FROM objects WHERE id = ? AND state = ?",
+                    [.key(id), .int(ObjectState.unchecked.rawValue)]
+                ).first
+            else { return (nil, false) }
             let held = try Self.record(id: id, row)
             for (deleteID, message) in deletes {
-                try db.query("INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)", [.key(deleteID), .blob(message)])
+                try db.query(
+                    "INSERT OR IGNORE INTO deletes (delete_id, message) VALUES (?, ?)",
+                    [.key(deleteID), .blob(message)])
             }
             let vouched = Set(learned.claims.map(\.owner.key))
             for claim in try db.query("SELECT owner, claimed_at FROM claims WHERE id = ?", [.key(id)]) {
@@ -229,7 +266,8 @@ extension MetadataStore {
             try normalize(id)
             let claimed = !(try db.query("SELECT 1 FROM claims WHERE id = ? LIMIT 1", [.key(id)]).isEmpty)
             if claimed {
-                try db.query("UPDATE objects SET state = ? WHERE id = ?", [.int(ObjectState.replica.rawValue), .key(id)])
+                try db.query(
+                    "UPDATE objects SET state = ? WHERE id = ?", [.int(ObjectState.replica.rawValue), .key(id)])
                 adjust(state: .unchecked, by: -1, bytes: held.allocated)
                 adjust(state: .replica, by: 1, bytes: held.allocated)
                 return (nil, true)

@@ -53,19 +53,25 @@ public actor MetadataStore {
     /// - Throws: ``MetadataStoreError`` with code `schemaTooNew` when a newer Shoal wrote the
     ///   database, `damaged` when SQLite finds it corrupt or truncated, or `database` when SQLite
     ///   fails otherwise.
-    public static func open(path: String, cacheSize: UInt64,
-                            logger: Logger = Logger(label: "shoal.metadata")) async throws -> MetadataStore {
+    public static func open(
+        path: String, cacheSize: UInt64,
+        logger: Logger = Logger(label: "shoal.metadata")
+    ) async throws -> MetadataStore {
         try await open(path: path, cacheSize: cacheSize, logger: logger, migrations: MetadataSchema.migrations)
     }
 
     /// Opens a database that lives only in memory (for tests and throwaway nodes).
-    public static func openInMemory(cacheSize: UInt64,
-                                    logger: Logger = Logger(label: "shoal.metadata")) async throws -> MetadataStore {
+    public static func openInMemory(
+        cacheSize: UInt64,
+        logger: Logger = Logger(label: "shoal.metadata")
+    ) async throws -> MetadataStore {
         try await open(path: ":memory:", cacheSize: cacheSize, logger: logger, migrations: MetadataSchema.migrations)
     }
 
-    static func open(path: String, cacheSize: UInt64, logger: Logger,
-                     migrations: [MetadataMigration]) async throws -> MetadataStore {
+    static func open(
+        path: String, cacheSize: UInt64, logger: Logger,
+        migrations: [MetadataMigration]
+    ) async throws -> MetadataStore {
         let store = MetadataStore(path: path, cacheSize: cacheSize, logger: logger)
         try await store.prepare(migrations: migrations)
         return store
@@ -105,7 +111,9 @@ public actor MetadataStore {
             try db.execute("PRAGMA foreign_keys = OFF")
             if !inMemory {
                 let check = try db.query("PRAGMA quick_check(1)").first?.first?.text ?? "no answer"
-                guard check == "ok" else { throw MetadataStoreError.damaged(path, "SQLite's integrity check says: \(check)") }
+                guard check == "ok" else {
+                    throw MetadataStoreError.damaged(path, "SQLite's integrity check says: \(check)")
+                }
             }
             try Self.migrate(db, migrations: migrations, logger: logger)
             try loadTotals()
@@ -117,7 +125,10 @@ public actor MetadataStore {
             throw error
         } catch {
             db?.close()
-            throw MetadataStoreError(.database, "could not open the metadata database \(path): \(error). Check the data directory's permissions and free space")
+            throw MetadataStoreError(
+                .database,
+                "could not open the metadata database \(path): \(error). Check the data directory's permissions and free space"
+            )
         }
     }
 
@@ -130,12 +141,16 @@ public actor MetadataStore {
             let fd = try Posix.open(temp, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
             Posix.close(fd)
             let fresh = try SQLiteConnection(path: temp, create: false)
-            try fresh.execute("PRAGMA journal_mode = DELETE; CREATE TABLE shoal_created (at INTEGER); DROP TABLE shoal_created")
+            try fresh.execute(
+                "PRAGMA journal_mode = DELETE; CREATE TABLE shoal_created (at INTEGER); DROP TABLE shoal_created")
             fresh.close()
             try Posix.rename(temp, path)
         } catch {
             _ = try? Posix.unlink(temp)
-            throw MetadataStoreError(.database, "could not create the metadata database \(path): \(error). Check the data directory's permissions and free space")
+            throw MetadataStoreError(
+                .database,
+                "could not create the metadata database \(path): \(error). Check the data directory's permissions and free space"
+            )
         }
     }
 
@@ -145,7 +160,10 @@ public actor MetadataStore {
         let current = Int(try db.query("PRAGMA user_version").first?.first?.integer ?? 0)
         let latest = migrations.last?.version ?? 0
         guard current <= latest else {
-            throw MetadataStoreError(.schemaTooNew, "the metadata database has schema version \(current), newer than this build knows (\(latest)); run a newer Shoal, or use another --data directory")
+            throw MetadataStoreError(
+                .schemaTooNew,
+                "the metadata database has schema version \(current), newer than this build knows (\(latest)); run a newer Shoal, or use another --data directory"
+            )
         }
         for migration in migrations where migration.version > current {
             do {
@@ -154,7 +172,9 @@ public actor MetadataStore {
                     try db.execute("PRAGMA user_version = \(migration.version)")
                 }
             } catch {
-                throw MetadataStoreError(.database, "metadata schema migration to version \(migration.version) failed and was rolled back: \(error)")
+                throw MetadataStoreError(
+                    .database,
+                    "metadata schema migration to version \(migration.version) failed and was rolled back: \(error)")
             }
             logger.info("metadata schema migrated", metadata: ["metadata.schema_version": "\(migration.version)"])
         }
@@ -162,7 +182,9 @@ public actor MetadataStore {
 
     private func loadTotals() throws {
         // A database opened with an older schema (migration tests) has no object table yet.
-        guard try db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'objects'").first != nil else { return }
+        guard try db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'objects'").first != nil else {
+            return
+        }
         lruClock = try db.query("SELECT COALESCE(MAX(last_used), 0) FROM objects").first?.first?.integer ?? 0
         objectCounts = [:]
         cachedBytes = 0
@@ -212,11 +234,17 @@ public actor MetadataStore {
         } catch let error as MetadataStoreError {
             throw error
         } catch let error as SQLiteError where error.isFull {
-            throw MetadataStoreError(.diskFull, "the disk holding \(path) is full: the metadata change was rolled back and nothing was recorded. Free disk space, or set --max-storage below the free space")
+            throw MetadataStoreError(
+                .diskFull,
+                "the disk holding \(path) is full: the metadata change was rolled back and nothing was recorded. Free disk space, or set --max-storage below the free space"
+            )
         } catch let error as SQLiteError where error.isCorrupt {
             throw MetadataStoreError.damaged(path, error.message)
         } catch {
-            throw MetadataStoreError(.database, "metadata database error: \(error); the change was rolled back. If it persists, check the disk and free space")
+            throw MetadataStoreError(
+                .database,
+                "metadata database error: \(error); the change was rolled back. If it persists, check the disk and free space"
+            )
         }
     }
 

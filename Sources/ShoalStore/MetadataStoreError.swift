@@ -28,7 +28,9 @@ public struct MetadataStoreError: Error, CustomStringConvertible, Sendable {
 
     /// The database at `path` is damaged; says what it holds and what to do.
     static func damaged(_ path: String, _ detail: String) -> MetadataStoreError {
-        MetadataStoreError(.damaged, """
+        MetadataStoreError(
+            .damaged,
+            """
             the metadata database \(path) is damaged (\(detail)). It holds the keyring (the keys of the \
             private files put through this node), who owns each stored object, and the tombstones of deleted \
             ones, so the node does not start on it and nothing was changed. Restore it from a backup; or move \

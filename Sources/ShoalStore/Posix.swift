@@ -65,7 +65,9 @@ enum Posix {
 
     /// Reads up to `raw.count` bytes at `offset` with `pread`. - Returns: the bytes read (fewer at
     /// the end of the file).
-    static func read(_ fd: Int32, into raw: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String) throws -> Int {
+    static func read(
+        _ fd: Int32, into raw: UnsafeMutableRawBufferPointer, at offset: UInt64, path: String
+    ) throws -> Int {
         var done = 0
         while done < raw.count {
             let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))

@@ -154,7 +154,9 @@ final class SQLiteStatement {
                 // A null pointer would bind NULL; an empty blob is a value (the anonymous owner, X'').
                 status = sqlite3_bind_zeroblob(raw, index, 0)
             case .blob(let bytes):
-                status = bytes.withUnsafeBytes { sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
+                status = bytes.withUnsafeBytes {
+                    sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), sqliteTransient)
+                }
             case .null: status = sqlite3_bind_null(raw, index)
             }
             guard status == SQLITE_OK else { throw error(status) }

@@ -1,4 +1,5 @@
 import ShoalCore
+import HeapModule
 
 /// A deterministic discrete-event network for simulating many nodes (DHT lookups, SWIM gossip) in
 /// one process, with no threads, sockets or clocks.
@@ -52,8 +53,10 @@ public struct SimulatedNetwork<Message> {
         ///   - baseDelay: default 10 ms.
         ///   - jitter: default 10 ms.
         ///   - lossProbability: default 0.
-        public init(baseDelay: Duration = .milliseconds(10), jitter: Duration = .milliseconds(10),
-                    lossProbability: Double = 0) {
+        public init(
+            baseDelay: Duration = .milliseconds(10), jitter: Duration = .milliseconds(10),
+            lossProbability: Double = 0
+        ) {
             self.baseDelay = baseDelay
             self.jitter = jitter
             self.lossProbability = min(max(lossProbability, 0), 1)
@@ -150,9 +153,9 @@ public struct SimulatedNetwork<Message> {
     public private(set) var statistics = Statistics()
 
     private var rng: SeededRandom
-    /// A binary min-heap of small plain entries; the payloads live in `payloads`, so that moving
-    /// heap entries never copies a generic value (which is slow in unoptimised builds).
-    private var heap: [HeapEntry] = []
+    /// A min-heap of small plain entries; the payloads live in `payloads`, so that moving heap
+    /// entries never copies a generic value (which is slow in unoptimised builds).
+    private var heap = Heap<HeapEntry>()
     private var payloads: [Payload?] = []
     private var freePayloadSlots: [Int32] = []
     private var sequence: UInt64 = 0
@@ -180,7 +183,7 @@ public struct SimulatedNetwork<Message> {
     public var pendingEventCount: Int { heap.count }
 
     /// The time of the next scheduled event, if any.
-    public var nextEventTime: Timestamp? { heap.first.map { Timestamp(nanoseconds: $0.time) } }
+    public var nextEventTime: Timestamp? { heap.min.map { Timestamp(nanoseconds: $0.time) } }
 
     // MARK: Sending and timers
 
@@ -288,12 +291,14 @@ public struct SimulatedNetwork<Message> {
     /// - Parameter deadline: events after it stay queued; `nil` for no limit.
     /// - Returns: the event, or `nil` when none is left at or before `deadline`.
     public mutating func step(until deadline: Timestamp? = nil) -> Event? {
-        while let next = heap.first {
+        while let next = heap.min {
             if let deadline, next.time > deadline.nanoseconds { return nil }
-            let entry = popFirst()
+            let entry = heap.removeMin()
             now = max(now, Timestamp(nanoseconds: entry.time))
             guard let payload = payloads[Int(entry.slot)] else { continue }
-            if !pausedUntil.isEmpty, !payload.isCancelledTimer(liveTimers), let until = pausedUntil[FastKey(payload.node)] {
+            if !pausedUntil.isEmpty, !payload.isCancelledTimer(liveTimers),
+                let until = pausedUntil[FastKey(payload.node)]
+            {
                 if until > now {
                     statistics.eventsDeferred += 1
                     pushEntry(at: until, slot: entry.slot)
@@ -375,39 +380,10 @@ public struct SimulatedNetwork<Message> {
         pushEntry(at: time, slot: slot)
     }
 
-    /// Binary min-heap insertion of the payload in `slot`, ordered by time then by scheduling order.
+    /// Queues the payload in `slot`, ordered by time then by scheduling order.
     private mutating func pushEntry(at time: Timestamp, slot: Int32) {
-        heap.append(HeapEntry(time: time.nanoseconds, sequence: sequence, slot: slot))
+        heap.insert(HeapEntry(time: time.nanoseconds, sequence: sequence, slot: slot))
         sequence += 1
-        var child = heap.count - 1
-        let item = heap[child]
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard item.precedes(heap[parent]) else { break }
-            heap[child] = heap[parent]
-            child = parent
-        }
-        heap[child] = item
-    }
-
-    /// Binary min-heap removal of the earliest entry. Precondition: not empty.
-    private mutating func popFirst() -> HeapEntry {
-        let first = heap[0]
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return first }
-        var parent = 0
-        let count = heap.count
-        while true {
-            let left = 2 * parent + 1
-            guard left < count else { break }
-            let right = left + 1
-            let smaller = right < count && heap[right].precedes(heap[left]) ? right : left
-            guard heap[smaller].precedes(last) else { break }
-            heap[parent] = heap[smaller]
-            parent = smaller
-        }
-        heap[parent] = last
-        return first
     }
 }
 
@@ -428,14 +404,16 @@ private struct FastKey: Hashable {
 }
 
 /// One scheduled event in the heap: a plain value (not generic), cheap to move.
-private struct HeapEntry {
+private struct HeapEntry: Comparable {
     var time: Int64
     var sequence: UInt64
     var slot: Int32
 
-    func precedes(_ other: HeapEntry) -> Bool {
-        time != other.time ? time < other.time : sequence < other.sequence
+    static func < (a: HeapEntry, b: HeapEntry) -> Bool {
+        a.time != b.time ? a.time < b.time : a.sequence < b.sequence
     }
+
+    static func == (a: HeapEntry, b: HeapEntry) -> Bool { a.time == b.time && a.sequence == b.sequence }
 }
 
 extension SimulatedNetwork: Sendable where Message: Sendable {}

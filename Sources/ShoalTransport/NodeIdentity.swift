@@ -59,7 +59,9 @@ public struct NodeIdentity: Sendable {
         let path = dataDirectory.appendingPathComponent(keyFileName).path
         if fm.fileExists(atPath: path) {
             var info = stat()
-            guard stat(path, &info) == 0 else { throw IdentityError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+            guard stat(path, &info) == 0 else {
+                throw IdentityError.unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
             let mode = info.st_mode & 0o777
             guard mode & 0o077 == 0 else { throw IdentityError.insecurePermissions(path: path, mode: mode) }
             let pem: String
@@ -82,7 +84,8 @@ public struct NodeIdentity: Sendable {
         close(fd)
         guard written == pem.count, rename(tmp, path) == 0 else {
             unlink(tmp)
-            throw IdentityError.unreadable(path: path, reason: "could not write the key: \(String(cString: strerror(errno)))")
+            throw IdentityError.unreadable(
+                path: path, reason: "could not write the key: \(String(cString: strerror(errno)))")
         }
         return try NodeIdentity(privateKey: key)
     }
@@ -117,13 +120,15 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .insecurePermissions(let path, let mode):
-            return "refusing to start: the node key \(path) is readable by others (mode \(String(mode, radix: 8))); run 'chmod 600 \(path)' if it has not leaked, or delete it to create a new identity"
+            return
+                "refusing to start: the node key \(path) is readable by others (mode \(String(mode, radix: 8))); run 'chmod 600 \(path)' if it has not leaked, or delete it to create a new identity"
         case .unreadable(let path, let reason):
             return "cannot read or write the node key \(path): \(reason)"
         case .unsupportedKey:
             return "the peer's certificate key is not ECDSA P-256, which Shoal identities require"
         case .malformed(let path, let reason):
-            return "the node key \(path) is not a PEM P-256 private key (\(reason)); restore it from a backup or delete it to create a new identity"
+            return
+                "the node key \(path) is not a PEM P-256 private key (\(reason)); restore it from a backup or delete it to create a new identity"
         }
     }
 }

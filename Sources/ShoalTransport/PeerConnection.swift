@@ -11,7 +11,10 @@ public final class PeerConnection: Sendable, Hashable {
     let channel: any Channel
     private let handler: NIOLoopBound<PeerConnectionHandler>
 
-    init(peer: PeerInfo, channel: any Channel, handler: NIOLoopBound<PeerConnectionHandler>, dialledAddress: PeerAddress? = nil) {
+    init(
+        peer: PeerInfo, channel: any Channel, handler: NIOLoopBound<PeerConnectionHandler>,
+        dialledAddress: PeerAddress? = nil
+    ) {
         self.peer = peer
         self.channel = channel
         self.handler = handler
@@ -47,6 +50,15 @@ public final class PeerConnection: Sendable, Hashable {
     public func send(oneWay message: WireMessage) {
         let handler = self.handler
         channel.eventLoop.execute { handler.value.sendOneWay(message) }
+    }
+
+    /// Sends a one-way frame and returns once it was written to the socket (or could not be: the
+    /// connection closed first).
+    public func sendWritten(oneWay message: WireMessage) async {
+        let handler = self.handler
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.eventLoop.execute { handler.value.sendOneWay(message, written: promise) }
+        try? await promise.futureResult.get()
     }
 
     /// Whether the peer announced `capability` in its Hello.

@@ -84,9 +84,11 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     /// What a small waiting request is charged.
     static let smallFrameCharge = 128
 
-    init(localHello: Hello, expectedID: NodeID?, inbound: Bool, events: PeerEvents, budget: TransportBudget,
-         progress: FrameProgress, logger: Logger, ready: EventLoopPromise<PeerInfo>,
-         onClose: @escaping @Sendable (PeerInfo?) -> Void) {
+    init(
+        localHello: Hello, expectedID: NodeID?, inbound: Bool, events: PeerEvents, budget: TransportBudget,
+        progress: FrameProgress, logger: Logger, ready: EventLoopPromise<PeerInfo>,
+        onClose: @escaping @Sendable (PeerInfo?) -> Void
+    ) {
         self.localHello = localHello
         self.expectedID = expectedID
         self.inbound = inbound
@@ -147,7 +149,11 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         budget.connections.remove(context.channel)
         onClose(info)
         if let info {
-            logger.info("peer disconnected", metadata: ["peer.id": "\(info.nodeID.short)", "peer.address": "\(info.listenAddress?.description ?? "-")"])
+            logger.info(
+                "peer disconnected",
+                metadata: [
+                    "peer.id": "\(info.nodeID.short)", "peer.address": "\(info.listenAddress?.description ?? "-")",
+                ])
             events.post(.disconnected(info))
         }
         context.fireChannelInactive()
@@ -175,7 +181,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let frameError = error as? FrameError {
-            logger.info("closing connection after a bad frame", metadata: ["peer.remote": "\(remoteDescription)", "error": "\(frameError)"])
+            logger.info(
+                "closing connection after a bad frame",
+                metadata: ["peer.remote": "\(remoteDescription)", "error": "\(frameError)"])
             sendErrorAndClose(id: frameError.requestID, WireError(frameError.code, frameError.description))
         } else {
             logger.debug("connection error", metadata: ["peer.remote": "\(remoteDescription)", "error": "\(error)"])
@@ -215,24 +223,36 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard hello.protocolVersion == shoalProtocolVersion else {
-            sendErrorAndClose(id: 0, WireError(.unsupportedVersion,
-                "this node speaks protocol version \(shoalProtocolVersion), you sent \(hello.protocolVersion); upgrade the older side"),
+            sendErrorAndClose(
+                id: 0,
+                WireError(
+                    .unsupportedVersion,
+                    "this node speaks protocol version \(shoalProtocolVersion), you sent \(hello.protocolVersion); upgrade the older side"
+                ),
                 error: TransportError.unsupportedVersion(hello.protocolVersion))
             return
         }
         guard hello.nodeID == certificateID else {
-            sendErrorAndClose(id: 0, WireError(.identityMismatch,
-                "Hello claims NodeID \(hello.nodeID.hex) but your certificate's key hashes to \(certificateID.hex)"),
+            sendErrorAndClose(
+                id: 0,
+                WireError(
+                    .identityMismatch,
+                    "Hello claims NodeID \(hello.nodeID.hex) but your certificate's key hashes to \(certificateID.hex)"),
                 error: TransportError.identityMismatch(expected: certificateID, actual: hello.nodeID))
             return
         }
         handshakeTimer?.cancel()
-        let info = PeerInfo(nodeID: certificateID, listenAddress: hello.listenAddress, remoteAddress: remoteDescription,
-                            agent: hello.agent, capabilities: hello.capabilities, inbound: inbound)
+        let info = PeerInfo(
+            nodeID: certificateID, listenAddress: hello.listenAddress, remoteAddress: remoteDescription,
+            agent: hello.agent, capabilities: hello.capabilities, inbound: inbound)
         state = .ready(info)
         if let context { budget.connections.handshakeCompleted(context.channel) }
-        logger.info(inbound ? "peer connected (inbound)" : "peer connected (outbound)",
-                    metadata: ["peer.id": "\(info.nodeID.hex)", "peer.address": "\(info.listenAddress?.description ?? "client-only")", "peer.agent": "\(info.agent)"])
+        logger.info(
+            inbound ? "peer connected (inbound)" : "peer connected (outbound)",
+            metadata: [
+                "peer.id": "\(info.nodeID.hex)", "peer.address": "\(info.listenAddress?.description ?? "client-only")",
+                "peer.agent": "\(info.agent)",
+            ])
         readyCompleted = true
         ready.succeed(info)
         events.post(.connected(info))
@@ -242,7 +262,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         if frame.message.isResponse && frame.id != 0 {
             budget.inbound.release(held)
             guard let p = pending.removeValue(forKey: frame.id) else {
-                logger.debug("response to an unknown or expired request", metadata: ["request.id": "\(frame.id)", "peer.id": "\(info.nodeID.short)"])
+                logger.debug(
+                    "response to an unknown or expired request",
+                    metadata: ["request.id": "\(frame.id)", "peer.id": "\(info.nodeID.short)"])
                 return
             }
             p.timeout.cancel()
@@ -267,7 +289,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
                 budget.inbound.release(held)
                 budget.count(\.overloaded)
                 if frame.id != 0 {
-                    write(WireFrame(id: frame.id, .error(WireError(.overloaded, "too many requests in flight; retry later"))))
+                    write(
+                        WireFrame(
+                            id: frame.id, .error(WireError(.overloaded, "too many requests in flight; retry later"))))
                 }
                 return
             }
@@ -289,7 +313,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         let cost = message.responseBound
         if cost > 0 {
             let committed = queuedOut + reservedOut
-            guard committed == 0 || committed + cost <= configuration.maximumOutboundBytesPerConnection else { return false }
+            guard committed == 0 || committed + cost <= configuration.maximumOutboundBytesPerConnection else {
+                return false
+            }
             guard budget.outbound.tryReserve(cost) else {
                 waitForOutboundRoom()
                 return false
@@ -341,9 +367,12 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         let eventLoop = context!.eventLoop
         let id = frame.id
         let prepaid = frame.message.responseBound
-        events.submit(PeerEvents.Job(message: frame.message, id: id, peer: info) { response in
-            eventLoop.execute { loopBound.value.finishRequest(id: id, response: response, held: held, prepaid: prepaid) }
-        })
+        events.submit(
+            PeerEvents.Job(message: frame.message, id: id, peer: info) { response in
+                eventLoop.execute {
+                    loopBound.value.finishRequest(id: id, response: response, held: held, prepaid: prepaid)
+                }
+            })
     }
 
     private func finishRequest(id: UInt64, response: WireMessage?, held: Int, prepaid: Int) {
@@ -370,7 +399,11 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             return
         }
         let size = frame.message.approximateSize
-        if size > prepaid { budget.outbound.charge(size - prepaid) } else if prepaid > size { budget.outbound.release(prepaid - size) }
+        if size > prepaid {
+            budget.outbound.charge(size - prepaid)
+        } else if prepaid > size {
+            budget.outbound.release(prepaid - size)
+        }
         if queuedOut == 0 { lastDrain = .now() }
         queuedOut += size
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -390,8 +423,10 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     // MARK: Outbound requests
 
     /// Sends a request and completes `promise` with the response body (or an error).
-    func sendRequest(_ message: WireMessage, timeout: Duration, promise: EventLoopPromise<WireMessage>,
-                     ticket: RequestTicket? = nil) {
+    func sendRequest(
+        _ message: WireMessage, timeout: Duration, promise: EventLoopPromise<WireMessage>,
+        ticket: RequestTicket? = nil
+    ) {
         guard let context, case .ready(let info) = state else {
             promise.fail(TransportError.connectionClosed(peer: remoteDescription))
             return
@@ -428,10 +463,13 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Sends a one-way frame (id 0).
-    func sendOneWay(_ message: WireMessage) {
-        guard case .ready = state else { return }
+    func sendOneWay(_ message: WireMessage, written: EventLoopPromise<Void>? = nil) {
+        guard case .ready = state, let context else {
+            written?.succeed()
+            return
+        }
         touch(usedByUs: true)
-        write(WireFrame(id: 0, message))
+        context.writeAndFlush(wrapOutboundOut(WireFrame(id: 0, message)), promise: written)
     }
 
     func closeGracefully() {
@@ -454,7 +492,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func shouldHoldReads(_ context: ChannelHandlerContext) -> Bool {
-        if inFlight >= configuration.maximumInFlightPerConnection || backlogHead < backlog.count || !context.channel.isWritable {
+        if inFlight >= configuration.maximumInFlightPerConnection || backlogHead < backlog.count
+            || !context.channel.isWritable
+        {
             return true
         }
         if queuedOut + reservedOut > configuration.maximumOutboundBytesPerConnection { return true }
@@ -473,7 +513,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private func haveRoomForNextFrame(_ context: ChannelHandlerContext) -> Bool {
         if awaitingRoom { return false }
         guard reservation == 0, pending.isEmpty, let length = progress.announcedLength,
-              length > configuration.unreservedFrameSize else { return true }
+            length > configuration.unreservedFrameSize
+        else { return true }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
         let frame = progress.framesDecoded + 1
@@ -526,12 +567,15 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         }
         if queuedOut > 0, now - lastDrain > configuration.stalledReaderTimeout.timeAmount {
             budget.count(\.stalledReaders)
-            logger.info("peer does not read its responses; closing", metadata: ["peer.remote": "\(remoteDescription)", "queued": "\(queuedOut)"])
+            logger.info(
+                "peer does not read its responses; closing",
+                metadata: ["peer.remote": "\(remoteDescription)", "queued": "\(queuedOut)"])
             close(error: TransportError.timeout(request: "response delivery", peer: remoteDescription))
             return
         }
         if inFlight == 0, pending.isEmpty, queuedOut == 0, progress.startedAt == nil,
-           now - lastActive > configuration.idleTimeout.timeAmount {
+            now - lastActive > configuration.idleTimeout.timeAmount
+        {
             budget.count(\.idleClosed)
             closing = true
             context.close(promise: nil)

@@ -39,8 +39,10 @@ public final class Transport: Sendable {
     ///   - identity: this node's key and certificate.
     ///   - handler: answers requests arriving from peers.
     ///   - group: the event loops to run on (defaults to the shared multi-threaded group).
-    public init(identity: NodeIdentity, configuration: TransportConfiguration = .init(), handler: any PeerRequestHandler,
-                logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    public init(
+        identity: NodeIdentity, configuration: TransportConfiguration = .init(), handler: any PeerRequestHandler,
+        logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
         self.identity = identity
         self.configuration = configuration
         self.handler = handler
@@ -50,7 +52,8 @@ public final class Transport: Sendable {
         let certificate = try NIOSSLCertificate(bytes: identity.certificateDER, format: .der)
         let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem)
 
-        var server = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
+        var server = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
         server.minimumTLSVersion = .tlsv13
         server.certificateVerification = .noHostnameVerification
         server.applicationProtocols = ["shoal/1"]
@@ -119,17 +122,20 @@ public final class Transport: Sendable {
             .childChannelInitializer { [self] channel in
                 let admitted = !state.withLockedValue(\.shutDown) && budget.connections.admit(channel)
                 guard admitted else {
-                    logger.info("connection refused: at the connection limit and no idle connection to evict",
-                                metadata: ["peer.remote": "\(channel.remoteAddress?.description ?? "?")"])
+                    logger.info(
+                        "connection refused: at the connection limit and no idle connection to evict",
+                        metadata: ["peer.remote": "\(channel.remoteAddress?.description ?? "?")"])
                     return channel.close()
                 }
                 channel.closeFuture.whenComplete { [budget] _ in budget.connections.remove(channel) }
                 return channel.eventLoop.makeCompletedFuture {
-                    let tls = NIOSSLServerHandler(context: serverContext, customVerificationCallback: { certificates, promise in
-                        // Any self-signed certificate is acceptable; the NodeID it proves is checked
-                        // against the Hello once the handshake completes.
-                        promise.succeed(certificates.isEmpty ? .failed : .certificateVerified)
-                    })
+                    let tls = NIOSSLServerHandler(
+                        context: serverContext,
+                        customVerificationCallback: { certificates, promise in
+                            // Any self-signed certificate is acceptable; the NodeID it proves is checked
+                            // against the Hello once the handshake completes.
+                            promise.succeed(certificates.isEmpty ? .failed : .certificateVerified)
+                        })
                     try channel.pipeline.syncOperations.addHandler(tls)
                     _ = try self.addFrameHandlers(to: channel, expectedID: nil, inbound: true)
                 }
@@ -147,11 +153,14 @@ public final class Transport: Sendable {
     }
 
     private func localHello() -> Hello {
-        Hello(nodeID: nodeID, listenAddress: configuration.announcesListenAddress ? listenAddress : nil,
-              capabilities: configuration.capabilities)
+        Hello(
+            nodeID: nodeID, listenAddress: configuration.announcesListenAddress ? listenAddress : nil,
+            capabilities: configuration.capabilities)
     }
 
-    private func addFrameHandlers(to channel: any Channel, expectedID: NodeID?, inbound: Bool) throws -> (EventLoopFuture<PeerInfo>, NIOLoopBound<PeerConnectionHandler>) {
+    private func addFrameHandlers(
+        to channel: any Channel, expectedID: NodeID?, inbound: Bool
+    ) throws -> (EventLoopFuture<PeerInfo>, NIOLoopBound<PeerConnectionHandler>) {
         let ready = channel.eventLoop.makePromise(of: PeerInfo.self)
         let progress = FrameProgress()
         let connectionHandler = PeerConnectionHandler(
@@ -159,7 +168,8 @@ public final class Transport: Sendable {
             progress: progress, logger: logger, ready: ready,
             onClose: { [weak self] info in self?.connectionClosed(info, channel: channel) })
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize, progress: progress)))
+        try sync.addHandler(
+            ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize, progress: progress)))
         try sync.addHandler(FrameWriter(maximumFrameSize: configuration.maximumFrameSize))
         try sync.addHandler(connectionHandler)
         let bound = NIOLoopBound(connectionHandler, eventLoop: channel.eventLoop)
@@ -177,7 +187,8 @@ public final class Transport: Sendable {
             return
         }
         let loser: PeerConnection? = state.withLockedValue { s in
-            guard let existing = s.connections[connection.peer.nodeID], existing.isActive, existing !== connection else {
+            guard let existing = s.connections[connection.peer.nodeID], existing.isActive, existing !== connection
+            else {
                 s.connections[connection.peer.nodeID] = connection
                 return nil
             }
@@ -283,18 +294,22 @@ public final class Transport: Sendable {
             .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 4 << 20))
             .channelInitializer { [self] channel in
                 guard budget.connections.admit(channel) else {
-                    return channel.eventLoop.makeFailedFuture(TransportError.connectFailed(
-                        address: address, reason: "this node is at its connection limit and has no idle connection to close"))
+                    return channel.eventLoop.makeFailedFuture(
+                        TransportError.connectFailed(
+                            address: address,
+                            reason: "this node is at its connection limit and has no idle connection to close"))
                 }
                 channel.closeFuture.whenComplete { [budget] _ in budget.connections.remove(channel) }
                 return channel.eventLoop.makeCompletedFuture {
-                    let tls = try NIOSSLClientHandler(context: clientContext, serverHostname: nil, customVerificationCallback: { certificates, promise in
-                        guard let leaf = certificates.first, let id = try? NodeIdentity.nodeID(of: leaf) else {
-                            promise.succeed(.failed)
-                            return
-                        }
-                        promise.succeed(expectedID == nil || expectedID == id ? .certificateVerified : .failed)
-                    })
+                    let tls = try NIOSSLClientHandler(
+                        context: clientContext, serverHostname: nil,
+                        customVerificationCallback: { certificates, promise in
+                            guard let leaf = certificates.first, let id = try? NodeIdentity.nodeID(of: leaf) else {
+                                promise.succeed(.failed)
+                                return
+                            }
+                            promise.succeed(expectedID == nil || expectedID == id ? .certificateVerified : .failed)
+                        })
                     try channel.pipeline.syncOperations.addHandler(tls)
                     let (_, handler) = try addFrameHandlers(to: channel, expectedID: expectedID, inbound: false)
                     bound.succeed(handler)
@@ -308,7 +323,9 @@ public final class Transport: Sendable {
             .flatMap { channel in
                 bound.futureResult.flatMap { handler in
                     channel.eventLoop.submit { handler.value.readyFuture }.flatMap { $0 }
-                        .map { info in PeerConnection(peer: info, channel: channel, handler: handler, dialledAddress: address) }
+                        .map { info in
+                            PeerConnection(peer: info, channel: channel, handler: handler, dialledAddress: address)
+                        }
                         .flatMapErrorThrowing { error in
                             channel.close(promise: nil)
                             throw error
@@ -358,7 +375,10 @@ public final class Transport: Sendable {
     }
 
     private func checkNotRefused(_ id: NodeID, _ address: PeerAddress) throws {
-        if isRefused(id) { throw TransportError.connectFailed(address: address, reason: "refused for a while: its gossip kept failing verification") }
+        if isRefused(id) {
+            throw TransportError.connectFailed(
+                address: address, reason: "refused for a while: its gossip kept failing verification")
+        }
     }
 
     // MARK: Fault injection
@@ -379,7 +399,9 @@ public final class Transport: Sendable {
 
     /// Sends a request to `contact` (dialling if needed) and returns the response body.
     /// - Throws: `WireError` if the peer answers with an Error frame, ``TransportError`` otherwise.
-    public func request(_ message: WireMessage, to contact: Contact, timeout: Duration? = nil) async throws -> WireMessage {
+    public func request(
+        _ message: WireMessage, to contact: Contact, timeout: Duration? = nil
+    ) async throws -> WireMessage {
         let connection = try await connection(to: contact)
         return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
     }
@@ -388,8 +410,10 @@ public final class Transport: Sendable {
     /// Hello, and returns the response body.
     /// - Throws: ``TransportError/unsupported(capability:peer:)`` when it did not (nothing is
     ///   sent); otherwise as ``request(_:to:timeout:)``.
-    public func request(_ message: WireMessage, to contact: Contact, requiring capability: String,
-                        timeout: Duration? = nil) async throws -> WireMessage {
+    public func request(
+        _ message: WireMessage, to contact: Contact, requiring capability: String,
+        timeout: Duration? = nil
+    ) async throws -> WireMessage {
         let connection = try await connection(to: contact)
         guard connection.supports(capability) else {
             throw TransportError.unsupported(capability: capability, peer: contact.id.short)

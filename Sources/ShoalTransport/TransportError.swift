@@ -24,12 +24,15 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .timeout(let request, let peer): return "\(request) to \(peer) timed out"
         case .connectionClosed(let peer): return "connection to \(peer) closed before the answer arrived"
-        case .identityMismatch(let expected, let actual): return "peer identity mismatch: dialled \(expected.short), certificate says \(actual.short)"
-        case .unsupportedVersion(let v): return "peer speaks protocol version \(v), this node speaks \(shoalProtocolVersion)"
+        case .identityMismatch(let expected, let actual):
+            return "peer identity mismatch: dialled \(expected.short), certificate says \(actual.short)"
+        case .unsupportedVersion(let v):
+            return "peer speaks protocol version \(v), this node speaks \(shoalProtocolVersion)"
         case .protocolViolation(let why): return "protocol violation: \(why)"
         case .connectFailed(let address, let reason): return "cannot connect to \(address): \(reason)"
         case .shutDown: return "the transport is shut down"
-        case .unsupported(let capability, let peer): return "\(peer) does not announce the \"\(capability)\" capability; not sent"
+        case .unsupported(let capability, let peer):
+            return "\(peer) does not announce the \"\(capability)\" capability; not sent"
         }
     }
 }
@@ -46,8 +49,10 @@ public struct PeerInfo: Sendable, Hashable, CustomStringConvertible {
     /// `true` if the peer dialled us.
     public var inbound: Bool
 
-    public init(nodeID: NodeID, listenAddress: PeerAddress?, remoteAddress: String, agent: String, capabilities: [String],
-                inbound: Bool) {
+    public init(
+        nodeID: NodeID, listenAddress: PeerAddress?, remoteAddress: String, agent: String, capabilities: [String],
+        inbound: Bool
+    ) {
         self.nodeID = nodeID
         self.listenAddress = listenAddress
         self.remoteAddress = remoteAddress

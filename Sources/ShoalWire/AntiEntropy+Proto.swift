@@ -46,10 +46,12 @@ extension KeyRange {
         let bits = Int(proto.bitLength)
         let expected = (bits + 7) / 8
         guard proto.prefix.count == expected else {
-            throw FrameError.invalid("KeyRange.prefix is \(proto.prefix.count) bytes; \(expected) expected for \(bits) bits")
+            throw FrameError.invalid(
+                "KeyRange.prefix is \(proto.prefix.count) bytes; \(expected) expected for \(bits) bits")
         }
         guard let key = Key256(bytes: Array(proto.prefix) + [UInt8](repeating: 0, count: 32 - expected)),
-              let range = KeyRange(prefix: key, bitLength: bits) else {
+            let range = KeyRange(prefix: key, bitLength: bits)
+        else {
             throw FrameError.invalid("KeyRange.prefix has bits set past its \(bits)-bit length")
         }
         self = range
@@ -66,10 +68,12 @@ extension KeyRange {
 extension Tombstone {
     init(proto: Shoal_V1_Tombstone) throws {
         guard let owner = ObjectOwner(key: Array(proto.ownerKey)) else {
-            throw FrameError.invalid("Tombstone.owner_key is \(proto.ownerKey.count) bytes; 1 to \(ObjectOwner.maximumKeyLength) expected")
+            throw FrameError.invalid(
+                "Tombstone.owner_key is \(proto.ownerKey.count) bytes; 1 to \(ObjectOwner.maximumKeyLength) expected")
         }
-        self.init(owner: owner, deletedAt: Timestamp(nanoseconds: proto.deletedAt),
-                  deleteID: try Key256(wire: proto.deleteID, field: "Tombstone.delete_id"))
+        self.init(
+            owner: owner, deletedAt: Timestamp(nanoseconds: proto.deletedAt),
+            deleteID: try Key256(wire: proto.deleteID, field: "Tombstone.delete_id"))
     }
 
     var proto: Shoal_V1_Tombstone {
@@ -84,10 +88,14 @@ extension Tombstone {
 extension ObjectRecord {
     init(proto r: Shoal_V1_ObjectRecord) throws {
         guard r.claims.count + r.tombstones.count <= WireLimits.maximumOwnerEntries else {
-            throw FrameError.invalid("ObjectRecord carries \(r.claims.count + r.tombstones.count) claims and tombstones, at most \(WireLimits.maximumOwnerEntries) allowed")
+            throw FrameError.invalid(
+                "ObjectRecord carries \(r.claims.count + r.tombstones.count) claims and tombstones, at most \(WireLimits.maximumOwnerEntries) allowed"
+            )
         }
-        self.init(id: try Key256(wire: r.id, field: "ObjectRecord.id"), kind: try ObjectKind(proto: r.kind), isStored: r.stored,
-                  claims: try r.claims.map(OwnerClaim.init(proto:)), tombstones: try r.tombstones.map(Tombstone.init(proto:)))
+        self.init(
+            id: try Key256(wire: r.id, field: "ObjectRecord.id"), kind: try ObjectKind(proto: r.kind),
+            isStored: r.stored,
+            claims: try r.claims.map(OwnerClaim.init(proto:)), tombstones: try r.tombstones.map(Tombstone.init(proto:)))
     }
 
     var proto: Shoal_V1_ObjectRecord {
@@ -121,7 +129,8 @@ extension ExchangeRequest {
     init(proto p: Shoal_V1_AntiEntropyRequest) throws {
         func ranges(_ list: [Shoal_V1_KeyRange], _ field: String) throws -> [KeyRange] {
             guard list.count <= WireLimits.maximumExchangeRanges else {
-                throw FrameError.invalid("\(field) lists \(list.count) ranges, at most \(WireLimits.maximumExchangeRanges) allowed")
+                throw FrameError.invalid(
+                    "\(field) lists \(list.count) ranges, at most \(WireLimits.maximumExchangeRanges) allowed")
             }
             return try list.map(KeyRange.init(proto:))
         }
@@ -133,12 +142,16 @@ extension ExchangeRequest {
             body = .children(try ranges(list.ranges, "AntiEntropyRequest.children"))
         case .records(let list)?:
             guard list.queries.count <= WireLimits.maximumExchangeRanges else {
-                throw FrameError.invalid("AntiEntropyRequest.records lists \(list.queries.count) queries, at most \(WireLimits.maximumExchangeRanges) allowed")
+                throw FrameError.invalid(
+                    "AntiEntropyRequest.records lists \(list.queries.count) queries, at most \(WireLimits.maximumExchangeRanges) allowed"
+                )
             }
-            body = .records(try list.queries.map { q in
-                RecordQuery(range: try KeyRange(proto: q.range),
-                            after: q.after.isEmpty ? nil : try Key256(wire: q.after, field: "RecordQuery.after"))
-            })
+            body = .records(
+                try list.queries.map { q in
+                    RecordQuery(
+                        range: try KeyRange(proto: q.range),
+                        after: q.after.isEmpty ? nil : try Key256(wire: q.after, field: "RecordQuery.after"))
+                })
         case nil:
             throw FrameError.invalid("AntiEntropyRequest has no body")
         }
@@ -172,29 +185,42 @@ extension ExchangeAnswer {
         switch a.body {
         case .summaries(let list)?:
             guard list.summaries.count <= WireLimits.maximumExchangeSummaries else {
-                throw FrameError.invalid("AntiEntropyAnswer lists \(list.summaries.count) summaries, at most \(WireLimits.maximumExchangeSummaries) allowed")
+                throw FrameError.invalid(
+                    "AntiEntropyAnswer lists \(list.summaries.count) summaries, at most \(WireLimits.maximumExchangeSummaries) allowed"
+                )
             }
-            return (.summaries(try list.summaries.map { s in
-                guard let hash = RangeHash(bytes: s.hash) else {
-                    throw FrameError.invalid("RangeSummary.hash is \(s.hash.count) bytes, expected 32")
-                }
-                return RangeSummary(count: s.count, hash: hash)
-            }), horizon)
+            return (
+                .summaries(
+                    try list.summaries.map { s in
+                        guard let hash = RangeHash(bytes: s.hash) else {
+                            throw FrameError.invalid("RangeSummary.hash is \(s.hash.count) bytes, expected 32")
+                        }
+                        return RangeSummary(count: s.count, hash: hash)
+                    }), horizon
+            )
         case .records(let list)?:
             guard list.pages.count <= WireLimits.maximumExchangePages else {
-                throw FrameError.invalid("AntiEntropyAnswer lists \(list.pages.count) pages, at most \(WireLimits.maximumExchangePages) allowed")
+                throw FrameError.invalid(
+                    "AntiEntropyAnswer lists \(list.pages.count) pages, at most \(WireLimits.maximumExchangePages) allowed"
+                )
             }
             let total = list.pages.reduce(0) { $0 + $1.records.count }
             guard total <= WireLimits.maximumExchangeRecords else {
-                throw FrameError.invalid("AntiEntropyAnswer lists \(total) records, at most \(WireLimits.maximumExchangeRecords) allowed")
+                throw FrameError.invalid(
+                    "AntiEntropyAnswer lists \(total) records, at most \(WireLimits.maximumExchangeRecords) allowed")
             }
-            return (.records(try list.pages.map { page in
-                RecordPage(records: try page.records.map(ObjectRecord.init(proto:)), isComplete: page.complete)
-            }), horizon)
+            return (
+                .records(
+                    try list.pages.map { page in
+                        RecordPage(records: try page.records.map(ObjectRecord.init(proto:)), isComplete: page.complete)
+                    }), horizon
+            )
         case .horizonMismatch?:
             return (.horizonMismatch(horizon), horizon)
         case .refused(let reason)?:
-            return (.refused(String(decoding: reason.utf8.prefix(WireLimits.maximumRefusalBytes), as: UTF8.self)), horizon)
+            return (
+                .refused(String(decoding: reason.utf8.prefix(WireLimits.maximumRefusalBytes), as: UTF8.self)), horizon
+            )
         case nil:
             throw FrameError.invalid("AntiEntropyAnswer has no body")
         }

@@ -10,9 +10,9 @@ import ShoalCore
 /// word, so both paths accept and refuse the same frames. (Package-visible for the fuzz target,
 /// which holds it to that.)
 package enum DataFrameCodec {
-    private static let frameID: UInt8 = 0x08            // Frame.id, varint
-    private static let storeChunkTag: UInt8 = 0x4A      // Frame.store_chunk (9), length-delimited
-    private static let chunkDataTag: UInt8 = 0x62       // Frame.chunk_data (12), length-delimited
+    private static let frameID: UInt8 = 0x08  // Frame.id, varint
+    private static let storeChunkTag: UInt8 = 0x4A  // Frame.store_chunk (9), length-delimited
+    private static let chunkDataTag: UInt8 = 0x62  // Frame.chunk_data (12), length-delimited
 
     // MARK: Encoding
 
@@ -134,8 +134,9 @@ package enum DataFrameCodec {
             first = next
         }
         guard first == storeChunkTag || first == chunkDataTag,
-              let length = readVarint(&input), length == UInt64(input.readableBytes),
-              let body = input.readSlice(length: Int(length)) else { return nil }
+            let length = readVarint(&input), length == UInt64(input.readableBytes),
+            let body = input.readSlice(length: Int(length))
+        else { return nil }
         do {
             let message = first == storeChunkTag ? try storeChunk(body) : try chunkData(body)
             return message.map { WireFrame(id: id, $0) }
@@ -150,7 +151,8 @@ package enum DataFrameCodec {
     private static func storeChunk(_ body: ByteBuffer) throws -> WireMessage? {
         var input = body
         var seen: Set<UInt8> = []
-        var id = Key256.zero, root = Key256.zero
+        var id = Key256.zero
+        var root = Key256.zero
         var data = ByteBuffer()
         var kind = ObjectKind.chunk
         var owner: [UInt8] = []
@@ -163,8 +165,12 @@ package enum DataFrameCodec {
                 guard seen.insert(tag).inserted else { return nil }
             }
             switch tag {
-            case 0x0A: guard let v = readBytes(&input) else { return nil }; id = try key(v, "StoreChunk.id")
-            case 0x12: guard let v = readBytes(&input) else { return nil }; data = v
+            case 0x0A:
+                guard let v = readBytes(&input) else { return nil }
+                id = try key(v, "StoreChunk.id")
+            case 0x12:
+                guard let v = readBytes(&input) else { return nil }
+                data = v
             case 0x18:
                 guard let v = readVarint(&input) else { return nil }
                 switch v {
@@ -172,28 +178,38 @@ package enum DataFrameCodec {
                 case 1: kind = .manifest
                 default: throw FrameError.invalid("unknown ObjectKind \(v)")
                 }
-            case 0x22: guard let v = readBytes(&input) else { return nil }; root = try key(v, "StoreChunk.root")
-            case 0x2A: guard let v = readBytes(&input) else { return nil }; owner = Array(v.readableBytesView)
-            case 0x30: guard let v = readVarint(&input) else { return nil }; force = v != 0
+            case 0x22:
+                guard let v = readBytes(&input) else { return nil }
+                root = try key(v, "StoreChunk.root")
+            case 0x2A:
+                guard let v = readBytes(&input) else { return nil }
+                owner = Array(v.readableBytesView)
+            case 0x30:
+                guard let v = readVarint(&input) else { return nil }
+                force = v != 0
             case 0x3A:
                 guard let v = readBytes(&input), let claim = try ownerClaim(v) else { return nil }
                 claims.append(claim)
                 guard claims.count + tombstones.count <= StoreChunk.maximumOwnerEntries else {
-                    throw FrameError.invalid("StoreChunk carries more than \(StoreChunk.maximumOwnerEntries) claims and tombstones")
+                    throw FrameError.invalid(
+                        "StoreChunk carries more than \(StoreChunk.maximumOwnerEntries) claims and tombstones")
                 }
             case 0x42:
                 guard let v = readBytes(&input), let tombstone = try tombstone(v) else { return nil }
                 tombstones.append(tombstone)
                 guard claims.count + tombstones.count <= StoreChunk.maximumOwnerEntries else {
-                    throw FrameError.invalid("StoreChunk carries more than \(StoreChunk.maximumOwnerEntries) claims and tombstones")
+                    throw FrameError.invalid(
+                        "StoreChunk carries more than \(StoreChunk.maximumOwnerEntries) claims and tombstones")
                 }
             default: return nil
             }
         }
         guard seen.contains(0x0A) else { throw FrameError.invalid("StoreChunk.id is 0 bytes, expected 32") }
         guard seen.contains(0x22) else { throw FrameError.invalid("StoreChunk.root is 0 bytes, expected 32") }
-        return .storeChunk(StoreChunk(id: id, data: data, kind: kind, root: root, ownerKey: .init(owner), force: force, claims: claims,
-                                      tombstones: tombstones))
+        return .storeChunk(
+            StoreChunk(
+                id: id, data: data, kind: kind, root: root, ownerKey: .init(owner), force: force, claims: claims,
+                tombstones: tombstones))
     }
 
     private static func tombstone(_ body: ByteBuffer) throws -> Tombstone? {
@@ -205,15 +221,22 @@ package enum DataFrameCodec {
         while input.readableBytes > 0 {
             guard let tag = readTag(&input), seen.insert(tag).inserted else { return nil }
             switch tag {
-            case 0x0A: guard let v = readBytes(&input) else { return nil }; owner = Array(v.readableBytesView)
-            case 0x10: guard let v = readVarint(&input) else { return nil }; nanoseconds = Int64(bitPattern: v)
-            case 0x1A: guard let v = readBytes(&input) else { return nil }; deleteID = try key(v, "Tombstone.delete_id")
+            case 0x0A:
+                guard let v = readBytes(&input) else { return nil }
+                owner = Array(v.readableBytesView)
+            case 0x10:
+                guard let v = readVarint(&input) else { return nil }
+                nanoseconds = Int64(bitPattern: v)
+            case 0x1A:
+                guard let v = readBytes(&input) else { return nil }
+                deleteID = try key(v, "Tombstone.delete_id")
             default: return nil
             }
         }
         guard seen.contains(0x1A) else { throw FrameError.invalid("Tombstone.delete_id is 0 bytes, expected 32") }
         guard let key = ObjectOwner(key: owner) else {
-            throw FrameError.invalid("Tombstone.owner_key is \(owner.count) bytes; 1 to \(ObjectOwner.maximumKeyLength) expected")
+            throw FrameError.invalid(
+                "Tombstone.owner_key is \(owner.count) bytes; 1 to \(ObjectOwner.maximumKeyLength) expected")
         }
         return Tombstone(owner: key, deletedAt: Timestamp(nanoseconds: nanoseconds), deleteID: deleteID)
     }
@@ -226,8 +249,12 @@ package enum DataFrameCodec {
         while input.readableBytes > 0 {
             guard let tag = readTag(&input), seen.insert(tag).inserted else { return nil }
             switch tag {
-            case 0x0A: guard let v = readBytes(&input) else { return nil }; owner = Array(v.readableBytesView)
-            case 0x10: guard let v = readVarint(&input) else { return nil }; nanoseconds = Int64(bitPattern: v)
+            case 0x0A:
+                guard let v = readBytes(&input) else { return nil }
+                owner = Array(v.readableBytesView)
+            case 0x10:
+                guard let v = readVarint(&input) else { return nil }
+                nanoseconds = Int64(bitPattern: v)
             default: return nil
             }
         }
@@ -238,15 +265,24 @@ package enum DataFrameCodec {
         var input = body
         var seen: Set<UInt8> = []
         var id = Key256.zero
-        var offset: UInt64 = 0, total: UInt64 = 0
+        var offset: UInt64 = 0
+        var total: UInt64 = 0
         var data = ByteBuffer()
         while input.readableBytes > 0 {
             guard let tag = readTag(&input), seen.insert(tag).inserted else { return nil }
             switch tag {
-            case 0x0A: guard let v = readBytes(&input) else { return nil }; id = try key(v, "ChunkData.id")
-            case 0x10: guard let v = readVarint(&input) else { return nil }; offset = v
-            case 0x18: guard let v = readVarint(&input) else { return nil }; total = v
-            case 0x22: guard let v = readBytes(&input) else { return nil }; data = v
+            case 0x0A:
+                guard let v = readBytes(&input) else { return nil }
+                id = try key(v, "ChunkData.id")
+            case 0x10:
+                guard let v = readVarint(&input) else { return nil }
+                offset = v
+            case 0x18:
+                guard let v = readVarint(&input) else { return nil }
+                total = v
+            case 0x22:
+                guard let v = readBytes(&input) else { return nil }
+                data = v
             default: return nil
             }
         }

@@ -95,7 +95,9 @@ public struct FrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
         try decode(context: context, buffer: &buffer)
     }
 
@@ -159,7 +161,9 @@ public struct FrameEncoder: MessageToByteEncoder {
 
     /// Appends one encoded frame to `out`.
     /// - Throws: `FrameError.frameTooLarge` when the encoding exceeds the limit (nothing is written).
-    public static func write(_ frame: WireFrame, to out: inout ByteBuffer, maximumFrameSize: Int = WireLimits.maximumFrameSize) throws {
+    public static func write(
+        _ frame: WireFrame, to out: inout ByteBuffer, maximumFrameSize: Int = WireLimits.maximumFrameSize
+    ) throws {
         if var parts = DataFrameCodec.encode(frame) {
             guard parts.frameLength <= maximumFrameSize else {
                 throw FrameError.frameTooLarge(length: UInt64(parts.frameLength), limit: maximumFrameSize)

@@ -20,11 +20,14 @@ extension Manifest {
         case .UNRECOGNIZED(let v): throw ManifestError.undecodable("unknown cipher \(v)")
         }
         let entries = try proto.entries.map { e -> Manifest.Entry in
-            guard let id = Key256(bytes: e.id) else { throw ManifestError.undecodable("entry id is \(e.id.count) bytes, expected 32") }
+            guard let id = Key256(bytes: e.id) else {
+                throw ManifestError.undecodable("entry id is \(e.id.count) bytes, expected 32")
+            }
             return Manifest.Entry(id: id, size: e.size)
         }
-        self.init(formatVersion: proto.formatVersion, totalSize: proto.totalSize, chunkSize: proto.chunkSize, cipher: cipher,
-                  depth: proto.depth, firstChunk: proto.firstChunk, entries: entries)
+        self.init(
+            formatVersion: proto.formatVersion, totalSize: proto.totalSize, chunkSize: proto.chunkSize, cipher: cipher,
+            depth: proto.depth, firstChunk: proto.firstChunk, entries: entries)
         try validate()
     }
 
@@ -41,7 +44,12 @@ extension Manifest {
             }
             $0.depth = depth
             $0.firstChunk = firstChunk
-            $0.entries = entries.map { e in .with { $0.id = Data(e.id.bytes); $0.size = e.size } }
+            $0.entries = entries.map { e in
+                .with {
+                    $0.id = Data(e.id.bytes)
+                    $0.size = e.size
+                }
+            }
         }
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true

@@ -29,34 +29,49 @@ extension WireFrame {
         case .findValue(let f):
             message = .findValue(key: try Key256(wire: f.key, field: "FindValue.key"))
         case .valueResult(let v):
-            message = .valueResult(ValueResult(held: v.held, size: v.size,
-                                               closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:)),
-                                               replica: v.replica))
+            message = .valueResult(
+                ValueResult(
+                    held: v.held, size: v.size,
+                    closer: try v.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:)),
+                    replica: v.replica))
         case .storeChunk(let s):
             guard s.claims.count + s.tombstones.count <= StoreChunk.maximumOwnerEntries else {
-                throw FrameError.invalid("StoreChunk carries \(s.claims.count + s.tombstones.count) claims and tombstones, at most \(StoreChunk.maximumOwnerEntries) allowed")
+                throw FrameError.invalid(
+                    "StoreChunk carries \(s.claims.count + s.tombstones.count) claims and tombstones, at most \(StoreChunk.maximumOwnerEntries) allowed"
+                )
             }
-            message = .storeChunk(StoreChunk(id: try Key256(wire: s.id, field: "StoreChunk.id"), data: ByteBuffer(data: s.data),
-                                             kind: try ObjectKind(proto: s.kind), root: try Key256(wire: s.root, field: "StoreChunk.root"),
-                                             ownerKey: s.ownerKey, force: s.force,
-                                             claims: try s.claims.map { try OwnerClaim(proto: $0) },
-                                             tombstones: try s.tombstones.map { try Tombstone(proto: $0) }))
+            message = .storeChunk(
+                StoreChunk(
+                    id: try Key256(wire: s.id, field: "StoreChunk.id"), data: ByteBuffer(data: s.data),
+                    kind: try ObjectKind(proto: s.kind), root: try Key256(wire: s.root, field: "StoreChunk.root"),
+                    ownerKey: s.ownerKey, force: s.force,
+                    claims: try s.claims.map { try OwnerClaim(proto: $0) },
+                    tombstones: try s.tombstones.map { try Tombstone(proto: $0) }))
         case .storeAck(let a):
-            message = .storeAck(StoreAck(stored: a.stored, reason: a.reason,
-                                         closer: try a.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
+            message = .storeAck(
+                StoreAck(
+                    stored: a.stored, reason: a.reason,
+                    closer: try a.closer.prefix(WireLimits.maximumContacts).map(Contact.init(proto:))))
         case .getChunk(let g):
-            message = .getChunk(GetChunk(id: try Key256(wire: g.id, field: "GetChunk.id"), offset: g.offset, length: g.length))
+            message = .getChunk(
+                GetChunk(id: try Key256(wire: g.id, field: "GetChunk.id"), offset: g.offset, length: g.length))
         case .chunkData(let c):
-            message = .chunkData(ChunkData(id: try Key256(wire: c.id, field: "ChunkData.id"), offset: c.offset,
-                                           totalSize: c.totalSize, data: ByteBuffer(data: c.data)))
+            message = .chunkData(
+                ChunkData(
+                    id: try Key256(wire: c.id, field: "ChunkData.id"), offset: c.offset,
+                    totalSize: c.totalSize, data: ByteBuffer(data: c.data)))
         case .delete(let d):
             message = .delete(try DeleteRequest(proto: d))
         case .deleteAck(let a):
             guard a.retained.count <= DeleteRequest.maximumObjects else {
-                throw FrameError.invalid("DeleteAck lists \(a.retained.count) retained objects, at most \(DeleteRequest.maximumObjects) allowed")
+                throw FrameError.invalid(
+                    "DeleteAck lists \(a.retained.count) retained objects, at most \(DeleteRequest.maximumObjects) allowed"
+                )
             }
-            message = .deleteAck(DeleteAck(removed: a.removed, absent: a.absent,
-                                           retained: try a.retained.map { try Key256(wire: $0, field: "DeleteAck.retained") }))
+            message = .deleteAck(
+                DeleteAck(
+                    removed: a.removed, absent: a.absent,
+                    retained: try a.retained.map { try Key256(wire: $0, field: "DeleteAck.retained") }))
         case .gossip(let g):
             message = .gossip(try GossipMessage(proto: g))
         case .error(let e):
@@ -70,14 +85,16 @@ extension WireFrame {
             let (answer, horizon) = try ExchangeAnswer.decode(a)
             message = .antiEntropyAnswer(answer, horizon: horizon)
         case .shareRecords(let r):
-            message = .shareRecords(try ObjectRecord.list(r.records, limit: WireLimits.maximumExchangeRecords, field: "ShareRecords"))
+            message = .shareRecords(
+                try ObjectRecord.list(r.records, limit: WireLimits.maximumExchangeRecords, field: "ShareRecords"))
         case .shareRecordsAck(let a):
             message = .shareRecordsAck(merged: a.merged)
         case .getDelete(let g):
             message = .getDelete(try Key256(wire: g.deleteID, field: "GetDelete.delete_id"))
         case .signedDelete(let d):
             guard d.delete.count <= WireLimits.maximumSignedDeleteBytes else {
-                throw FrameError.invalid("SignedDelete is \(d.delete.count) bytes, at most \(WireLimits.maximumSignedDeleteBytes) allowed")
+                throw FrameError.invalid(
+                    "SignedDelete is \(d.delete.count) bytes, at most \(WireLimits.maximumSignedDeleteBytes) allowed")
             }
             message = .signedDelete(Array(d.delete))
         }
@@ -239,10 +256,14 @@ extension Hello {
             guard proto.listenAddress.utf8.count <= WireLimits.maximumAddressLength else {
                 throw FrameError.invalid("Hello.listen_address is too long")
             }
-            do { listen = try PeerAddress(parsing: proto.listenAddress) } catch { throw FrameError.invalid("Hello.listen_address: \(error)") }
+            do { listen = try PeerAddress(parsing: proto.listenAddress) } catch {
+                throw FrameError.invalid("Hello.listen_address: \(error)")
+            }
         }
-        self.init(protocolVersion: proto.protocolVersion, nodeID: try Key256(wire: proto.nodeID, field: "Hello.node_id"),
-                  listenAddress: listen, capabilities: Array(proto.capabilities.prefix(32)), agent: String(proto.agent.prefix(128)))
+        self.init(
+            protocolVersion: proto.protocolVersion, nodeID: try Key256(wire: proto.nodeID, field: "Hello.node_id"),
+            listenAddress: listen, capabilities: Array(proto.capabilities.prefix(32)),
+            agent: String(proto.agent.prefix(128)))
     }
 
     var proto: Shoal_V1_Hello {
@@ -268,7 +289,8 @@ extension GossipMessage {
         case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown GossipKind \(v)")
         }
         guard proto.updates.count <= GossipMessage.maximumUpdates else {
-            throw FrameError.invalid("Gossip carries \(proto.updates.count) updates, at most \(GossipMessage.maximumUpdates) allowed")
+            throw FrameError.invalid(
+                "Gossip carries \(proto.updates.count) updates, at most \(GossipMessage.maximumUpdates) allowed")
         }
         let updates = try proto.updates.map { u -> MemberUpdate in
             let status: MemberStatus
@@ -280,11 +302,14 @@ extension GossipMessage {
             case .UNRECOGNIZED(let v): throw FrameError.invalid("unknown MemberStatus \(v)")
             }
             guard u.incarnation <= MemberUpdate.maximumIncarnation else {
-                throw FrameError.invalid("MemberUpdate.incarnation \(u.incarnation) exceeds the maximum \(MemberUpdate.maximumIncarnation)")
+                throw FrameError.invalid(
+                    "MemberUpdate.incarnation \(u.incarnation) exceeds the maximum \(MemberUpdate.maximumIncarnation)")
             }
-            let accuser = u.accuser.isEmpty || status != .suspect
+            let accuser =
+                u.accuser.isEmpty || status != .suspect
                 ? nil : try Key256(wire: u.accuser, field: "MemberUpdate.accuser")
-            return MemberUpdate(member: try Contact(proto: u.member), status: status, incarnation: u.incarnation, accuser: accuser)
+            return MemberUpdate(
+                member: try Contact(proto: u.member), status: status, incarnation: u.incarnation, accuser: accuser)
         }
         self.init(kind: kind, target: proto.hasTarget ? try Contact(proto: proto.target) : nil, updates: updates)
     }
@@ -335,11 +360,13 @@ extension DeleteRequest {
 
     init(proto d: Shoal_V1_Delete) throws {
         guard d.objects.count <= DeleteRequest.maximumObjects else {
-            throw FrameError.invalid("Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
+            throw FrameError.invalid(
+                "Delete lists \(d.objects.count) objects, at most \(DeleteRequest.maximumObjects) allowed")
         }
-        self.init(root: try Key256(wire: d.root, field: "Delete.root"),
-                  objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
-                  issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature)
+        self.init(
+            root: try Key256(wire: d.root, field: "Delete.root"),
+            objects: try d.objects.map { try Key256(wire: $0, field: "Delete.objects") },
+            issuedAt: d.issuedAt, ownerKey: d.ownerKey, signature: d.signature)
     }
 
     var proto: Shoal_V1_Delete {

@@ -53,11 +53,15 @@ public enum WireMessage: Sendable, Equatable {
     /// `true` for the bodies that answer a request.
     public var isResponse: Bool {
         switch self {
-        case .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .antiEntropyAnswer, .shareRecordsAck,
-             .signedDelete: return true
+        case .pong, .nodes, .valueResult, .storeAck, .chunkData, .deleteAck, .error, .antiEntropyAnswer,
+            .shareRecordsAck,
+            .signedDelete:
+            return true
         case .gossip(let g): return g.kind == .ack || g.kind == .nack
-        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete, .badCopy, .antiEntropyRequest, .shareRecords,
-             .getDelete: return false
+        case .hello, .ping, .findNode, .findValue, .storeChunk, .getChunk, .delete, .badCopy, .antiEntropyRequest,
+            .shareRecords,
+            .getDelete:
+            return false
         }
     }
 
@@ -98,8 +102,10 @@ public struct Hello: Sendable, Equatable {
     public var capabilities: [String]
     public var agent: String
 
-    public init(protocolVersion: UInt32 = shoalProtocolVersion, nodeID: NodeID, listenAddress: PeerAddress?,
-                capabilities: [String] = ["store", "gossip"], agent: String = ShoalVersion.agent) {
+    public init(
+        protocolVersion: UInt32 = shoalProtocolVersion, nodeID: NodeID, listenAddress: PeerAddress?,
+        capabilities: [String] = ["store", "gossip"], agent: String = ShoalVersion.agent
+    ) {
         self.protocolVersion = protocolVersion
         self.nodeID = nodeID
         self.listenAddress = listenAddress
@@ -141,8 +147,10 @@ public struct StoreChunk: Sendable, Equatable {
     /// The most claims and tombstones one store carries, together (a record's bound).
     public static let maximumOwnerEntries = 4096
 
-    public init(id: ContentID, data: ByteBuffer, kind: ObjectKind, root: ContentID, ownerKey: Data, force: Bool = false,
-                claims: [OwnerClaim] = [], tombstones: [Tombstone] = []) {
+    public init(
+        id: ContentID, data: ByteBuffer, kind: ObjectKind, root: ContentID, ownerKey: Data, force: Bool = false,
+        claims: [OwnerClaim] = [], tombstones: [Tombstone] = []
+    ) {
         self.id = id
         self.data = data
         self.kind = kind

@@ -44,8 +44,12 @@ enum AntiEntropyBenchmark {
     }
 
     static func run(_ options: Options) -> Int32 {
-        print("anti-entropy: \(options.nodes) nodes, r = \(options.replicas), node 0 holding N objects (metadata only, one owner claim each)")
-        print("requests and bytes of node 0's repair round; bytes are encoded frame sizes; (a) is counted, not executed\n")
+        print(
+            "anti-entropy: \(options.nodes) nodes, r = \(options.replicas), node 0 holding N objects (metadata only, one owner claim each)"
+        )
+        print(
+            "requests and bytes of node 0's repair round; bytes are encoded frame sizes; (a) is counted, not executed\n"
+        )
         print(row("objects", "round", "requests", "bytes", "requests vs (a)", "bytes vs (a)", "found", "note"))
         var status: Int32 = 0
         var stableShare: [(Int, Double)] = []
@@ -57,7 +61,9 @@ enum AntiEntropyBenchmark {
         print("")
         for (count, share) in stableShare {
             let verdict = share < 0.01 ? "under" : "NOT under"
-            print("stable round at \(group(count)) objects: \(percent(share)) of today's requests, \(verdict) the 1% target")
+            print(
+                "stable round at \(group(count)) objects: \(percent(share)) of today's requests, \(verdict) the 1% target"
+            )
         }
         return status
     }
@@ -68,7 +74,9 @@ enum AntiEntropyBenchmark {
         let started = ContinuousClock.now
         var rng = SeededRandom(seed: options.seed)
         let nodes = (0..<options.nodes).map { i in
-            Contact(id: Key256.random(using: &rng), address: PeerAddress(host: "10.0.\(i / 250).\(i % 250 + 1)", port: 7000))
+            Contact(
+                id: Key256.random(using: &rng), address: PeerAddress(host: "10.0.\(i / 250).\(i % 250 + 1)", port: 7000)
+            )
         }
         let me = nodes[0].id
         let before = ResponsibilityMap(nodes: nodes.map(\.id), replicas: options.replicas)
@@ -118,7 +126,9 @@ enum AntiEntropyBenchmark {
             trees[peerID] = peer
             answered.requests += run.requests
             answered.bytes += run.requestBytes + run.answerBytes
-            if case .failure(let failure) = run.outcome { answered.failures.append("\(peerID.short) asking: \(failure)") }
+            if case .failure(let failure) = run.outcome {
+                answered.failures.append("\(peerID.short) asking: \(failure)")
+            }
         }
         // (c) a co-holder dies: node 0 compares with the holders of its ranges among the survivors
         // (the dead node's tree is simply never asked).
@@ -130,22 +140,41 @@ enum AntiEntropyBenchmark {
         let elapsed = ContinuousClock.now - started
 
         let n = group(held)
-        print(row(n, "(a) FindValue per object per replica", group(baselineRequests), bytes(baselineBytes), "100%", "100%", "", ""))
-        print(row("", "(b) stable cluster", group(stable.requests), bytes(stable.bytes),
-                  percent(Double(stable.requests) / Double(baselineRequests)), percent(Double(stable.bytes) / Double(baselineBytes)),
-                  "\(stable.differences) diffs", ""))
-        print(row("", "(b) stable, answering co-holders", group(answered.requests), bytes(answered.bytes),
-                  percent(Double(answered.requests) / Double(baselineRequests)), percent(Double(answered.bytes) / Double(baselineBytes)),
-                  "", ""))
-        print(row("", "(c) after a co-holder died", group(death.requests), bytes(death.bytes),
-                  percent(Double(death.requests) / Double(baselineRequests)), percent(Double(death.bytes) / Double(baselineBytes)),
-                  "\(group(death.toPush)) push, \(group(death.toLearn)) learn", death.rounds > 1 ? "\(death.rounds) rounds" : ""))
-        print(row("", "(d) after \(options.changedPercent)% changed", group(changed.requests), bytes(changed.bytes),
-                  percent(Double(changed.requests) / Double(baselineRequests)), percent(Double(changed.bytes) / Double(baselineBytes)),
-                  "\(group(changed.differing))/\(group(expected)) differing", String(format: "%.1f s in all", elapsed.inSeconds)))
+        print(
+            row(
+                n, "(a) FindValue per object per replica", group(baselineRequests), bytes(baselineBytes), "100%",
+                "100%", "", ""))
+        print(
+            row(
+                "", "(b) stable cluster", group(stable.requests), bytes(stable.bytes),
+                percent(Double(stable.requests) / Double(baselineRequests)),
+                percent(Double(stable.bytes) / Double(baselineBytes)),
+                "\(stable.differences) diffs", ""))
+        print(
+            row(
+                "", "(b) stable, answering co-holders", group(answered.requests), bytes(answered.bytes),
+                percent(Double(answered.requests) / Double(baselineRequests)),
+                percent(Double(answered.bytes) / Double(baselineBytes)),
+                "", ""))
+        print(
+            row(
+                "", "(c) after a co-holder died", group(death.requests), bytes(death.bytes),
+                percent(Double(death.requests) / Double(baselineRequests)),
+                percent(Double(death.bytes) / Double(baselineBytes)),
+                "\(group(death.toPush)) push, \(group(death.toLearn)) learn",
+                death.rounds > 1 ? "\(death.rounds) rounds" : ""))
+        print(
+            row(
+                "", "(d) after \(options.changedPercent)% changed", group(changed.requests), bytes(changed.bytes),
+                percent(Double(changed.requests) / Double(baselineRequests)),
+                percent(Double(changed.bytes) / Double(baselineBytes)),
+                "\(group(changed.differing))/\(group(expected)) differing",
+                String(format: "%.1f s in all", elapsed.inSeconds)))
         let failures = stable.failures + answered.failures + death.failures + changed.failures
         for f in failures { print("  session failed: \(f)") }
-        let ok = failures.isEmpty && stable.differences == 0 && changed.differing == expected && changed.differences == expected
+        let ok =
+            failures.isEmpty && stable.differences == 0 && changed.differing == expected
+            && changed.differences == expected
         if !ok { print("  MISMATCH: a stable round found differences, or not every changed record was found") }
         return (ok, Double(stable.requests) / Double(baselineRequests))
     }
@@ -153,7 +182,9 @@ enum AntiEntropyBenchmark {
     /// Node 0 runs one session with every peer over the ranges they share; where a session stops
     /// at its bounds, the next round resumes it over what it left unexplored, until all is
     /// compared. Records found missing are not copied meanwhile (the round only finds them).
-    private static func round(_ mine: inout RecordTree, with shared: [NodeID: [KeyRange]], trees: inout [NodeID: RecordTree]) -> Round {
+    private static func round(
+        _ mine: inout RecordTree, with shared: [NodeID: [KeyRange]], trees: inout [NodeID: RecordTree]
+    ) -> Round {
         var result = Round()
         var pending = shared
         while !pending.isEmpty, result.rounds < 50 {
@@ -161,8 +192,9 @@ enum AntiEntropyBenchmark {
             var next: [NodeID: [KeyRange]] = [:]
             for (peerID, ranges) in pending.sorted(by: { $0.key < $1.key }) {
                 var peer = trees.removeValue(forKey: peerID) ?? RecordTree()
-                var session = ExchangeSession(peer: Contact(id: peerID, address: PeerAddress(host: "10.0.0.1", port: 7000)),
-                                              ranges: ranges, horizon: mine.horizon)
+                var session = ExchangeSession(
+                    peer: Contact(id: peerID, address: PeerAddress(host: "10.0.0.1", port: 7000)),
+                    ranges: ranges, horizon: mine.horizon)
                 let run = LoopbackExchange.run(&session, local: &mine, peer: &peer)
                 trees[peerID] = peer
                 result.requests += run.requests
@@ -179,13 +211,17 @@ enum AntiEntropyBenchmark {
             }
             pending = next
         }
-        if !pending.isEmpty { result.failures.append("\(pending.count) sessions still incomplete after \(result.rounds) rounds") }
+        if !pending.isEmpty {
+            result.failures.append("\(pending.count) sessions still incomplete after \(result.rounds) rounds")
+        }
         return result
     }
 
     /// Changes `percent` of the records of `tree` in place: half get a second owner's claim, half
     /// a tombstone from their owner. Returns their IDs.
-    private static func changedRecords(_ tree: inout RecordTree, percent: Double, rng: inout SeededRandom) -> [ContentID] {
+    private static func changedRecords(
+        _ tree: inout RecordTree, percent: Double, rng: inout SeededRandom
+    ) -> [ContentID] {
         let count = Int(Double(tree.count) * percent / 100)
         var all: [ObjectRecord] = []
         all.reserveCapacity(tree.count)
@@ -193,10 +229,13 @@ enum AntiEntropyBenchmark {
         let second = ObjectOwner(key: [0x04] + Array(repeating: 0x77, count: 64))!
         var ids: [ContentID] = []
         for (i, record) in all.shuffled(using: &rng).prefix(count).enumerated() {
-            let changed = i % 2 == 0
+            let changed =
+                i % 2 == 0
                 ? record.claiming(by: second, at: Timestamp(nanoseconds: 1_800_000_000_000_000_000))
-                : record.deleting(Tombstone(owner: record.owners[0], deletedAt: Timestamp(nanoseconds: 1_800_000_000_000_000_000),
-                                            deleteID: Key256.sha256(of: record.id.bytes)))
+                : record.deleting(
+                    Tombstone(
+                        owner: record.owners[0], deletedAt: Timestamp(nanoseconds: 1_800_000_000_000_000_000),
+                        deleteID: Key256.sha256(of: record.id.bytes)))
             tree.upsert(changed)
             ids.append(record.id)
         }
@@ -205,9 +244,14 @@ enum AntiEntropyBenchmark {
 
     // MARK: Formatting
 
-    private static func row(_ a: String, _ b: String, _ c: String, _ d: String, _ e: String, _ f: String, _ g: String, _ h: String) -> String {
+    private static func row(
+        _ a: String, _ b: String, _ c: String, _ d: String, _ e: String, _ f: String, _ g: String, _ h: String
+    ) -> String {
         func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
-            s.count >= n ? s : (right ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count))
+            s.count >= n
+                ? s
+                : (right
+                    ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count))
         }
         return pad(a, 10, right: true) + "  " + pad(b, 38) + pad(c, 11, right: true) + pad(d, 11, right: true)
             + pad(e, 17, right: true) + pad(f, 14, right: true) + "  " + pad(g, 28) + pad(h, 12, right: true)

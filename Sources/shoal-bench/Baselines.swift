@@ -123,7 +123,9 @@ enum Baselines {
         let clock = ContinuousClock()
         let start = clock.now
         let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(sender, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(sender, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
         guard connected else {
             _ = shutdown(listener, Int32(SHUT_RDWR))  // wakes the receiver's accept()
@@ -197,7 +199,9 @@ struct ByteGenerator {
                 z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
                 out.storeBytes(of: z ^ (z >> 31), toByteOffset: i * 8, as: UInt64.self)
             }
-            for i in (words * 8)..<count { out.storeBytes(of: UInt8(truncatingIfNeeded: state >> (i % 8)), toByteOffset: i, as: UInt8.self) }
+            for i in (words * 8)..<count {
+                out.storeBytes(of: UInt8(truncatingIfNeeded: state >> (i % 8)), toByteOffset: i, as: UInt8.self)
+            }
             return count
         }
         self.state = state

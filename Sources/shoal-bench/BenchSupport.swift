@@ -42,7 +42,8 @@ enum BenchSupport {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         func field(_ name: String) -> UInt64? {
             for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-                let number = line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+                let number = line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")
+                    .first
                 return number.flatMap { UInt64($0) }.map { $0 * 1024 }
             }
             return nil
@@ -120,7 +121,9 @@ enum BenchSupport {
 
     /// Runs this executable with `arguments` (and `environment` added to this process's) and
     /// returns its exit status and standard output (standard error passes through).
-    static func runChild(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    static func runChild(
+        _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath())
         process.arguments = arguments

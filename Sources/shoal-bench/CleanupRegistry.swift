@@ -25,7 +25,8 @@ final class CleanupRegistry: @unchecked Sendable {
                 signal(number, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { [self] in
-                    BenchSupport.printError("shoal-bench: interrupted; stopping the nodes it started and removing its temp dirs")
+                    BenchSupport.printError(
+                        "shoal-bench: interrupted; stopping the nodes it started and removing its temp dirs")
                     // Holds the cleanup lock through exit, so that the benchmark cannot exit (or
                     // clean up) halfway through this.
                     cleanupLock.lock()

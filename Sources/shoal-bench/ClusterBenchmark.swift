@@ -35,9 +35,15 @@ enum ClusterBenchmark {
     }
 
     private static func shoalExecutable(_ options: Options) throws -> String {
-        let path = options.shoal ?? URL(fileURLWithPath: BenchSupport.executablePath()).deletingLastPathComponent().appendingPathComponent("shoal").path
+        let path =
+            options.shoal
+            ?? URL(fileURLWithPath: BenchSupport.executablePath()).deletingLastPathComponent().appendingPathComponent(
+                "shoal"
+            ).path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw ClusterError("no shoal executable at \(path): build it beside shoal-bench (swift build -c release) or pass --shoal PATH")
+            throw ClusterError(
+                "no shoal executable at \(path): build it beside shoal-bench (swift build -c release) or pass --shoal PATH"
+            )
         }
         return path
     }
@@ -52,14 +58,21 @@ enum ClusterBenchmark {
 
     private static func benchmark(_ options: Options) async throws -> Int32 {
         let shoal = try shoalExecutable(options)
-        print("shoal-bench cluster: \(options.storageNodes) storage nodes + 1 reader that stores nothing, all shoal node processes on 127.0.0.1")
-        print("put: `shoal put -` through node 1; get: `shoal get` through node 7; \(options.isPublic ? "public files" : "private files (AES-256-GCM)"), 1 MiB chunks")
-        print("\(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by every process (load average \(BenchSupport.loadAverage())); data under \(options.directory); MB = 10^6 bytes")
+        print(
+            "shoal-bench cluster: \(options.storageNodes) storage nodes + 1 reader that stores nothing, all shoal node processes on 127.0.0.1"
+        )
+        print(
+            "put: `shoal put -` through node 1; get: `shoal get` through node 7; \(options.isPublic ? "public files" : "private files (AES-256-GCM)"), 1 MiB chunks"
+        )
+        print(
+            "\(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by every process (load average \(BenchSupport.loadAverage())); data under \(options.directory); MB = 10^6 bytes"
+        )
         print("")
-        let baseline = Baseline(tcp: try Baselines.loopbackTCP(total: options.baselineBytes),
-                                tls: try await TLSBaseline.measure(total: options.baselineBytes),
-                                sha256: Baselines.sha256(), aes: Baselines.aesGCM(),
-                                disk: try Baselines.diskWriteFsync(under: options.directory))
+        let baseline = Baseline(
+            tcp: try Baselines.loopbackTCP(total: options.baselineBytes),
+            tls: try await TLSBaseline.measure(total: options.baselineBytes),
+            sha256: Baselines.sha256(), aes: Baselines.aesGCM(),
+            disk: try Baselines.diskWriteFsync(under: options.directory))
         print("baselines, measured now:")
         print("  loopback TCP, one socket pair                   \(String(format: "%8.0f", baseline.tcp)) MB/s")
         print("  TLS 1.3 stream between two processes (NIOSSL)   \(String(format: "%8.0f", baseline.tls)) MB/s")
@@ -72,12 +85,19 @@ enum ClusterBenchmark {
             failed = try await cluster(replicas: replicas, shoal: shoal, baseline: baseline, options: options) || failed
             print("")
         }
-        print(failed ? "some sizes failed; see above" : "all sizes verified (SHA-256 of what node 7 served == SHA-256 of what was generated)")
+        print(
+            failed
+                ? "some sizes failed; see above"
+                : "all sizes verified (SHA-256 of what node 7 served == SHA-256 of what was generated)")
         return failed ? 1 : 0
     }
 
-    private static func cluster(replicas: Int, shoal: String, baseline: Baseline, options: Options) async throws -> Bool {
-        guard let root = BenchSupport.makeTemporaryDirectory(under: options.directory, prefix: "shoal-bench-cluster-r\(replicas)") else {
+    private static func cluster(replicas: Int, shoal: String, baseline: Baseline, options: Options) async throws -> Bool
+    {
+        guard
+            let root = BenchSupport.makeTemporaryDirectory(
+                under: options.directory, prefix: "shoal-bench-cluster-r\(replicas)")
+        else {
             throw ClusterError("cannot create a temp directory under \(options.directory)")
         }
         CleanupRegistry.shared.add(directory: root)
@@ -85,21 +105,26 @@ enum ClusterBenchmark {
         var nodes: [NodeProcess] = []
         do {
             let common = ["--replicas", String(replicas), "--log-level", "warning"]
-            nodes.append(try NodeProcess(name: "n1", executable: shoal, dataDirectory: root + "/n1", extraArguments: common))
+            nodes.append(
+                try NodeProcess(name: "n1", executable: shoal, dataDirectory: root + "/n1", extraArguments: common))
             try await nodes[0].waitUntilServing(within: .seconds(30))
             guard let seed = nodes[0].listenAddress else { throw ClusterError("n1 reported no listen address") }
             for index in 2...options.storageNodes {
-                nodes.append(try NodeProcess(name: "n\(index)", executable: shoal, dataDirectory: root + "/n\(index)",
-                                             extraArguments: common + ["--bootstrap", seed]))
+                nodes.append(
+                    try NodeProcess(
+                        name: "n\(index)", executable: shoal, dataDirectory: root + "/n\(index)",
+                        extraArguments: common + ["--bootstrap", seed]))
             }
             for node in nodes.dropFirst() { try await node.waitUntilServing(within: .seconds(30)) }
             try await waitUntilFormed(nodes, within: .seconds(60))
-            let reader = try NodeProcess(name: "n\(options.storageNodes + 1)", executable: shoal, dataDirectory: root + "/reader",
-                                         extraArguments: common + ["--bootstrap", seed, "--max-storage", "1M", "--cache-size", "0"])
+            let reader = try NodeProcess(
+                name: "n\(options.storageNodes + 1)", executable: shoal, dataDirectory: root + "/reader",
+                extraArguments: common + ["--bootstrap", seed, "--max-storage", "1M", "--cache-size", "0"])
             nodes.append(reader)
             try await reader.waitUntilServing(within: .seconds(30))
             try await waitUntilFormed(nodes, within: .seconds(60))
-            let failed = try await runSizes(replicas: replicas, shoal: shoal, nodes: nodes, root: root, baseline: baseline, options: options)
+            let failed = try await runSizes(
+                replicas: replicas, shoal: shoal, nodes: nodes, root: root, baseline: baseline, options: options)
             for node in nodes.reversed() { await node.stop(grace: .seconds(20)) }
             return failed
         } catch {
@@ -108,18 +133,26 @@ enum ClusterBenchmark {
         }
     }
 
-    private static func runSizes(replicas: Int, shoal: String, nodes: [NodeProcess], root: String, baseline: Baseline,
-                                 options: Options) async throws -> Bool {
+    private static func runSizes(
+        replicas: Int, shoal: String, nodes: [NodeProcess], root: String, baseline: Baseline,
+        options: Options
+    ) async throws -> Bool {
         let (writer, reader) = (nodes[0], nodes[nodes.count - 1])
         let diskShare = baseline.disk / Double(replicas)
-        print("r = \(replicas): \(nodes.map { "\($0.name) pid \($0.pid)" }.joined(separator: ", ")) (\(reader.name) stores nothing)")
-        print("  put target: 80% of disk ÷ r = \(String(format: "%.0f", 0.8 * diskShare)) MB/s; get target: 35% of the TLS stream = \(String(format: "%.0f", 0.35 * baseline.tls)) MB/s and 400 MB/s")
+        print(
+            "r = \(replicas): \(nodes.map { "\($0.name) pid \($0.pid)" }.joined(separator: ", ")) (\(reader.name) stores nothing)"
+        )
+        print(
+            "  put target: 80% of disk ÷ r = \(String(format: "%.0f", 0.8 * diskShare)) MB/s; get target: 35% of the TLS stream = \(String(format: "%.0f", 0.35 * baseline.tls)) MB/s and 400 MB/s"
+        )
         var failed = false
         for size in options.sizes {
             let label = BenchSupport.formatSize(size)
             let needed = size * UInt64(replicas) + size / 20 + (1 << 30)
             if let free = BenchSupport.freeBytes(at: root), free < needed {
-                print("  \(label): skipped, needs about \(BenchSupport.formatSize(needed)) free, \(BenchSupport.formatSize(free)) free")
+                print(
+                    "  \(label): skipped, needs about \(BenchSupport.formatSize(needed)) free, \(BenchSupport.formatSize(free)) free"
+                )
                 continue
             }
             let seed = 7 &+ size
@@ -127,8 +160,11 @@ enum ClusterBenchmark {
             let sampler = ResidentSampler(nodes.map(\.pid))
             let cpuBefore = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
             let started = ContinuousClock.now
-            let put = try await Task.detached { try putFile(shoal: shoal, api: writer.apiAddress!, size: size, seed: seed,
-                                                           isPublic: options.isPublic, log: root + "/put.err") }.value
+            let put = try await Task.detached {
+                try putFile(
+                    shoal: shoal, api: writer.apiAddress!, size: size, seed: seed,
+                    isPublic: options.isPublic, log: root + "/put.err")
+            }.value
             let putTime = ContinuousClock.now - started
             let putPeaks = sampler.stop()
             let cpuAfterPut = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
@@ -141,12 +177,17 @@ enum ClusterBenchmark {
             // Get.
             let getSampler = ResidentSampler(nodes.map(\.pid))
             let getStarted = ContinuousClock.now
-            let get = try await Task.detached { try getFile(shoal: shoal, api: reader.apiAddress!, address: address,
-                                                           log: root + "/get.err") }.value
+            let get = try await Task.detached {
+                try getFile(
+                    shoal: shoal, api: reader.apiAddress!, address: address,
+                    log: root + "/get.err")
+            }.value
             let getTime = ContinuousClock.now - getStarted
             let getPeaks = getSampler.stop()
             let cpuAfterGet = nodes.map { cpuSeconds(of: $0.pid) ?? 0 }
-            let verified = get.exit.status == 0 && get.bytes == size && get.digest == Array(GeneratedBytes.digest(size: size, seed: seed))
+            let verified =
+                get.exit.status == 0 && get.bytes == size
+                && get.digest == Array(GeneratedBytes.digest(size: size, seed: seed))
             failed = failed || !verified
             let readerHolds = (try? await reader.api?.status())?.objectsStored ?? -1
             let gib = Double(size) / Double(1 << 30)
@@ -157,11 +198,21 @@ enum ClusterBenchmark {
             }
             func mib(_ peaks: [UInt64]) -> String { peaks.map { String($0 >> 20) }.joined(separator: " ") }
             print("  \(label):")
-            print("    put \(String(format: "%7.1f", putMBps)) MB/s = \(String(format: "%3.0f", 100 * putMBps / diskShare))% of disk ÷ r, \(String(format: "%.2f", putTime.inSeconds)) s; network lookups for the file: \(Int(lookups))")
-            print("    get \(String(format: "%7.1f", getMBps)) MB/s = \(String(format: "%3.0f", 100 * getMBps / baseline.tls))% of the TLS stream, \(String(format: "%.2f", getTime.inSeconds)) s; \(verified ? "verified" : "MISMATCH: \(get.bytes) bytes, exit \(get.exit.status): \(BenchSupport.tail(of: root + "/get.err"))"); \(reader.name) holds \(readerHolds) objects")
-            print("    CPU s/GiB, put (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterPut, cpuBefore)); client \(String(format: "%.1f", put.exit.cpuSeconds / gib))")
-            print("    CPU s/GiB, get (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterGet, cpuAfterPut)); client \(String(format: "%.1f", get.exit.cpuSeconds / gib))")
-            print("    peak RSS MiB, put: \(mib(putPeaks)); get: \(mib(getPeaks)); shoal put \(put.exit.peakResident >> 20), shoal get \(get.exit.peakResident >> 20)")
+            print(
+                "    put \(String(format: "%7.1f", putMBps)) MB/s = \(String(format: "%3.0f", 100 * putMBps / diskShare))% of disk ÷ r, \(String(format: "%.2f", putTime.inSeconds)) s; network lookups for the file: \(Int(lookups))"
+            )
+            print(
+                "    get \(String(format: "%7.1f", getMBps)) MB/s = \(String(format: "%3.0f", 100 * getMBps / baseline.tls))% of the TLS stream, \(String(format: "%.2f", getTime.inSeconds)) s; \(verified ? "verified" : "MISMATCH: \(get.bytes) bytes, exit \(get.exit.status): \(BenchSupport.tail(of: root + "/get.err"))"); \(reader.name) holds \(readerHolds) objects"
+            )
+            print(
+                "    CPU s/GiB, put (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterPut, cpuBefore)); client \(String(format: "%.1f", put.exit.cpuSeconds / gib))"
+            )
+            print(
+                "    CPU s/GiB, get (\(nodes.map(\.name).joined(separator: " "))): \(cpu(cpuAfterGet, cpuAfterPut)); client \(String(format: "%.1f", get.exit.cpuSeconds / gib))"
+            )
+            print(
+                "    peak RSS MiB, put: \(mib(putPeaks)); get: \(mib(getPeaks)); shoal put \(put.exit.peakResident >> 20), shoal get \(get.exit.peakResident >> 20)"
+            )
             _ = try? await writer.api?.delete(address)
         }
         return failed
@@ -179,7 +230,9 @@ enum ClusterBenchmark {
     }
 
     /// `shoal put -` fed `size` generated bytes on its standard input.
-    private static func putFile(shoal: String, api: String, size: UInt64, seed: UInt64, isPublic: Bool, log: String) throws -> PutOutcome {
+    private static func putFile(
+        shoal: String, api: String, size: UInt64, seed: UInt64, isPublic: Bool, log: String
+    ) throws -> PutOutcome {
         var arguments = ["put", "-", "--api", api]
         if isPublic { arguments.append("--public") }
         let child = try Spawned(shoal, arguments, errorLog: log)
@@ -195,7 +248,9 @@ enum ClusterBenchmark {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while remaining > 0 {
             let n = Int(min(UInt64(buffer.count), remaining))
-            buffer.withUnsafeMutableBytes { GeneratedBytes.fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), state: &state) }
+            buffer.withUnsafeMutableBytes {
+                GeneratedBytes.fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), state: &state)
+            }
             do {
                 try buffer.withUnsafeBytes { try child.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             } catch {

@@ -41,13 +41,19 @@ enum IngestBenchmark {
     private static func parent(_ options: Options) async throws -> Int32 {
         let cipher = options.isPublic ? "none (public)" : "AES-256-GCM"
         print("shoal-bench ingest: chunk → seal → SHA-256 → ChunkStore (temp file, fsync, link, fsync dir)")
-        print("chunk size \(BenchSupport.formatSize(UInt64(options.chunkSize))), cipher \(cipher), \(options.inFlight) objects in flight, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, store under \(options.directory)")
-        print("MB = 10^6 bytes. Each size runs in a fresh process (MALLOC_ARENA_MAX=1); peak RSS is that process's VmHWM.")
+        print(
+            "chunk size \(BenchSupport.formatSize(UInt64(options.chunkSize))), cipher \(cipher), \(options.inFlight) objects in flight, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, store under \(options.directory)"
+        )
+        print(
+            "MB = 10^6 bytes. Each size runs in a fresh process (MALLOC_ARENA_MAX=1); peak RSS is that process's VmHWM."
+        )
         print("")
 
         let baseline = measureBaselines(chunkSize: options.chunkSize)
         let disk = try Baselines.diskWriteFsync(blockSize: options.chunkSize, under: options.directory)
-        print("baselines (one core, \(BenchSupport.formatSize(UInt64(options.chunkSize))) blocks, \(BenchSupport.formatSize(baseline.bytes)) each):")
+        print(
+            "baselines (one core, \(BenchSupport.formatSize(UInt64(options.chunkSize))) blocks, \(BenchSupport.formatSize(baseline.bytes)) each):"
+        )
         print("  SHA-256                   \(String(format: "%8.0f", baseline.sha256)) MB/s")
         print("  AES-256-GCM seal          \(String(format: "%8.0f", baseline.aesGCM)) MB/s")
         print("  byte generator            \(String(format: "%8.0f", baseline.generator)) MB/s")
@@ -58,15 +64,21 @@ enum IngestBenchmark {
         var failed = false
         for size in options.sizes {
             if let free = BenchSupport.freeBytes(at: options.directory), free < size + size / 10 + (256 << 20) {
-                print("\(BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false))  skipped: \(BenchSupport.formatSize(free)) free under \(options.directory)")
+                print(
+                    "\(BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false))  skipped: \(BenchSupport.formatSize(free)) free under \(options.directory)"
+                )
                 continue
             }
-            var childArguments = ["ingest", "--child", String(size), "--chunk-size", String(options.chunkSize),
-                                  "--in-flight", String(options.inFlight), "--dir", options.directory, "--sizes", String(size)]
+            var childArguments = [
+                "ingest", "--child", String(size), "--chunk-size", String(options.chunkSize),
+                "--in-flight", String(options.inFlight), "--dir", options.directory, "--sizes", String(size),
+            ]
             if options.isPublic { childArguments.append("--public") }
             let (status, output) = try BenchSupport.runChild(childArguments, environment: ["MALLOC_ARENA_MAX": "1"])
             guard status == 0, let line = output.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }) else {
-                print("\(BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false))  failed (exit status \(status))")
+                print(
+                    "\(BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false))  failed (exit status \(status))"
+                )
                 failed = true
                 continue
             }
@@ -78,27 +90,36 @@ enum IngestBenchmark {
             let rss = UInt64(fields["rss"] ?? "") ?? 0
             let overLimit = rss >= residentLimit
             failed = failed || overLimit
-            print([
-                BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false),
-                BenchSupport.pad(fields["chunks"] ?? "?", 8),
-                BenchSupport.pad(fields["objects"] ?? "?", 9),
-                BenchSupport.pad(fields["ingest_s"] ?? "?", 10),
-                BenchSupport.pad(fields["ingest_mbps"] ?? "?", 13),
-                BenchSupport.pad(fields["read_mbps"] ?? "?", 16),
-                BenchSupport.pad(BenchSupport.formatSize(rss), 10) + (overLimit ? "  OVER \(BenchSupport.formatSize(residentLimit))" : ""),
-            ].joined(separator: " "))
+            print(
+                [
+                    BenchSupport.pad(BenchSupport.formatSize(size), 10, right: false),
+                    BenchSupport.pad(fields["chunks"] ?? "?", 8),
+                    BenchSupport.pad(fields["objects"] ?? "?", 9),
+                    BenchSupport.pad(fields["ingest_s"] ?? "?", 10),
+                    BenchSupport.pad(fields["ingest_mbps"] ?? "?", 13),
+                    BenchSupport.pad(fields["read_mbps"] ?? "?", 16),
+                    BenchSupport.pad(BenchSupport.formatSize(rss), 10)
+                        + (overLimit ? "  OVER \(BenchSupport.formatSize(residentLimit))" : ""),
+                ].joined(separator: " "))
         }
         print("")
-        print(failed ? "FAIL: a size failed or its peak RSS reached \(BenchSupport.formatSize(residentLimit))"
-                     : "ok: peak RSS stayed under \(BenchSupport.formatSize(residentLimit)) at every size")
+        print(
+            failed
+                ? "FAIL: a size failed or its peak RSS reached \(BenchSupport.formatSize(residentLimit))"
+                : "ok: peak RSS stayed under \(BenchSupport.formatSize(residentLimit)) at every size")
         return failed ? 1 : 0
     }
 
-    private static func measureBaselines(chunkSize: Int) -> (bytes: UInt64, sha256: Double, aesGCM: Double, generator: Double) {
+    private static func measureBaselines(
+        chunkSize: Int
+    ) -> (bytes: UInt64, sha256: Double, aesGCM: Double, generator: Double) {
         let total: UInt64 = 256 << 20
         let measured = UInt64((Int(total) / chunkSize) * chunkSize)
-        return (measured, Baselines.sha256(total: total, blockSize: chunkSize), Baselines.aesGCM(total: total, blockSize: chunkSize),
-                Baselines.generator(total: total, blockSize: chunkSize))
+        return (
+            measured, Baselines.sha256(total: total, blockSize: chunkSize),
+            Baselines.aesGCM(total: total, blockSize: chunkSize),
+            Baselines.generator(total: total, blockSize: chunkSize)
+        )
     }
 
     // MARK: - Child: one ingest and read-back, then its figures on one line
@@ -112,17 +133,21 @@ enum IngestBenchmark {
         let directory = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let objects = try await LocalObjects.open(directory: directory, maxStorage: nil, cacheSize: 0, logger: Logger(label: "bench"))
+        let objects = try await LocalObjects.open(
+            directory: directory, maxStorage: nil, cacheSize: 0, logger: Logger(label: "bench"))
         let wall = NodeClock.system()
         let ingest = try FileIngest(chunkSize: options.chunkSize, maxInFlight: options.inFlight, recordObjectIDs: false)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try await ingest.ingest(GeneratedBytes(size: size, seed: 7),
-                                             into: LocalObjectSink(objects: objects, now: { wall.wallNow }),
-                                             encryption: options.isPublic ? .public : .private())
+        let result = try await ingest.ingest(
+            GeneratedBytes(size: size, seed: 7),
+            into: LocalObjectSink(objects: objects, now: { wall.wallNow }),
+            encryption: options.isPublic ? .public : .private())
         let ingestTime = clock.now - start
         guard result.size == size, objects.chunks.objectCount == result.objectCount else {
-            BenchSupport.printError("shoal-bench ingest: the store holds \(objects.chunks.objectCount) objects; the ingest wrote \(result.objectCount)")
+            BenchSupport.printError(
+                "shoal-bench ingest: the store holds \(objects.chunks.objectCount) objects; the ingest wrote \(result.objectCount)"
+            )
             await objects.close()
             return 1
         }
@@ -148,16 +173,18 @@ enum IngestBenchmark {
         let readTime = clock.now - readStart
         await objects.close()
         guard read == size, !mismatch else {
-            BenchSupport.printError("shoal-bench ingest: read back \(read) bytes\(mismatch ? " that differ from what was written" : "")")
+            BenchSupport.printError(
+                "shoal-bench ingest: read back \(read) bytes\(mismatch ? " that differ from what was written" : "")")
             return 1
         }
 
         let rss = BenchSupport.peakResidentBytes() ?? 0
-        print("RESULT size=\(size) chunks=\(result.chunkCount) objects=\(result.objectCount)"
-              + " ingest_s=\(String(format: "%.2f", BenchSupport.seconds(ingestTime)))"
-              + " ingest_mbps=\(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, ingestTime)))"
-              + " read_mbps=\(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, readTime)))"
-              + " rss=\(rss)")
+        print(
+            "RESULT size=\(size) chunks=\(result.chunkCount) objects=\(result.objectCount)"
+                + " ingest_s=\(String(format: "%.2f", BenchSupport.seconds(ingestTime)))"
+                + " ingest_mbps=\(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, ingestTime)))"
+                + " read_mbps=\(String(format: "%.1f", BenchSupport.megabytesPerSecond(size, readTime)))"
+                + " rss=\(rss)")
         return 0
     }
 }

@@ -32,15 +32,20 @@ enum LookupBenchmark {
 
     private static func benchmark(_ options: Options) async throws -> Int32 {
         let fileLimit = BenchSupport.raiseOpenFileLimit()
-        guard let root = BenchSupport.makeTemporaryDirectory(under: options.directory, prefix: "shoal-bench-lookup") else {
+        guard let root = BenchSupport.makeTemporaryDirectory(under: options.directory, prefix: "shoal-bench-lookup")
+        else {
             throw ClusterError("cannot create a temp directory under \(options.directory)")
         }
         CleanupRegistry.shared.add(directory: root)
         defer {
             CleanupRegistry.shared.removeDirectory(root)
         }
-        print("shoal-bench lookup: \(options.nodes) nodes in one process on 127.0.0.1 (TLS, K = 20, α = 3), each bootstrapping from 1–2 earlier nodes")
-        print("\(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by every node (load average \(BenchSupport.loadAverage())); SWIM probes and repair keep running in the background; open-file limit \(fileLimit)")
+        print(
+            "shoal-bench lookup: \(options.nodes) nodes in one process on 127.0.0.1 (TLS, K = 20, α = 3), each bootstrapping from 1–2 earlier nodes"
+        )
+        print(
+            "\(ProcessInfo.processInfo.activeProcessorCount) CPUs shared by every node (load average \(BenchSupport.loadAverage())); SWIM probes and repair keep running in the background; open-file limit \(fileLimit)"
+        )
         print("")
 
         var logger = Logger(label: "shoal")
@@ -54,8 +59,9 @@ enum LookupBenchmark {
                 let clock = ContinuousClock()
                 let startTime = clock.now
                 for index in 0..<options.nodes {
-                    var config = NodeConfiguration(listen: PeerAddress(host: "127.0.0.1", port: 0),
-                                                   dataDirectory: URL(fileURLWithPath: root + "/node\(index + 1)"))
+                    var config = NodeConfiguration(
+                        listen: PeerAddress(host: "127.0.0.1", port: 0),
+                        dataDirectory: URL(fileURLWithPath: root + "/node\(index + 1)"))
                     if !nodes.isEmpty {
                         let count = min(nodes.count, 1 + Int(rng.next() % 2))
                         var picks: [Int] = []
@@ -70,7 +76,9 @@ enum LookupBenchmark {
                     nodes.append(node)
                     group.addTask { try? await node.run() }
                 }
-                print(String(format: "started %d nodes in %.1f s", nodes.count, BenchSupport.seconds(clock.now - startTime)))
+                print(
+                    String(
+                        format: "started %d nodes in %.1f s", nodes.count, BenchSupport.seconds(clock.now - startTime)))
 
                 let settled = try await settle(nodes, limit: options.settleLimit)
                 print(settled)
@@ -80,7 +88,9 @@ enum LookupBenchmark {
                 print("")
                 try await measurePings(nodes, count: options.pings)
                 print("")
-                print("process peak RSS with \(nodes.count) nodes: \(BenchSupport.formatSize(BenchSupport.peakResidentBytes() ?? 0))")
+                print(
+                    "process peak RSS with \(nodes.count) nodes: \(BenchSupport.formatSize(BenchSupport.peakResidentBytes() ?? 0))"
+                )
             } catch {
                 failure = error
             }
@@ -113,8 +123,10 @@ enum LookupBenchmark {
         sizes.sort()
         let waited = BenchSupport.seconds(clock.now - start)
         let outcome = (sizes.first ?? 0) >= wanted && stable >= 3 ? "settled" : "stopped waiting (bound reached)"
-        return String(format: "%@ after %.1f s: routing table sizes min %d, median %d, max %d (wanted every table ≥ %d and no change for 1.5 s)",
-                      outcome, waited, sizes.first ?? 0, sizes[sizes.count / 2], sizes.last ?? 0, wanted)
+        return String(
+            format:
+                "%@ after %.1f s: routing table sizes min %d, median %d, max %d (wanted every table ≥ %d and no change for 1.5 s)",
+            outcome, waited, sizes.first ?? 0, sizes[sizes.count / 2], sizes.last ?? 0, wanted)
     }
 
     private static func measureLookups(_ nodes: [ShoalNode], options: Options, rng: inout SeededRandom) async throws {
@@ -126,13 +138,18 @@ enum LookupBenchmark {
         print("\(options.lookups) iterative node lookups, one at a time, random targets from random nodes:")
         await lookupPass(nodes, pairs: pairs)
         let connectionsAfter = meanConnections(nodes)
-        print(String(format: "  open connections per node: %.1f before the lookups, %.1f after (a lookup dials, with a TLS handshake, any node it has no connection to)",
-                     connectionsBefore, connectionsAfter))
+        print(
+            String(
+                format:
+                    "  open connections per node: %.1f before the lookups, %.1f after (a lookup dials, with a TLS handshake, any node it has no connection to)",
+                connectionsBefore, connectionsAfter))
         print("")
         print("the same \(options.lookups) (node, target) pairs again, connections now open:")
         await lookupPass(nodes, pairs: pairs)
         print("")
-        print("the same pairs, needing only the 3 closest (settling once the β = 3 closest answered, as a lookup for r = 3 replicas does):")
+        print(
+            "the same pairs, needing only the 3 closest (settling once the β = 3 closest answered, as a lookup for r = 3 replicas does):"
+        )
         await lookupPass(nodes, pairs: pairs, wanted: 3)
     }
 
@@ -140,7 +157,8 @@ enum LookupBenchmark {
         Double(nodes.map(\.connectedPeers.count).reduce(0, +)) / Double(nodes.count)
     }
 
-    private static func lookupPass(_ nodes: [ShoalNode], pairs: [(node: Int, target: Key256)], wanted: Int? = nil) async {
+    private static func lookupPass(_ nodes: [ShoalNode], pairs: [(node: Int, target: Key256)], wanted: Int? = nil) async
+    {
         let ids = nodes.map(\.nodeID)
         var latencies: [Duration] = []
         var hops: [Int: Int] = [:]
@@ -178,24 +196,38 @@ enum LookupBenchmark {
         roundTrips.sort()
         let count = pairs.count
         let k = min(20, nodes.count - 1)
-        print("  latency    p50 \(p(latencies, 0.5))   p90 \(p(latencies, 0.9))   p99 \(p(latencies, 0.99))   max \(BenchSupport.formatLatency(latencies.last!))")
-        print(String(format: "  messages   mean %.1f   p50 %d   p90 %d   max %d  (requests sent per lookup)",
-                     Double(messages.reduce(0, +)) / Double(count), BenchSupport.percentile(messages, 0.5)!,
-                     BenchSupport.percentile(messages, 0.9)!, messages.last!))
-        print("  hops       " + hops.keys.sorted().map { "\($0): \(hops[$0]!)" }.joined(separator: "   ")
-              + String(format: "   (mean %.2f; hops = longest chain of answers)", Double(hops.map { $0 * $1 }.reduce(0, +)) / Double(count)))
-        print(String(format: "  3 closest correct  %d / %d (%.1f%%): the lookup's answer plus the asking node, 3 closest by XOR, == the true 3 closest of all %d IDs",
-                     exactTop3, count, Double(exactTop3) / Double(count) * 100, nodes.count))
-        print(String(format: "  K closest found    %.2f of %d on average (of the true %d closest other nodes)",
-                     Double(foundOfTop20) / Double(count), k, k))
+        print(
+            "  latency    p50 \(p(latencies, 0.5))   p90 \(p(latencies, 0.9))   p99 \(p(latencies, 0.99))   max \(BenchSupport.formatLatency(latencies.last!))"
+        )
+        print(
+            String(
+                format: "  messages   mean %.1f   p50 %d   p90 %d   max %d  (requests sent per lookup)",
+                Double(messages.reduce(0, +)) / Double(count), BenchSupport.percentile(messages, 0.5)!,
+                BenchSupport.percentile(messages, 0.9)!, messages.last!))
+        print(
+            "  hops       " + hops.keys.sorted().map { "\($0): \(hops[$0]!)" }.joined(separator: "   ")
+                + String(
+                    format: "   (mean %.2f; hops = longest chain of answers)",
+                    Double(hops.map { $0 * $1 }.reduce(0, +)) / Double(count)))
+        print(
+            String(
+                format:
+                    "  3 closest correct  %d / %d (%.1f%%): the lookup's answer plus the asking node, 3 closest by XOR, == the true 3 closest of all %d IDs",
+                exactTop3, count, Double(exactTop3) / Double(count) * 100, nodes.count))
+        print(
+            String(
+                format: "  K closest found    %.2f of %d on average (of the true %d closest other nodes)",
+                Double(foundOfTop20) / Double(count), k, k))
         if emptyResults > 0 { print("  \(emptyResults) lookups returned no contact") }
         let meanLatency = latencies.reduce(Duration.zero, +) / count
         let meanWaiting = waiting.reduce(Duration.zero, +) / count
-        print("  where the time goes (means per lookup): \(BenchSupport.formatLatency(meanLatency)) in all = "
-              + "\(BenchSupport.formatLatency(meanWaiting)) waiting for answers + \(BenchSupport.formatLatency(meanLatency - meanWaiting)) "
-              + "in the asking node (state machine, routing table, starting requests, the caller's hop)")
-        print("    each request's round trip as the asker saw it: p50 \(p(roundTrips, 0.5))   p90 \(p(roundTrips, 0.9))   "
-              + "(concurrent requests share 2 cores with the answering nodes)")
+        print(
+            "  where the time goes (means per lookup): \(BenchSupport.formatLatency(meanLatency)) in all = "
+                + "\(BenchSupport.formatLatency(meanWaiting)) waiting for answers + \(BenchSupport.formatLatency(meanLatency - meanWaiting)) "
+                + "in the asking node (state machine, routing table, starting requests, the caller's hop)")
+        print(
+            "    each request's round trip as the asker saw it: p50 \(p(roundTrips, 0.5))   p90 \(p(roundTrips, 0.9))   "
+                + "(concurrent requests share 2 cores with the answering nodes)")
     }
 
     private static func measurePings(_ nodes: [ShoalNode], count: Int) async throws {
@@ -206,7 +238,9 @@ enum LookupBenchmark {
         for _ in 0..<count { rtts.append(try await from.pingForMeasurement(to)) }
         rtts.sort()
         print("baseline: Ping round trip on an established TLS connection (node 1 → node 2), \(count) in a row:")
-        print("  latency    p50 \(p(rtts, 0.5))   p90 \(p(rtts, 0.9))   p99 \(p(rtts, 0.99))   max \(BenchSupport.formatLatency(rtts.last!))")
+        print(
+            "  latency    p50 \(p(rtts, 0.5))   p90 \(p(rtts, 0.9))   p99 \(p(rtts, 0.99))   max \(BenchSupport.formatLatency(rtts.last!))"
+        )
         // What a round of a lookup costs at best: that many Pings at once, until the last answers.
         for width in [3, 20] where nodes.count > width {
             let peers = nodes[1...width].map(\.contact)
@@ -222,7 +256,9 @@ enum LookupBenchmark {
                 rounds.append(clock.now - start)
             }
             rounds.sort()
-            print("baseline: \(width) Pings at once from node 1 to \(width) peers, until the last answers (one lookup round of \(width) requests at best), \(rounds.count) times:")
+            print(
+                "baseline: \(width) Pings at once from node 1 to \(width) peers, until the last answers (one lookup round of \(width) requests at best), \(rounds.count) times:"
+            )
             print("  latency    p50 \(p(rounds, 0.5))   p90 \(p(rounds, 0.9))   p99 \(p(rounds, 0.99))")
         }
     }

@@ -34,7 +34,8 @@ final class NodeProcess: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/node.log"))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["node", "--listen", "127.0.0.1:0", "--data", dataDirectory, "--api", "127.0.0.1:0"] + extraArguments
+        process.arguments =
+            ["node", "--listen", "127.0.0.1:0", "--data", dataDirectory, "--api", "127.0.0.1:0"] + extraArguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
@@ -53,10 +54,12 @@ final class NodeProcess: @unchecked Sendable {
         // Bounded by the deadline.
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
-                throw ClusterError("\(name) exited with status \(process.terminationStatus) while starting:\n\(logTail())")
+                throw ClusterError(
+                    "\(name) exited with status \(process.terminationStatus) while starting:\n\(logTail())")
             }
             if let text = try? String(contentsOfFile: apiFile, encoding: .utf8),
-               case let address = text.trimmingCharacters(in: .whitespacesAndNewlines), !address.isEmpty {
+                case let address = text.trimmingCharacters(in: .whitespacesAndNewlines), !address.isEmpty
+            {
                 let client = APIClient(address: address)
                 if let status = try? await client.status() {
                     api = client
@@ -99,7 +102,8 @@ final class NodeProcess: @unchecked Sendable {
     /// The last lines of the node's log.
     func logTail(lines: Int = 15) -> String {
         guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "(no log at \(logPath))" }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).map { "    " + $0 }.joined(separator: "\n")
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).map { "    " + $0 }.joined(
+            separator: "\n")
     }
 }
 

@@ -35,7 +35,8 @@ extension ByteSize: ExpressibleByArgument {
 extension ShoalBench {
     struct Cluster: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Six storage nodes and a reader that stores nothing: put and get MB/s, CPU and RSS per node and client.",
+            abstract:
+                "Six storage nodes and a reader that stores nothing: put and get MB/s, CPU and RSS per node and client.",
             discussion: """
                 Each size is put with `shoal put -` through node 1 and got with `shoal get` through node 7, both \
                 real processes; beside loopback TCP, a bare TLS 1.3 stream between two processes, SHA-256, \
@@ -62,7 +63,9 @@ extension ShoalBench {
             var options = ClusterBenchmark.Options()
             options.sizes = try parseSizes(sizes)
             options.replicas = try replicas.split(separator: ",").map {
-                guard let r = Int($0), (1...nodes).contains(r) else { throw ValidationError("--replicas takes factors from 1 to --nodes, e.g. 3,1") }
+                guard let r = Int($0), (1...nodes).contains(r) else {
+                    throw ValidationError("--replicas takes factors from 1 to --nodes, e.g. 3,1")
+                }
                 return r
             }
             guard (3...64).contains(nodes) else { throw ValidationError("--nodes must be from 3 to 64") }
@@ -77,7 +80,9 @@ extension ShoalBench {
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "chunk → seal → SHA-256 → local store, each size in a fresh process; beside SHA-256, AES-256-GCM and the disk.")
+            abstract:
+                "chunk → seal → SHA-256 → local store, each size in a fresh process; beside SHA-256, AES-256-GCM and the disk."
+        )
 
         @Option(help: "File sizes, comma-separated.")
         var sizes = "256M,1G,4G"
@@ -111,7 +116,9 @@ extension ShoalBench {
 
     struct Lookup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Iterative lookups in a cluster of in-process nodes: latency, hops, messages, accuracy, and where the time goes; beside a Ping round trip.")
+            abstract:
+                "Iterative lookups in a cluster of in-process nodes: latency, hops, messages, accuracy, and where the time goes; beside a Ping round trip."
+        )
 
         @Option(help: "Nodes in the cluster (4 to 1000).")
         var nodes = 100
@@ -145,7 +152,8 @@ extension ShoalBench {
     struct AntiEntropy: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "antientropy",
-            abstract: "Requests and bytes of one node's repair round with many objects: per-object FindValue confirmations beside the range exchange.",
+            abstract:
+                "Requests and bytes of one node's repair round with many objects: per-object FindValue confirmations beside the range exchange.",
             discussion: """
                 A simulated stable cluster, in memory and metadata only, where node 0 holds that many objects: \
                 its round stable, after a co-holder dies and after a share of its records changed.
@@ -171,8 +179,12 @@ extension ShoalBench {
                 return n
             }
             guard (4...1_000).contains(nodes) else { throw ValidationError("--nodes must be from 4 to 1000") }
-            guard (2...8).contains(replicas), replicas < nodes else { throw ValidationError("--replicas must be from 2 to 8 and below --nodes") }
-            guard changed > 0, changed <= 50 else { throw ValidationError("--changed takes a percentage above 0 and at most 50") }
+            guard (2...8).contains(replicas), replicas < nodes else {
+                throw ValidationError("--replicas must be from 2 to 8 and below --nodes")
+            }
+            guard changed > 0, changed <= 50 else {
+                throw ValidationError("--changed takes a percentage above 0 and at most 50")
+            }
             options.nodes = nodes
             options.replicas = replicas
             options.changedPercent = changed
@@ -182,7 +194,8 @@ extension ShoalBench {
     }
 
     struct All: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A quick pass of each: ingest 256M, cluster 256M, lookup 200 lookups.")
+        static let configuration = CommandConfiguration(
+            abstract: "A quick pass of each: ingest 256M, cluster 256M, lookup 200 lookups.")
 
         func run() async throws {
             ShoalBench.bootstrapLogging()
@@ -203,8 +216,9 @@ extension ShoalBench {
 
     /// The receiving end of the TLS baseline (run by `cluster` as a child process).
     struct TLSSink: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "tls-sink", abstract: "(internal) the TLS baseline's receiver.",
-                                                        shouldDisplay: false)
+        static let configuration = CommandConfiguration(
+            commandName: "tls-sink", abstract: "(internal) the TLS baseline's receiver.",
+            shouldDisplay: false)
         @Option var bytes: UInt64
 
         func run() async throws {
@@ -215,6 +229,8 @@ extension ShoalBench {
 
 private func parseSizes(_ text: String) throws -> [UInt64] {
     let sizes = text.split(separator: ",").map { ByteSize(parsing: String($0))?.bytes }
-    guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("sizes look like 256M,1G,4G") }
+    guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        throw ValidationError("sizes look like 256M,1G,4G")
+    }
     return sizes.map { $0! }
 }

@@ -84,17 +84,21 @@ final class Spawned: @unchecked Sendable {
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         let exited = (status & 0x7f) == 0
-        return Exit(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peakResident: UInt64(usage.ru_maxrss) * 1024,
-                    cpuSeconds: cpu)
+        return Exit(
+            status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peakResident: UInt64(usage.ru_maxrss) * 1024,
+            cpuSeconds: cpu)
     }
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
 func cpuSeconds(of pid: Int32) -> Double? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = text.lastIndex(of: ")") else { return nil }
+        let close = text.lastIndex(of: ")")
+    else { return nil }
     let fields = text[text.index(after: close)...].split(separator: " ")
     // After the command: state is field 3, utime 14, stime 15 (1-based over the whole line).
     guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }

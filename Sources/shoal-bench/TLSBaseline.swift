@@ -11,7 +11,8 @@ enum TLSBaseline {
     /// Sends `total` bytes to a child `tls-sink` process over TLS.
     /// - Returns: MB/s from the first byte until the sink confirmed the last.
     static func measure(total: UInt64) async throws -> Double {
-        let sink = try Spawned(BenchSupport.executablePath(), ["tls-sink", "--bytes", String(total)], errorLog: "/dev/null")
+        let sink = try Spawned(
+            BenchSupport.executablePath(), ["tls-sink", "--bytes", String(total)], errorLog: "/dev/null")
         var portLine = ""
         var byte: UInt8 = 0
         while read(sink.output, &byte, 1) == 1, byte != 10 { portLine.append(Character(UnicodeScalar(byte))) }
@@ -24,14 +25,16 @@ enum TLSBaseline {
         config.minimumTLSVersion = .tlsv13
         config.certificateVerification = .none
         config.certificateChain = [.certificate(try NIOSSLCertificate(bytes: identity.certificateDER, format: .der))]
-        config.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem))
+        config.privateKey = .privateKey(
+            try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem))
         let context = try NIOSSLContext(configuration: config)
         let acknowledged = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                    try channel.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: context, serverHostname: nil))
                     try channel.pipeline.syncOperations.addHandler(AckHandler(promise: acknowledged))
                 }
             }
@@ -69,7 +72,8 @@ enum TLSBaseline {
         let identity = try NodeIdentity.ephemeral()
         let certificate = try NIOSSLCertificate(bytes: identity.certificateDER, format: .der)
         let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem)
-        var config = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
+        var config = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
         config.minimumTLSVersion = .tlsv13
         config.certificateVerification = .noHostnameVerification
         let context = try NIOSSLContext(configuration: config)
@@ -78,9 +82,12 @@ enum TLSBaseline {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context, customVerificationCallback: { _, p in
-                        p.succeed(.certificateVerified)
-                    }))
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLServerHandler(
+                            context: context,
+                            customVerificationCallback: { _, p in
+                                p.succeed(.certificateVerified)
+                            }))
                     try channel.pipeline.syncOperations.addHandler(Counter(total: total, done: done))
                 }
             }

@@ -62,7 +62,8 @@ struct Get: AsyncParsableCommand {
 }
 
 struct Remove: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a file you own from every node that holds it.")
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Delete a file you own from every node that holds it.")
 
     @Argument(help: "The file's address.")
     var address: String
@@ -73,18 +74,26 @@ struct Remove: AsyncParsableCommand {
         try await runClient {
             let parsed = try FileAddress(parsing: address)
             let report = try await client.client().delete(parsed.description)
-            print("deleted \(report.address): your claim on its \(report.objects) objects is removed; \(report.removed) copies removed from \(report.holders.count) nodes")
+            print(
+                "deleted \(report.address): your claim on its \(report.objects) objects is removed; \(report.removed) copies removed from \(report.holders.count) nodes"
+            )
             if report.retainedForOtherOwners > 0 {
-                print("\(report.retainedForOtherOwners) of its objects stay: other owners keep them (the same content was put under other keys)")
+                print(
+                    "\(report.retainedForOtherOwners) of its objects stay: other owners keep them (the same content was put under other keys)"
+                )
             }
             if report.keptForOtherFiles > 0 {
-                print("\(report.keptForOtherFiles) of its objects stay: another file put through this node also consists of them")
+                print(
+                    "\(report.keptForOtherFiles) of its objects stay: another file put through this node also consists of them"
+                )
             }
             if report.removed == 0 && report.retainedForOtherOwners == 0 && report.keptForOtherFiles == 0 {
                 print("no holder had a copy to remove")
             }
             if !report.unreachable.isEmpty {
-                printError("\(report.unreachable.count) nodes were unreachable; when they are back they learn of the deletion from the other holders before serving the file, and free their copies")
+                printError(
+                    "\(report.unreachable.count) nodes were unreachable; when they are back they learn of the deletion from the other holders before serving the file, and free their copies"
+                )
             }
         }
     }
@@ -112,9 +121,13 @@ struct Stat: AsyncParsableCommand {
             let report = try await api.stat(parsed.description)
             print("address   \(report.address)")
             print("size      \(report.size) bytes (\(Progress.human(report.size)))")
-            print("chunks    \(report.chunks) of up to \(report.chunkSize) bytes, \(report.isPublic ? "public" : "private")")
+            print(
+                "chunks    \(report.chunks) of up to \(report.chunkSize) bytes, \(report.isPublic ? "public" : "private")"
+            )
             for object in report.objects.prefix(50) {
-                print("  \(object.kind.padding(toLength: 8, withPad: " ", startingAt: 0)) \(object.id.prefix(16))…  on \(object.holders.map { String($0.prefix(8)) }.joined(separator: ", "))")
+                print(
+                    "  \(object.kind.padding(toLength: 8, withPad: " ", startingAt: 0)) \(object.id.prefix(16))…  on \(object.holders.map { String($0.prefix(8)) }.joined(separator: ", "))"
+                )
             }
             if report.objects.count > 50 { print("  … \(report.objects.count - 50) more objects (use --json)") }
         }
@@ -162,7 +175,9 @@ struct Status: AsyncParsableCommand {
             print("node      \(s.nodeID)")
             print("listen    \(s.listenAddress)")
             print("peers     \(s.peers) connected, \(s.routingTableSize) in routing table, \(s.members) members")
-            print("stored    \(Progress.human(s.bytesStored)) in \(s.objectsStored) objects, cache \(Progress.human(s.cachedBytes))")
+            print(
+                "stored    \(Progress.human(s.bytesStored)) in \(s.objectsStored) objects, cache \(Progress.human(s.cachedBytes))"
+            )
             print("replicas  \(s.replicas), repair backlog \(s.repairBacklog)")
         }
     }
@@ -179,7 +194,8 @@ struct FileChunks: AsyncSequence, Sendable {
         if path == "-" { return (FileChunks(fd: 0), nil, "stdin") }
         let fd = Foundation.open(path, O_RDONLY)
         guard fd >= 0 else {
-            throw ClientFailure(code: ExitCodes.failure, message: "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw ClientFailure(
+                code: ExitCodes.failure, message: "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         var info = stat()
         fstat(fd, &info)
@@ -198,7 +214,8 @@ struct FileChunks: AsyncSequence, Sendable {
                     let r = read(fd, ptr.baseAddress! + got, ptr.count - got)
                     if r < 0 {
                         if errno == EINTR { continue }
-                        throw ClientFailure(code: ExitCodes.failure, message: "read failed: \(String(cString: strerror(errno)))")
+                        throw ClientFailure(
+                            code: ExitCodes.failure, message: "read failed: \(String(cString: strerror(errno)))")
                     }
                     if r == 0 { break }
                     got += r
@@ -243,7 +260,8 @@ final class OutputSink {
             let partial = path + ".part"
             let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             guard fd >= 0 else {
-                throw ClientFailure(code: ExitCodes.failure, message: "cannot write \(partial): \(String(cString: strerror(errno)))")
+                throw ClientFailure(
+                    code: ExitCodes.failure, message: "cannot write \(partial): \(String(cString: strerror(errno)))")
             }
             self.fd = fd
             self.partial = partial
@@ -260,7 +278,8 @@ final class OutputSink {
                 let n = Foundation.write(fd, ptr.baseAddress! + done, ptr.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw ClientFailure(code: ExitCodes.failure, message: "write failed: \(String(cString: strerror(errno)))")
+                    throw ClientFailure(
+                        code: ExitCodes.failure, message: "write failed: \(String(cString: strerror(errno)))")
                 }
                 done += n
             }
@@ -272,7 +291,9 @@ final class OutputSink {
         fsync(fd)
         close(fd)
         guard rename(partial, path) == 0 else {
-            throw ClientFailure(code: ExitCodes.failure, message: "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))")
+            throw ClientFailure(
+                code: ExitCodes.failure,
+                message: "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -1,4 +1,5 @@
 import ServiceLifecycle
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,9 +14,9 @@ enum ProcessMemory {
     /// allocation that matters (first thing a command does).
     static func configureAllocator() {
         #if canImport(Glibc)
-        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 16 << 20)
-        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 4 << 20)
+        _ = glibcMallopt(-8, 2)  // M_ARENA_MAX
+        _ = glibcMallopt(-3, 16 << 20)  // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, 4 << 20)  // M_TRIM_THRESHOLD
         #endif
     }
 

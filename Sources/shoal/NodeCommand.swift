@@ -11,7 +11,8 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Run a node until SIGINT or SIGTERM.",
-        discussion: "On SIGTERM/SIGINT the node announces it is leaving, hands its data to the next closest nodes, and exits."
+        discussion:
+            "On SIGTERM/SIGINT the node announces it is leaving, hands its data to the next closest nodes, and exits."
     )
     static let apiFileName = "api"
 
@@ -36,13 +37,19 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Bytes of fetched chunks kept in the local cache (a size: 512, 64K, 1M, 2G).")
     var cacheSize = ByteSize(bytes: 1 << 30)
 
-    @Option(help: "Most bytes this node stores on disk, objects and metadata together (a size: 64K, 1M, 2G); no limit by default.")
+    @Option(
+        help:
+            "Most bytes this node stores on disk, objects and metadata together (a size: 64K, 1M, 2G); no limit by default."
+    )
     var maxStorage: ByteSize?
 
     @Option(help: "Chunk size for files put through this node (a size from 64K to 8M).")
     var chunkSize = ByteSize(bytes: 1 << 20)
 
-    @Option(help: "Chunks each put or get through this node keeps in flight (1 to 64); memory per transfer is about this many chunks.")
+    @Option(
+        help:
+            "Chunks each put or get through this node keeps in flight (1 to 64); memory per transfer is about this many chunks."
+    )
     var transferWindow = 8
 
     @Option(help: "SWIM protocol period in milliseconds.")
@@ -51,9 +58,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between repair rounds (rounds also run soon after membership changes).")
     var repairInterval: Int = 30
 
-    @Option(help: ArgumentHelp(
-        "How long tombstones are kept after a Delete (30s, 15m, 36h, 10d).",
-        discussion: "Also the longest a node may be away and come back serving its objects at once; after a longer absence it quarantines them until their other holders confirm them. Every node of a cluster must use the same value."))
+    @Option(
+        help: ArgumentHelp(
+            "How long tombstones are kept after a Delete (30s, 15m, 36h, 10d).",
+            discussion:
+                "Also the longest a node may be away and come back serving its objects at once; after a longer absence it quarantines them until their other holders confirm them. Every node of a cluster must use the same value."
+        ))
     var tombstoneGrace = TimeSpan(seconds: 10 * 86_400)
 
     @Option(help: "Seconds between contacts of the bootstrap peers (joining, and healing partitions).")
@@ -112,16 +122,19 @@ struct NodeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: config.metrics))
         let node = try await ShoalNode.start(configuration: config, logger: logger)
         let apiFile = dataDir.appendingPathComponent(Self.apiFileName)
-        let app = try HTTPAPI.makeApplication(node: node, address: apiAddress, token: apiToken, limits: apiLimits, logger: logger) { bound in
+        let app = try HTTPAPI.makeApplication(
+            node: node, address: apiAddress, token: apiToken, limits: apiLimits, logger: logger
+        ) { bound in
             try? "\(bound)\n".write(to: apiFile, atomically: true, encoding: .utf8)
             logger.info("API listening", metadata: ["api.address": "\(bound)"])
         }
-        let group = ServiceGroup(configuration: .init(
-            // Graceful shutdown runs from the last service to the first: the API stops taking
-            // requests, then the node leaves, hands off its objects and closes its transport.
-            services: [.init(service: node), .init(service: app), .init(service: MemoryTrimService())],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                // Graceful shutdown runs from the last service to the first: the API stops taking
+                // requests, then the node leaves, hands off its objects and closes its transport.
+                services: [.init(service: node), .init(service: app), .init(service: MemoryTrimService())],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
         try? FileManager.default.removeItem(at: apiFile)
     }

@@ -40,11 +40,16 @@ struct ResourceOptions: ParsableArguments {
         guard (1...maxConnections).contains(maxHandshaking) else {
             throw ValidationError("--max-handshaking must be from 1 to --max-connections")
         }
-        guard (1...3600).contains(frameTimeout), (1...86_400).contains(idleTimeout), (1...3600).contains(stalledReaderTimeout) else {
-            throw ValidationError("--frame-timeout and --stalled-reader-timeout must be from 1 to 3600 seconds and --idle-timeout from 1 to 86400")
+        guard (1...3600).contains(frameTimeout), (1...86_400).contains(idleTimeout),
+            (1...3600).contains(stalledReaderTimeout)
+        else {
+            throw ValidationError(
+                "--frame-timeout and --stalled-reader-timeout must be from 1 to 3600 seconds and --idle-timeout from 1 to 86400"
+            )
         }
         guard maxInboundBuffer.bytes >= 10 << 20, maxOutboundBuffer.bytes >= 10 << 20 else {
-            throw ValidationError("--max-inbound-buffer and --max-outbound-buffer must be at least 10M (room for one largest frame)")
+            throw ValidationError(
+                "--max-inbound-buffer and --max-outbound-buffer must be at least 10M (room for one largest frame)")
         }
     }
 
@@ -85,7 +90,9 @@ enum DescriptorBudget {
         guard available < peers + api else { return (peers, api, nil) }
         let apiShare = max(8, min(api, available / 4))
         let peerShare = max(16, min(peers, available - apiShare))
-        return (peerShare, apiShare,
-                "the descriptor limit is \(limit.rlim_cur): at most \(peerShare) peer and \(apiShare) API connections (raise 'ulimit -n' for more)")
+        return (
+            peerShare, apiShare,
+            "the descriptor limit is \(limit.rlim_cur): at most \(peerShare) peer and \(apiShare) API connections (raise 'ulimit -n' for more)"
+        )
     }
 }

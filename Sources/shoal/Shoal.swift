@@ -33,7 +33,9 @@ enum ExitCodes {
 
 /// Options shared by every client command.
 struct ClientOptions: ParsableArguments {
-    @Option(name: .long, help: "The node's API address HOST:PORT (default: SHOAL_API, else the 'api' file in the data directory).")
+    @Option(
+        name: .long,
+        help: "The node's API address HOST:PORT (default: SHOAL_API, else the 'api' file in the data directory).")
     var api: String?
 
     @Option(name: .long, help: "The node's data directory, to find its API address (default: SHOAL_DATA or ~/.shoal).")
@@ -49,8 +51,11 @@ struct ClientOptions: ParsableArguments {
         let dir = data ?? env["SHOAL_DATA"] ?? (NSHomeDirectory() + "/.shoal")
         let file = URL(fileURLWithPath: dir).appendingPathComponent(NodeCommand.apiFileName)
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
-            throw ClientFailure(code: ExitCodes.noNode,
-                                message: "no running node found: \(file.path) does not exist. Start one with 'shoal node --data \(dir)', or pass --api HOST:PORT")
+            throw ClientFailure(
+                code: ExitCodes.noNode,
+                message:
+                    "no running node found: \(file.path) does not exist. Start one with 'shoal node --data \(dir)', or pass --api HOST:PORT"
+            )
         }
         return APIClient(address: text.trimmingCharacters(in: .whitespacesAndNewlines), token: token)
     }

@@ -53,7 +53,9 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
         let started = ContinuousClock.now
         let first = try await cluster.launch("n0", arguments: arguments)
         var nodes = [first]
-        if size > 1 { nodes.append(try await cluster.launch("n1", bootstrap: [first.listenAddress], arguments: arguments)) }
+        if size > 1 {
+            nodes.append(try await cluster.launch("n1", bootstrap: [first.listenAddress], arguments: arguments))
+        }
         let seeds = nodes.map(\.listenAddress)
         let cluster = self.cluster!
         let rest = try await withThrowingTaskGroup(of: ClusterNode.self) { group in
@@ -75,12 +77,17 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
     /// those states: SWIM's members are the alive and the suspect).
     /// - Returns: how long it took.
     @discardableResult
-    func waitForConvergence(_ nodes: [ClusterNode], within limit: Duration, statuses: Set<String> = ["alive"]) async throws -> Duration {
+    func waitForConvergence(
+        _ nodes: [ClusterNode], within limit: Duration, statuses: Set<String> = ["alive"]
+    ) async throws -> Duration {
         let started = ContinuousClock.now
         let ids = Set(nodes.map(\.nodeID))
         var lagging: [String] = []
         do {
-            _ = try await poll("every node to see every other one \(statuses.sorted().joined(separator: " or "))", every: .milliseconds(250), within: limit) { () -> Bool? in
+            _ = try await poll(
+                "every node to see every other one \(statuses.sorted().joined(separator: " or "))",
+                every: .milliseconds(250), within: limit
+            ) { () -> Bool? in
                 let views = await membersOfAll(nodes)
                 lagging = nodes.compactMap { node in
                     let alive = Set((views[node.nodeID] ?? []).filter { statuses.contains($0.status) }.map(\.nodeID))
@@ -90,7 +97,9 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
                 return lagging.isEmpty ? true : nil
             }
         } catch {
-            throw ClusterError("membership did not converge within \(limit) (\(statuses.sorted().joined(separator: " or "))): \(lagging.joined(separator: ", "))")
+            throw ClusterError(
+                "membership did not converge within \(limit) (\(statuses.sorted().joined(separator: " or "))): \(lagging.joined(separator: ", "))"
+            )
         }
         return ContinuousClock.now - started
     }
@@ -110,7 +119,9 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
     // MARK: Files
 
     /// Puts `count` private files of 1 to 12 KiB through `node` and learns their objects.
-    func putTrackedFiles(_ count: Int, through node: ClusterNode, observers: [ClusterNode], seed: UInt64) async throws -> [TrackedFile] {
+    func putTrackedFiles(
+        _ count: Int, through node: ClusterNode, observers: [ClusterNode], seed: UInt64
+    ) async throws -> [TrackedFile] {
         var generator = ContentGenerator(seed: seed)
         var files: [TrackedFile] = []
         let started = ContinuousClock.now
@@ -140,7 +151,8 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
     func observer(for objects: [String], among candidates: [ClusterNode], allIDs: [String]) -> ClusterNode {
         func worstRank(_ node: ClusterNode) -> Int {
             objects.map { object in
-                XORPlacement.closest(to: object, among: allIDs, count: allIDs.count).firstIndex(of: node.nodeID) ?? allIDs.count
+                XORPlacement.closest(to: object, among: allIDs, count: allIDs.count).firstIndex(of: node.nodeID)
+                    ?? allIDs.count
             }.min() ?? allIDs.count
         }
         // Deterministic choice among the far ones: the farthest, ties by name.
@@ -157,8 +169,10 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
     /// Each file is observed through a node far from its objects.
     /// - Returns: for each file, how long after the call it was first seen fully replicated, sorted.
     @discardableResult
-    func waitForFullReplication(_ files: [TrackedFile], live: [ClusterNode], allIDs: [String], excluded: Set<String> = [],
-                                within limit: Duration, what: String) async throws -> [Duration] {
+    func waitForFullReplication(
+        _ files: [TrackedFile], live: [ClusterNode], allIDs: [String], excluded: Set<String> = [],
+        within limit: Duration, what: String
+    ) async throws -> [Duration] {
         let started = ContinuousClock.now
         var done: [Duration] = []
         var pending = Array(files.indices)
@@ -177,11 +191,14 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
                             for object in report.objects {
                                 let good = object.holders.filter { !excluded.contains($0) }
                                 if good.count < replicas || good.count != object.holders.count {
-                                    problems.append("\(object.kind) \(object.id.prefix(8)) held by \(object.holders.map { String($0.prefix(8)) })")
+                                    problems.append(
+                                        "\(object.kind) \(object.id.prefix(8)) held by \(object.holders.map { String($0.prefix(8)) })"
+                                    )
                                 }
                             }
                             if report.objects.count != file.objects.count {
-                                problems.append("stat lists \(report.objects.count) objects, expected \(file.objects.count)")
+                                problems.append(
+                                    "stat lists \(report.objects.count) objects, expected \(file.objects.count)")
                             }
                             return (i, problems.isEmpty ? nil : problems.joined(separator: "; "))
                         } catch {
@@ -201,8 +218,11 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
             pending = checks.filter { $0.1 != nil }.map(\.0).sorted()
             if pending.isEmpty { break }
             if ContinuousClock.now - started > limit {
-                let detail = pending.prefix(5).map { "file \(files[$0].root.prefix(8)): \(lastProblem[$0] ?? "?")" }.joined(separator: "\n  ")
-                XCTFail("\(what): \(pending.count) of \(files.count) files still lack \(replicas) replicas after \(limit):\n  \(detail)")
+                let detail = pending.prefix(5).map { "file \(files[$0].root.prefix(8)): \(lastProblem[$0] ?? "?")" }
+                    .joined(separator: "\n  ")
+                XCTFail(
+                    "\(what): \(pending.count) of \(files.count) files still lack \(replicas) replicas after \(limit):\n  \(detail)"
+                )
                 throw ClusterError("\(what): replication incomplete")
             }
             try await Task.sleep(for: .milliseconds(500))
@@ -216,7 +236,10 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
             let reader = observer(for: file.objects, among: live, allIDs: allIDs)
             do {
                 let bytes = try await reader.api.get(file.address)
-                XCTAssertTrue(bytes == file.bytes, "\(what): file \(file.root.prefix(8)) read through \(reader.name) differs (\(bytes.count) bytes, expected \(file.bytes.count))")
+                XCTAssertTrue(
+                    bytes == file.bytes,
+                    "\(what): file \(file.root.prefix(8)) read through \(reader.name) differs (\(bytes.count) bytes, expected \(file.bytes.count))"
+                )
             } catch {
                 XCTFail("\(what): file \(file.root.prefix(8)) unreadable through \(reader.name): \(error)")
             }
@@ -225,8 +248,10 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
 
     /// Waits until every node of `observers` reports member `id` with a status in `statuses`.
     /// - Returns: how long it took, and each observer's view of the member at the end.
-    func waitUntilAll(_ observers: [ClusterNode], see id: String, in statuses: Set<String>, within limit: Duration,
-                      minimumIncarnation: UInt64 = 0) async throws -> Duration {
+    func waitUntilAll(
+        _ observers: [ClusterNode], see id: String, in statuses: Set<String>, within limit: Duration,
+        minimumIncarnation: UInt64 = 0
+    ) async throws -> Duration {
         let started = ContinuousClock.now
         var notYet: [String] = []
         while true {
@@ -238,7 +263,9 @@ class ClusterTestCase: XCTestCase, @unchecked Sendable {
             }
             if notYet.isEmpty { return ContinuousClock.now - started }
             if ContinuousClock.now - started > limit {
-                throw ClusterError("after \(limit), \(notYet.count) nodes do not see \(id.prefix(8)) as \(statuses.sorted()): \(notYet.joined(separator: ", "))")
+                throw ClusterError(
+                    "after \(limit), \(notYet.count) nodes do not see \(id.prefix(8)) as \(statuses.sorted()): \(notYet.joined(separator: ", "))"
+                )
             }
             try await Task.sleep(for: .milliseconds(200))
         }

@@ -14,9 +14,12 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
         let nodes = try await startCluster(size: 20)
         let allIDs = nodes.map(\.nodeID)
         let files = try await putTrackedFiles(30, through: nodes[1], observers: nodes, seed: 0x5EED_0001)
-        let replicated = try await waitForFullReplication(files, live: nodes, allIDs: allIDs, within: .seconds(30),
-                                                          what: "after the puts")
-        log("30 files (\(files.reduce(0) { $0 + $1.objects.count }) objects) at \(Self.replicas) replicas \(fmt(replicated.last ?? .zero)) s after the puts")
+        let replicated = try await waitForFullReplication(
+            files, live: nodes, allIDs: allIDs, within: .seconds(30),
+            what: "after the puts")
+        log(
+            "30 files (\(files.reduce(0) { $0 + $1.objects.count }) objects) at \(Self.replicas) replicas \(fmt(replicated.last ?? .zero)) s after the puts"
+        )
 
         // A stable cluster moving data for two minutes declares nobody dead.
         try await runStableLoad(on: nodes, for: .seconds(120))
@@ -29,7 +32,9 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
                 for h in holders { heldBy[h, default: []].append(i) }
             }
         }
-        let victim = nodes.dropFirst(2).max { (heldBy[$0.nodeID]?.count ?? 0, $1.name) < (heldBy[$1.nodeID]?.count ?? 0, $0.name) }!
+        let victim = nodes.dropFirst(2).max {
+            (heldBy[$0.nodeID]?.count ?? 0, $1.name) < (heldBy[$1.nodeID]?.count ?? 0, $0.name)
+        }!
         let affected = Set(heldBy[victim.nodeID] ?? []).sorted().map { files[$0] }
         let victimStatus = try await victim.api.status()
         // The tracked objects it keeps as a replica (stat counts replicas only).
@@ -42,7 +47,9 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
         }
         let survivors = nodes.filter { $0.nodeID != victim.nodeID }
         XCTAssertFalse(affected.isEmpty, "the victim \(victim.name) should hold some tracked objects")
-        log("killing \(victim.name) (\(victim.shortID), pid \(victim.process.pid)) with SIGKILL: it holds \(victimStatus.objectsStored) objects, objects of \(affected.count) tracked files")
+        log(
+            "killing \(victim.name) (\(victim.shortID), pid \(victim.process.pid)) with SIGKILL: it holds \(victimStatus.objectsStored) objects, objects of \(affected.count) tracked files"
+        )
 
         // Crash: every other node suspects it, and marks it dead after the suspicion timeout.
         let killedAt = ContinuousClock.now
@@ -53,48 +60,67 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
         log("time from SIGKILL to first suspicion, per node (s): \(suspicionTimes.map(fmt).joined(separator: " "))")
         log("time from SIGKILL to dead, per node (s): \(deathTimes.map(fmt).joined(separator: " "))")
         if let first = suspicionTimes.first, let last = suspicionTimes.last {
-            log("suspicion: first node \(fmt(first)) s, median \(fmt(suspicionTimes[suspicionTimes.count / 2])) s, every node \(fmt(last)) s (\(String(format: "%.1f", last.seconds / period.seconds)) periods)")
+            log(
+                "suspicion: first node \(fmt(first)) s, median \(fmt(suspicionTimes[suspicionTimes.count / 2])) s, every node \(fmt(last)) s (\(String(format: "%.1f", last.seconds / period.seconds)) periods)"
+            )
         }
         let minimumTimeout = 5 * log10(Double(nodes.count)) * period.seconds  // Lifeguard: α · log10(n) · period, α = 5
         if let first = deathTimes.first, let last = deathTimes.last {
-            log("dead (minimum suspicion timeout \(String(format: "%.1f", minimumTimeout)) s): first node \(fmt(first)) s, median \(fmt(deathTimes[deathTimes.count / 2])) s, every node \(fmt(last)) s (\(String(format: "%.1f", last.seconds / period.seconds)) periods)")
+            log(
+                "dead (minimum suspicion timeout \(String(format: "%.1f", minimumTimeout)) s): first node \(fmt(first)) s, median \(fmt(deathTimes[deathTimes.count / 2])) s, every node \(fmt(last)) s (\(String(format: "%.1f", last.seconds / period.seconds)) periods)"
+            )
         }
         XCTAssertEqual(suspicionTimes.count, survivors.count, "every survivor should suspect the crashed node")
-        XCTAssertEqual(deathTimes.count, survivors.count, "every survivor should declare the crashed node dead within 30 periods")
+        XCTAssertEqual(
+            deathTimes.count, survivors.count, "every survivor should declare the crashed node dead within 30 periods")
         // How fast is a figure to print, not a condition: the machine may be busy.
-        XCTAssertTrue(detection.statuses.isSubset(of: ["alive", "suspect", "dead"]),
-                      "a crashed node is suspected then dead, never \(detection.statuses.sorted())")
+        XCTAssertTrue(
+            detection.statuses.isSubset(of: ["alive", "suspect", "dead"]),
+            "a crashed node is suspected then dead, never \(detection.statuses.sorted())")
 
         // Repair: every object the victim held is back at r replicas among the survivors.
         let repairLimit = Duration.seconds(90) - (ContinuousClock.now - killedAt)
         let repairStarted = ContinuousClock.now - killedAt
-        let repairs = try await waitForFullReplication(affected, live: survivors, allIDs: allIDs, excluded: [victim.nodeID],
-                                                       within: max(repairLimit, .seconds(5)), what: "repair after the crash")
+        let repairs = try await waitForFullReplication(
+            affected, live: survivors, allIDs: allIDs, excluded: [victim.nodeID],
+            within: max(repairLimit, .seconds(5)), what: "repair after the crash")
         let repairedAt = ContinuousClock.now - killedAt
         let lastDeath = deathTimes.last ?? repairedAt
-        log("repair: affected files seen back at \(Self.replicas) replicas at (s after SIGKILL): \(repairs.map { fmt(repairStarted + $0) }.joined(separator: " "))")
-        log("objects of the \(affected.count) affected files back at \(Self.replicas) replicas \(fmt(repairedAt)) s after SIGKILL (\(fmt(repairedAt - lastDeath)) s after the last node declared it dead)")
-        try await waitForFullReplication(files, live: survivors, allIDs: allIDs, excluded: [victim.nodeID], within: .seconds(30),
-                                         what: "all files after the crash")
+        log(
+            "repair: affected files seen back at \(Self.replicas) replicas at (s after SIGKILL): \(repairs.map { fmt(repairStarted + $0) }.joined(separator: " "))"
+        )
+        log(
+            "objects of the \(affected.count) affected files back at \(Self.replicas) replicas \(fmt(repairedAt)) s after SIGKILL (\(fmt(repairedAt - lastDeath)) s after the last node declared it dead)"
+        )
+        try await waitForFullReplication(
+            files, live: survivors, allIDs: allIDs, excluded: [victim.nodeID], within: .seconds(30),
+            what: "all files after the crash")
         try await assertAllReadable(files, live: survivors, allIDs: allIDs, what: "after the crash")
 
         // Restart on the same data directory and port: same identity, same data, alive again everywhere.
         let restartedAt = ContinuousClock.now
-        let restarted = try await cluster.launch(victim.name, dataDirectory: victim.dataDirectory, port: victim.listenPort,
-                                                 bootstrap: [nodes[0].listenAddress])
+        let restarted = try await cluster.launch(
+            victim.name, dataDirectory: victim.dataDirectory, port: victim.listenPort,
+            bootstrap: [nodes[0].listenAddress])
         let restartedStatus = try await restarted.api.status()
         XCTAssertEqual(restarted.nodeID, victim.nodeID, "a node restarted on its data directory keeps its NodeID")
         // It keeps every replica; copies it had cached for readers are dropped at start (they
         // carry no record, and their files may have been deleted while it was down).
         let kept = victimReplicas.filter { id in
-            FileManager.default.fileExists(atPath: victim.dataDirectory.appendingPathComponent("chunks/\(id.prefix(2))/\(id.dropFirst(2).prefix(2))/\(id)").path)
+            FileManager.default.fileExists(
+                atPath: victim.dataDirectory.appendingPathComponent(
+                    "chunks/\(id.prefix(2))/\(id.dropFirst(2).prefix(2))/\(id)"
+                ).path)
         }
         XCTAssertEqual(kept.count, victimReplicas.count, "a restarted node keeps the replicas it stored")
         XCTAssertEqual(restartedStatus.cachedBytes, 0, "cached copies are dropped at start")
         XCTAssertLessThanOrEqual(restartedStatus.objectsStored, victimStatus.objectsStored)
-        let rejoined = try await waitUntilAll(survivors, see: victim.nodeID, in: ["alive"], within: .seconds(60),
-                                              minimumIncarnation: detection.deadIncarnation + 1)
-        log("restarted \(victim.name): same NodeID, \(restartedStatus.objectsStored) objects (before the crash: \(victimStatus.objectsStored)); every node sees it alive \(fmt(ContinuousClock.now - restartedAt)) s after the restart (\(fmt(rejoined)) s after its API answered)")
+        let rejoined = try await waitUntilAll(
+            survivors, see: victim.nodeID, in: ["alive"], within: .seconds(60),
+            minimumIncarnation: detection.deadIncarnation + 1)
+        log(
+            "restarted \(victim.name): same NodeID, \(restartedStatus.objectsStored) objects (before the crash: \(victimStatus.objectsStored)); every node sees it alive \(fmt(ContinuousClock.now - restartedAt)) s after the restart (\(fmt(rejoined)) s after its API answered)"
+        )
         log("test runtime \(fmt(ContinuousClock.now - testStarted)) s")
     }
 
@@ -126,7 +152,9 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
         }
         var generator = ContentGenerator(seed: 0x5EED_0002)
         var stored: [(address: String, bytes: [UInt8])] = []
-        var puts = 0, gets = 0, bytesMoved = 0
+        var puts = 0
+        var gets = 0
+        var bytesMoved = 0
         var errors: [String] = []
         var round = 0
         while ContinuousClock.now < deadline, round < 100_000 {
@@ -147,7 +175,10 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
             let (address, expected) = stored[Int(generator.next() % UInt64(stored.count))]
             do {
                 let got = try await reader.api.get(address)
-                XCTAssertTrue(got == expected, "stable load: file \(address.prefix(8)) read via \(reader.name) differs (\(got.count) bytes, expected \(expected.count))")
+                XCTAssertTrue(
+                    got == expected,
+                    "stable load: file \(address.prefix(8)) read via \(reader.name) differs (\(got.count) bytes, expected \(expected.count))"
+                )
                 gets += 1
                 bytesMoved += got.count
             } catch {
@@ -160,21 +191,36 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
         let deadLines = cluster.countLogLines(containing: "member declared dead").values.reduce(0, +)
         let views = await membersOfAll(nodes)
         let deadAtEnd = views.flatMap { observer, members in
-            members.filter { $0.status != "alive" }.map { "\(observer.prefix(8)) sees \($0.nodeID.prefix(8)) \($0.status)" }
+            members.filter { $0.status != "alive" }.map {
+                "\(observer.prefix(8)) sees \($0.nodeID.prefix(8)) \($0.status)"
+            }
         }
-        log("stable load for \(fmt(elapsed)) s: \(puts) puts, \(gets) gets, \(bytesMoved / 1024) KiB moved through \(nodes.count) nodes, \(errors.count) failed operations")
+        log(
+            "stable load for \(fmt(elapsed)) s: \(puts) puts, \(gets) gets, \(bytesMoved / 1024) KiB moved through \(nodes.count) nodes, \(errors.count) failed operations"
+        )
         var perNode: [Int] = []
         for node in nodes { if let status = try? await node.api.status() { perNode.append(status.objectsStored) } }
         perNode.sort()
         if let least = perNode.first, let most = perNode.last {
-            log("objects stored per node after the load: least \(least), median \(perNode[perNode.count / 2]), most \(most) (each is re-checked with FindValue on its closest nodes every repair round)")
+            log(
+                "objects stored per node after the load: least \(least), median \(perNode[perNode.count / 2]), most \(most) (each is re-checked with FindValue on its closest nodes every repair round)"
+            )
         }
         let descriptorsAfter = nodes.map { $0.process.openFileDescriptors ?? 0 }
-        log("open file descriptors before -> after the load: \(nodes[0].name) (bootstrap peer of all) \(descriptorsBefore[0]) -> \(descriptorsAfter[0]), \(nodes[1].name) \(descriptorsBefore[1]) -> \(descriptorsAfter[1]), others (median) \(descriptorsBefore.dropFirst(2).sorted()[(nodes.count - 2) / 2]) -> \(descriptorsAfter.dropFirst(2).sorted()[(nodes.count - 2) / 2])")
-        log("stable load: \(suspectedLines) suspicions logged ('member suspected'), \(sampled.suspects.count) distinct suspicions seen in \(sampled.samples) samples of every node's /v1/members, \(deadLines) deaths logged")
+        log(
+            "open file descriptors before -> after the load: \(nodes[0].name) (bootstrap peer of all) \(descriptorsBefore[0]) -> \(descriptorsAfter[0]), \(nodes[1].name) \(descriptorsBefore[1]) -> \(descriptorsAfter[1]), others (median) \(descriptorsBefore.dropFirst(2).sorted()[(nodes.count - 2) / 2]) -> \(descriptorsAfter.dropFirst(2).sorted()[(nodes.count - 2) / 2])"
+        )
+        log(
+            "stable load: \(suspectedLines) suspicions logged ('member suspected'), \(sampled.suspects.count) distinct suspicions seen in \(sampled.samples) samples of every node's /v1/members, \(deadLines) deaths logged"
+        )
         XCTAssertEqual(views.count, nodes.count, "every node should answer /v1/members")
-        XCTAssertEqual(deadLines, 0, "no node of a stable cluster should be declared dead (see 'member declared dead' in the logs under \(cluster.root.path)/logs)")
-        XCTAssertTrue(sampled.deadSeen.isEmpty, "members seen dead or left during the stable load: \(sampled.deadSeen.sorted().prefix(10))")
+        XCTAssertEqual(
+            deadLines, 0,
+            "no node of a stable cluster should be declared dead (see 'member declared dead' in the logs under \(cluster.root.path)/logs)"
+        )
+        XCTAssertTrue(
+            sampled.deadSeen.isEmpty,
+            "members seen dead or left during the stable load: \(sampled.deadSeen.sorted().prefix(10))")
         XCTAssertTrue(deadAtEnd.isEmpty, "after the stable load: \(deadAtEnd.prefix(10))")
         XCTAssertTrue(errors.isEmpty, "failed operations during the stable load: \(errors.prefix(5))")
     }
@@ -194,8 +240,10 @@ final class CrashDetectionTests: ClusterTestCase, @unchecked Sendable {
 
     /// Polls every observer's `/v1/members` about every 100 ms until all report the victim dead
     /// or `limit` has passed.
-    private func observeDetection(of victim: ClusterNode, by observers: [ClusterNode], since killedAt: ContinuousClock.Instant,
-                                  limit: Duration) async throws -> Detection {
+    private func observeDetection(
+        of victim: ClusterNode, by observers: [ClusterNode], since killedAt: ContinuousClock.Instant,
+        limit: Duration
+    ) async throws -> Detection {
         var detection = Detection()
         while detection.dead.count < observers.count, ContinuousClock.now - killedAt < limit {
             let roundStarted = ContinuousClock.now

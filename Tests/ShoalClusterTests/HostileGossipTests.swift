@@ -9,7 +9,8 @@ final class HostileGossipTests: ClusterTestCase, @unchecked Sendable {
     func testAHundredThousandMadeUpMembersLeaveTheMemberCountAtTheTrueSize() async throws {
         let nodes = try await startCluster(size: 3)
         let target = nodes[0]
-        let liar = try await HostilePeer.connect(port: target.listenPort, listenAddress: PeerAddress(host: "127.0.0.1", port: 1))
+        let liar = try await HostilePeer.connect(
+            port: target.listenPort, listenAddress: PeerAddress(host: "127.0.0.1", port: 1))
         let madeUp = 100_000
         var sent = 0
         var frames = 0
@@ -25,12 +26,15 @@ final class HostileGossipTests: ClusterTestCase, @unchecked Sendable {
             }
             frames += 1
             do {
-                try await liar.send(WireFrame(id: UInt64(frames), .gossip(GossipMessage(kind: .probe, updates: updates))))
+                try await liar.send(
+                    WireFrame(id: UInt64(frames), .gossip(GossipMessage(kind: .probe, updates: updates))))
             } catch {
                 break  // the node closed the connection: it may, and the claims still must not count
             }
         }
-        log("hostile peer sent \(frames) Gossip frames (\(sent) made-up members) in \(fmt(ContinuousClock.now - started)) s")
+        log(
+            "hostile peer sent \(frames) Gossip frames (\(sent) made-up members) in \(fmt(ContinuousClock.now - started)) s"
+        )
         await liar.close()
         try await Task.sleep(for: .seconds(5))
         for node in nodes {

@@ -32,13 +32,16 @@ final class HostilePeer: Sendable {
     }
 
     /// Connects over TLS and, when `hello` is set, exchanges Hellos (announcing `listenAddress`).
-    static func connect(port: Int, hello: Bool = true, listenAddress: PeerAddress? = nil,
-                        identity: NodeIdentity? = nil) async throws -> HostilePeer {
+    static func connect(
+        port: Int, hello: Bool = true, listenAddress: PeerAddress? = nil,
+        identity: NodeIdentity? = nil
+    ) async throws -> HostilePeer {
         let identity = try identity ?? .ephemeral()
         var config = TLSConfiguration.makeClientConfiguration()
         config.minimumTLSVersion = .tlsv13
         config.certificateChain = [.certificate(try NIOSSLCertificate(bytes: identity.certificateDER, format: .der))]
-        config.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem))
+        config.privateKey = .privateKey(
+            try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem))
         config.certificateVerification = .none
         config.applicationProtocols = ["shoal/1"]
         let context = try NIOSSLContext(configuration: config)
@@ -47,7 +50,8 @@ final class HostilePeer: Sendable {
             .channelOption(.socketOption(.so_rcvbuf), value: 64 << 10)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                    try channel.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: context, serverHostname: nil))
                     try channel.pipeline.syncOperations.addHandler(Collector(received))
                 }
             }

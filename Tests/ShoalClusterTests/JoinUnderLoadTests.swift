@@ -33,7 +33,9 @@ final class JoinUnderLoadTests: ClusterTestCase, @unchecked Sendable {
         }
         nodes += rest.sorted { Int($0.name.dropFirst())! < Int($1.name.dropFirst())! }
         let lastStart = ContinuousClock.now
-        log("\(size) node processes answering their APIs after \(fmt(lastStart - started)) s (CPU hog of 2 spinners until 30 s)")
+        log(
+            "\(size) node processes answering their APIs after \(fmt(lastStart - started)) s (CPU hog of 2 spinners until 30 s)"
+        )
         // Seeing a member: listing it alive or suspect (a suspicion under the hog is refuted, not
         // fatal); the deaths are what must not happen.
         let converged = try await waitForConvergence(nodes, within: .seconds(60), statuses: ["alive", "suspect"])
@@ -50,8 +52,10 @@ final class JoinUnderLoadTests: ClusterTestCase, @unchecked Sendable {
         var connections: [Int] = []
         for node in nodes { if let status = try? await node.api.status() { connections.append(status.peers) } }
         connections.sort()
-        log("join under load: \(suspicions) suspicions, \(refutations) refutations, \(deaths) deaths logged;"
-            + " connections per node: median \(connections.isEmpty ? 0 : connections[connections.count / 2]), most \(connections.last ?? 0)")
+        log(
+            "join under load: \(suspicions) suspicions, \(refutations) refutations, \(deaths) deaths logged;"
+                + " connections per node: median \(connections.isEmpty ? 0 : connections[connections.count / 2]), most \(connections.last ?? 0)"
+        )
         XCTAssertEqual(deaths, 0, "no live node may be declared dead (see the logs under \(cluster.root.path)/logs)")
         try await waitForConvergence(nodes, within: .seconds(30), statuses: ["alive", "suspect"])
     }

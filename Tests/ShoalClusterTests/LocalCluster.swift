@@ -1,6 +1,7 @@
 import Foundation
 import ShoalCore
 import ShoalNode
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -42,8 +43,10 @@ final class LocalCluster: @unchecked Sendable {
     /// - Throws: when `.build/debug/shoal` is missing (build it first).
     init(protocolPeriodMs: Int = 1000, repairIntervalSeconds: Int = 2) throws {
         binary = try Self.locateBinary()
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-cluster-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "shoal-cluster-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("logs"), withIntermediateDirectories: true)
         self.protocolPeriodMs = protocolPeriodMs
         self.repairIntervalSeconds = repairIntervalSeconds
         logLevel = ProcessInfo.processInfo.environment["SHOAL_CLUSTER_LOG_LEVEL"] ?? "info"
@@ -52,10 +55,13 @@ final class LocalCluster: @unchecked Sendable {
     /// `<repo>/.build/debug/shoal`, found from this file's path, or `SHOAL_BINARY`.
     static func locateBinary() throws -> URL {
         if let path = ProcessInfo.processInfo.environment["SHOAL_BINARY"] { return URL(fileURLWithPath: path) }
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let binary = repo.appendingPathComponent(".build/debug/shoal")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw ClusterError("the shoal executable is missing at \(binary.path): run 'swift build --build-tests' (or 'swift build --product shoal') first, or set SHOAL_BINARY")
+            throw ClusterError(
+                "the shoal executable is missing at \(binary.path): run 'swift build --build-tests' (or 'swift build --product shoal') first, or set SHOAL_BINARY"
+            )
         }
         return binary
     }
@@ -70,9 +76,11 @@ final class LocalCluster: @unchecked Sendable {
     ///   - descriptorLimit: run the node with `ulimit -n` set to this.
     ///   - namespace: run the node in this network namespace (`ip netns exec`, which becomes the
     ///     node, so the PID is the node's), listening on `host` there and with its API on `apiHost`.
-    func launch(_ name: String, dataDirectory: URL? = nil, port: Int? = nil, bootstrap: [String] = [],
-                arguments extra: [String] = [], descriptorLimit: Int? = nil,
-                namespace: (name: String, host: String, apiHost: String)? = nil) async throws -> ClusterNode {
+    func launch(
+        _ name: String, dataDirectory: URL? = nil, port: Int? = nil, bootstrap: [String] = [],
+        arguments extra: [String] = [], descriptorLimit: Int? = nil,
+        namespace: (name: String, host: String, apiHost: String)? = nil
+    ) async throws -> ClusterNode {
         let dir = dataDirectory ?? root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var lastFailure = ""
@@ -86,9 +94,12 @@ final class LocalCluster: @unchecked Sendable {
             }
             let log = root.appendingPathComponent("logs/\(name).\(launchNumber).log")
             let host = namespace?.host ?? "127.0.0.1"
-            var arguments = ["node", "--listen", "\(host):\(listenPort)", "--data", dir.path, "--api", "\(namespace?.apiHost ?? "127.0.0.1"):0",
-                             "--protocol-period-ms", "\(protocolPeriodMs)", "--repair-interval", "\(repairIntervalSeconds)",
-                             "--log-level", logLevel]
+            var arguments = [
+                "node", "--listen", "\(host):\(listenPort)", "--data", dir.path, "--api",
+                "\(namespace?.apiHost ?? "127.0.0.1"):0",
+                "--protocol-period-ms", "\(protocolPeriodMs)", "--repair-interval", "\(repairIntervalSeconds)",
+                "--log-level", logLevel,
+            ]
             for peer in bootstrap { arguments += ["--bootstrap", peer] }
             // An API off loopback requires a token.
             let token = namespace.map { _ in Self.apiToken }
@@ -97,12 +108,15 @@ final class LocalCluster: @unchecked Sendable {
             let process: NodeProcess
             if let descriptorLimit {
                 // `ulimit -n` in a shell that then becomes the node (exec), so the PID is the node's.
-                let quoted = ([binary.path] + arguments).map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
-                process = try NodeProcess(executable: URL(fileURLWithPath: "/bin/sh"),
-                                          arguments: ["-c", "ulimit -n \(descriptorLimit) && exec \(quoted)"], log: log)
+                let quoted = ([binary.path] + arguments).map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }
+                    .joined(separator: " ")
+                process = try NodeProcess(
+                    executable: URL(fileURLWithPath: "/bin/sh"),
+                    arguments: ["-c", "ulimit -n \(descriptorLimit) && exec \(quoted)"], log: log)
             } else if let namespace {
-                process = try NodeProcess(executable: URL(fileURLWithPath: "/usr/sbin/ip"),
-                                          arguments: ["netns", "exec", namespace.name, binary.path] + arguments, log: log)
+                process = try NodeProcess(
+                    executable: URL(fileURLWithPath: "/usr/sbin/ip"),
+                    arguments: ["netns", "exec", namespace.name, binary.path] + arguments, log: log)
             } else {
                 process = try NodeProcess(executable: binary, arguments: arguments, log: log)
             }
@@ -112,8 +126,9 @@ final class LocalCluster: @unchecked Sendable {
                 let status = try await poll("\(name)'s /v1/status", every: .milliseconds(100), within: .seconds(60)) {
                     try? await api.status()
                 }
-                return ClusterNode(name: name, dataDirectory: dir, host: host, listenPort: listenPort, process: process, api: api,
-                                   nodeID: status.nodeID, log: log)
+                return ClusterNode(
+                    name: name, dataDirectory: dir, host: host, listenPort: listenPort, process: process, api: api,
+                    nodeID: status.nodeID, log: log)
             }
             lastFailure = Self.tail(of: log)
             process.send(SIGKILL)
@@ -159,7 +174,9 @@ final class LocalCluster: @unchecked Sendable {
 
     /// Counts lines containing `text` in every log written so far.
     func countLogLines(containing text: String) -> [String: Int] {
-        let logs = (try? FileManager.default.contentsOfDirectory(at: root.appendingPathComponent("logs"), includingPropertiesForKeys: nil)) ?? []
+        let logs =
+            (try? FileManager.default.contentsOfDirectory(
+                at: root.appendingPathComponent("logs"), includingPropertiesForKeys: nil)) ?? []
         var out: [String: Int] = [:]
         for log in logs {
             let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
@@ -206,7 +223,9 @@ final class LocalCluster: @unchecked Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw ClusterError("bind() to 127.0.0.1:0 failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -226,8 +245,10 @@ struct ClusterError: Error, CustomStringConvertible {
 
 /// Calls `attempt` every `interval` until it returns a value; throws after `limit` (a bound on
 /// waiting, not an assertion about speed).
-func poll<T>(_ what: String, every interval: Duration, within limit: Duration,
-             _ attempt: () async throws -> T?) async throws -> T {
+func poll<T>(
+    _ what: String, every interval: Duration, within limit: Duration,
+    _ attempt: () async throws -> T?
+) async throws -> T {
     let deadline = ContinuousClock.now + limit
     while true {
         if let value = try await attempt() { return value }

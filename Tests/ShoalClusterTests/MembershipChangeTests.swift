@@ -11,7 +11,8 @@ final class MembershipChangeTests: ClusterTestCase, @unchecked Sendable {
         let nodes = try await startCluster(size: 12)
         var allIDs = nodes.map(\.nodeID)
         let files = try await putTrackedFiles(30, through: nodes[1], observers: nodes, seed: 0x5EED_0003)
-        try await waitForFullReplication(files, live: nodes, allIDs: allIDs, within: .seconds(30), what: "after the puts")
+        try await waitForFullReplication(
+            files, live: nodes, allIDs: allIDs, within: .seconds(30), what: "after the puts")
 
         // Join: the newcomer receives the objects it is now among the r closest to.
         let joinStarted = ContinuousClock.now
@@ -20,17 +21,25 @@ final class MembershipChangeTests: ClusterTestCase, @unchecked Sendable {
         let live = nodes + [joiner]
         var expected: [(file: Int, object: String)] = []
         for (i, file) in files.enumerated() {
-            for object in file.objects where XORPlacement.closest(to: object, among: allIDs, count: Self.replicas).contains(joiner.nodeID) {
+            for object in file.objects
+            where XORPlacement.closest(to: object, among: allIDs, count: Self.replicas).contains(joiner.nodeID) {
                 expected.append((i, object))
             }
         }
-        XCTAssertFalse(expected.isEmpty, "the joiner should be among the \(Self.replicas) closest to some of the 60 objects")
+        XCTAssertFalse(
+            expected.isEmpty, "the joiner should be among the \(Self.replicas) closest to some of the 60 objects")
         let converged = try await waitForConvergence(live, within: .seconds(60))
-        log("joiner \(joiner.shortID) seen alive by all \(live.count) nodes \(fmt(ContinuousClock.now - joinStarted)) s after launch (\(fmt(converged)) s after its API answered); it is among the \(Self.replicas) closest to \(expected.count) tracked objects")
-        let received = try await waitUntilHeld(expected, by: joiner, files: files, readers: nodes, allIDs: allIDs, within: .seconds(60))
+        log(
+            "joiner \(joiner.shortID) seen alive by all \(live.count) nodes \(fmt(ContinuousClock.now - joinStarted)) s after launch (\(fmt(converged)) s after its API answered); it is among the \(Self.replicas) closest to \(expected.count) tracked objects"
+        )
+        let received = try await waitUntilHeld(
+            expected, by: joiner, files: files, readers: nodes, allIDs: allIDs, within: .seconds(60))
         let joinerStatus = try await joiner.api.status()
-        log("joiner holds all \(expected.count) of its objects \(fmt(ContinuousClock.now - joinStarted)) s after launch (\(fmt(received)) s of polling); objectsStored \(joinerStatus.objectsStored)")
-        try await waitForFullReplication(files, live: live, allIDs: allIDs, within: .seconds(30), what: "after the join")
+        log(
+            "joiner holds all \(expected.count) of its objects \(fmt(ContinuousClock.now - joinStarted)) s after launch (\(fmt(received)) s of polling); objectsStored \(joinerStatus.objectsStored)"
+        )
+        try await waitForFullReplication(
+            files, live: live, allIDs: allIDs, within: .seconds(30), what: "after the join")
 
         // Graceful leave: SIGTERM a node holding objects; nothing is lost.
         var held: [String: Int] = [:]
@@ -48,45 +57,65 @@ final class MembershipChangeTests: ClusterTestCase, @unchecked Sendable {
         let leaveStarted = ContinuousClock.now
         let exitStatus = await cluster.stop(leaver, within: .seconds(90))
         let exited = ContinuousClock.now - leaveStarted
-        XCTAssertEqual(exitStatus, 0, "a node stopped with SIGTERM should hand off and exit 0 (log: \(leaver.log.path))")
-        log("SIGTERM to \(leaver.name) (\(leaver.shortID), \(leaverStatus.objectsStored) objects, \(held[leaver.nodeID] ?? 0) tracked): exited with \(exitStatus.map(String.init) ?? "nothing, still running") after \(fmt(exited)) s")
+        XCTAssertEqual(
+            exitStatus, 0, "a node stopped with SIGTERM should hand off and exit 0 (log: \(leaver.log.path))")
+        log(
+            "SIGTERM to \(leaver.name) (\(leaver.shortID), \(leaverStatus.objectsStored) objects, \(held[leaver.nodeID] ?? 0) tracked): exited with \(exitStatus.map(String.init) ?? "nothing, still running") after \(fmt(exited)) s"
+        )
         guard exitStatus != nil else { throw ClusterError("\(leaver.name) did not exit within 90 s of SIGTERM") }
         let readStarted = ContinuousClock.now
         try await assertAllReadable(files, live: survivors, allIDs: allIDs, what: "right after the graceful leave")
-        log("all 30 files read back intact through far nodes in \(fmt(ContinuousClock.now - readStarted)) s after the leave")
+        log(
+            "all 30 files read back intact through far nodes in \(fmt(ContinuousClock.now - readStarted)) s after the leave"
+        )
         let leftSeen = try await waitUntilAll(survivors, see: leaver.nodeID, in: ["left"], within: .seconds(30))
-        log("every survivor lists \(leaver.name) as left \(fmt(ContinuousClock.now - leaveStarted)) s after SIGTERM (\(fmt(leftSeen)) s after it exited and the reads)")
-        let repaired = try await waitForFullReplication(files, live: survivors, allIDs: allIDs, excluded: [leaver.nodeID],
-                                                        within: .seconds(60), what: "after the graceful leave")
-        log("every object at \(Self.replicas) replicas among the survivors \(fmt(ContinuousClock.now - leaveStarted)) s after SIGTERM (\(fmt(repaired.last ?? .zero)) s of polling)")
-        let leftIncarnation = await membersOfAll(survivors).values.compactMap { $0.first { $0.nodeID == leaver.nodeID }?.incarnation }.max() ?? 0
+        log(
+            "every survivor lists \(leaver.name) as left \(fmt(ContinuousClock.now - leaveStarted)) s after SIGTERM (\(fmt(leftSeen)) s after it exited and the reads)"
+        )
+        let repaired = try await waitForFullReplication(
+            files, live: survivors, allIDs: allIDs, excluded: [leaver.nodeID],
+            within: .seconds(60), what: "after the graceful leave")
+        log(
+            "every object at \(Self.replicas) replicas among the survivors \(fmt(ContinuousClock.now - leaveStarted)) s after SIGTERM (\(fmt(repaired.last ?? .zero)) s of polling)"
+        )
+        let leftIncarnation =
+            await membersOfAll(survivors).values.compactMap { $0.first { $0.nodeID == leaver.nodeID }?.incarnation }
+            .max() ?? 0
 
         // Restart on the same data directory: same NodeID, same objects, alive again everywhere.
         let restartStarted = ContinuousClock.now
-        let restarted = try await cluster.launch(leaver.name, dataDirectory: leaver.dataDirectory, port: leaver.listenPort,
-                                                 bootstrap: [nodes[0].listenAddress])
+        let restarted = try await cluster.launch(
+            leaver.name, dataDirectory: leaver.dataDirectory, port: leaver.listenPort,
+            bootstrap: [nodes[0].listenAddress])
         let restartedStatus = try await restarted.api.status()
         XCTAssertEqual(restarted.nodeID, leaver.nodeID, "a node restarted on its data directory keeps its NodeID")
         // Hand-off copies and drops nothing it is responsible for: back among their r closest, it
         // serves them again (extra copies it held beyond those may have been dropped meanwhile).
         var responsible: [(file: Int, object: String)] = []
         for (i, file) in files.enumerated() {
-            for object in file.objects where XORPlacement.closest(to: object, among: allIDs, count: Self.replicas).contains(leaver.nodeID) {
+            for object in file.objects
+            where XORPlacement.closest(to: object, among: allIDs, count: Self.replicas).contains(leaver.nodeID) {
                 responsible.append((i, object))
             }
         }
         XCTAssertFalse(responsible.isEmpty, "the leaver is among the closest of some tracked objects")
-        _ = try await waitUntilHeld(responsible, by: restarted, files: files, readers: survivors, allIDs: allIDs, within: .seconds(60))
-        let rejoined = try await waitUntilAll(survivors, see: leaver.nodeID, in: ["alive"], within: .seconds(60),
-                                              minimumIncarnation: leftIncarnation + 1)
-        log("restarted \(leaver.name): same NodeID, \(restartedStatus.objectsStored) objects (before: \(leaverStatus.objectsStored)); every node sees it alive \(fmt(ContinuousClock.now - restartStarted)) s after the restart (\(fmt(rejoined)) s after its API answered)")
+        _ = try await waitUntilHeld(
+            responsible, by: restarted, files: files, readers: survivors, allIDs: allIDs, within: .seconds(60))
+        let rejoined = try await waitUntilAll(
+            survivors, see: leaver.nodeID, in: ["alive"], within: .seconds(60),
+            minimumIncarnation: leftIncarnation + 1)
+        log(
+            "restarted \(leaver.name): same NodeID, \(restartedStatus.objectsStored) objects (before: \(leaverStatus.objectsStored)); every node sees it alive \(fmt(ContinuousClock.now - restartStarted)) s after the restart (\(fmt(rejoined)) s after its API answered)"
+        )
         log("test runtime \(fmt(ContinuousClock.now - testStarted)) s")
     }
 
     /// Polls stat (through nodes far from each file) until `node` is among the holders of every
     /// expected object.
-    private func waitUntilHeld(_ expected: [(file: Int, object: String)], by node: ClusterNode, files: [TrackedFile],
-                               readers: [ClusterNode], allIDs: [String], within limit: Duration) async throws -> Duration {
+    private func waitUntilHeld(
+        _ expected: [(file: Int, object: String)], by node: ClusterNode, files: [TrackedFile],
+        readers: [ClusterNode], allIDs: [String], within limit: Duration
+    ) async throws -> Duration {
         let started = ContinuousClock.now
         var pending = Dictionary(grouping: expected, by: \.file).mapValues { Set($0.map(\.object)) }
         var lastSeen: [String: [String]] = [:]
@@ -100,8 +129,12 @@ final class MembershipChangeTests: ClusterTestCase, @unchecked Sendable {
             }
             if pending.isEmpty { break }
             if ContinuousClock.now - started > limit {
-                let detail = pending.values.flatMap { $0 }.prefix(5).map { "\($0.prefix(8)) held by \((lastSeen[$0] ?? []).map { $0.prefix(8) })" }
-                XCTFail("\(node.name) still lacks \(pending.values.map(\.count).reduce(0, +)) of its \(expected.count) objects after \(limit): \(detail)")
+                let detail = pending.values.flatMap { $0 }.prefix(5).map {
+                    "\($0.prefix(8)) held by \((lastSeen[$0] ?? []).map { $0.prefix(8) })"
+                }
+                XCTFail(
+                    "\(node.name) still lacks \(pending.values.map(\.count).reduce(0, +)) of its \(expected.count) objects after \(limit): \(detail)"
+                )
                 throw ClusterError("the joiner did not receive its objects")
             }
             try await Task.sleep(for: .milliseconds(500))

@@ -34,8 +34,9 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
         let arguments = ["--bootstrap-interval", "2"]
         let cluster = self.cluster!
         func launch(_ slot: NamespaceTestBed.Slot, bootstrap: [String]) async throws -> ClusterNode {
-            try await cluster.launch("n\(slot.index)", port: Self.peerPort, bootstrap: bootstrap, arguments: arguments,
-                                     namespace: (slot.namespace, slot.host, slot.managementHost))
+            try await cluster.launch(
+                "n\(slot.index)", port: Self.peerPort, bootstrap: bootstrap, arguments: arguments,
+                namespace: (slot.namespace, slot.host, slot.managementHost))
         }
         let started = ContinuousClock.now
         let firstB = try XCTUnwrap(bed.slots.first { $0.side == "b" })
@@ -51,7 +52,9 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
             return out
         }
         let nodes = ([first, second] + rest).sorted { Int($0.name.dropFirst())! < Int($1.name.dropFirst())! }
-        log("\(size) nodes in their own namespaces answering after \(fmt(ContinuousClock.now - started)) s (relay: \(delayMs) ms, \(loss * 100) % loss)")
+        log(
+            "\(size) nodes in their own namespaces answering after \(fmt(ContinuousClock.now - started)) s (relay: \(delayMs) ms, \(loss * 100) % loss)"
+        )
         let converged = try await waitForConvergence(nodes, within: .seconds(90))
         log("every node sees the other \(size - 1) alive after \(fmt(converged)) s more")
         return nodes
@@ -85,13 +88,15 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
         let allIDs = nodes.map(\.nodeID)
         let writer = nodes[1]
         let files = try await putTrackedFiles(8, through: writer, observers: nodes, seed: 0x5EED_0101)
-        try await waitForFullReplication(files, live: nodes, allIDs: allIDs, within: .seconds(60), what: "after the puts")
+        try await waitForFullReplication(
+            files, live: nodes, allIDs: allIDs, within: .seconds(60), what: "after the puts")
         // Every file from every node, across the relay for half of them.
         let started = ContinuousClock.now
         for node in nodes {
             for file in files {
                 let bytes = try await node.api.get(file.address)
-                XCTAssertTrue(bytes == file.bytes, "\(file.root.prefix(8)) read through \(node.name) (side \(side(of: node)))")
+                XCTAssertTrue(
+                    bytes == file.bytes, "\(file.root.prefix(8)) read through \(node.name) (side \(side(of: node)))")
             }
         }
         log("\(nodes.count * files.count) reads across the namespaces in \(fmt(ContinuousClock.now - started)) s")
@@ -103,16 +108,21 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
         let sideA = nodes.filter { side(of: $0) == "a" }
         let sideB = nodes.filter { side(of: $0) == "b" }
         var files = try await putTrackedFiles(10, through: nodes[0], observers: nodes, seed: 0x5EED_0102)
-        try await waitForFullReplication(files, live: nodes, allIDs: allIDs, within: .seconds(60), what: "before the partition")
+        try await waitForFullReplication(
+            files, live: nodes, allIDs: allIDs, within: .seconds(60), what: "before the partition")
         var holdersBefore: [String: [String: [String]]] = [:]
-        for file in files { holdersBefore[file.address] = try await holders(of: file, via: observer(for: file.objects, among: nodes, allIDs: allIDs)) }
+        for file in files {
+            holdersBefore[file.address] = try await holders(
+                of: file, via: observer(for: file.objects, among: nodes, allIDs: allIDs))
+        }
 
         try bed?.partition()
         log("links between the sides taken down")
         let sideAIDs = Set(sideA.map(\.nodeID))
         let sideBIDs = Set(sideB.map(\.nodeID))
         // Each side declares the other gone.
-        _ = try await poll("each side to see the other side down", every: .milliseconds(500), within: .seconds(60)) { () -> Bool? in
+        _ = try await poll("each side to see the other side down", every: .milliseconds(500), within: .seconds(60)) {
+            () -> Bool? in
             let views = await self.membersOfAll(nodes)
             for node in nodes {
                 let others = sideAIDs.contains(node.nodeID) ? sideBIDs : sideAIDs
@@ -130,21 +140,27 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
             }
             for file in servable {
                 let reader = members[file.bytes.count % members.count]
-                let bytes = try await poll("side \(name) to serve \(file.root.prefix(8))", every: .milliseconds(500), within: .seconds(60)) {
+                let bytes = try await poll(
+                    "side \(name) to serve \(file.root.prefix(8))", every: .milliseconds(500), within: .seconds(60)
+                ) {
                     try? await reader.api.get(file.address)
                 }
                 XCTAssertTrue(bytes == file.bytes, "side \(name): \(file.root.prefix(8)) through \(reader.name)")
             }
             log("side \(name) serves the \(servable.count) of \(files.count) files it holds every object of")
-            files += try await putTrackedFiles(2, through: members[0], observers: members, seed: 0x5EED_0200 + UInt64(files.count))
+            files += try await putTrackedFiles(
+                2, through: members[0], observers: members, seed: 0x5EED_0200 + UInt64(files.count))
         }
 
         try bed?.heal()
         let healed = ContinuousClock.now
         let converged = try await waitForConvergence(nodes, within: .seconds(90))
         log("membership converged \(fmt(converged)) s after the heal")
-        let repaired = try await waitForFullReplication(files, live: nodes, allIDs: allIDs, within: .seconds(90), what: "after the heal")
-        log("all \(files.count) files at \(Self.replicas) replicas \(fmt(ContinuousClock.now - healed)) s after the heal (\(fmt(repaired.last ?? .zero)) s of polling)")
+        let repaired = try await waitForFullReplication(
+            files, live: nodes, allIDs: allIDs, within: .seconds(90), what: "after the heal")
+        log(
+            "all \(files.count) files at \(Self.replicas) replicas \(fmt(ContinuousClock.now - healed)) s after the heal (\(fmt(repaired.last ?? .zero)) s of polling)"
+        )
         try await assertAllReadable(files, live: nodes, allIDs: allIDs, what: "after the heal")
     }
 
@@ -171,10 +187,14 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
             }
         }
         XCTAssertEqual(failures, [], "every put succeeds while a holder is killed")
-        guard await victim.process.waitForExit(within: .seconds(10)) else { throw ClusterError("\(victim.name) survived SIGKILL") }
+        guard await victim.process.waitForExit(within: .seconds(10)) else {
+            throw ClusterError("\(victim.name) survived SIGKILL")
+        }
         let survivors = nodes.filter { $0.nodeID != victim.nodeID }
         for i in files.indices {
-            files[i].objects = try await observer(for: [files[i].root], among: survivors, allIDs: allIDs).api.stat(files[i].address).objects.map(\.id)
+            files[i].objects = try await observer(for: [files[i].root], among: survivors, allIDs: allIDs).api.stat(
+                files[i].address
+            ).objects.map(\.id)
         }
         try await assertAllReadable(files, live: survivors, allIDs: allIDs, what: "with the killed node down")
 
@@ -183,16 +203,20 @@ final class NamespaceClusterTests: ClusterTestCase, @unchecked Sendable {
         let onDisk = try verifyChunkFiles(of: victim)
         XCTAssertEqual(onDisk.corrupt, [], "object files on the killed node's disk match their hashes")
         let slot = try XCTUnwrap(bed?.slots.first { "n\($0.index)" == victim.name })
-        let restarted = try await cluster.launch(victim.name, dataDirectory: victim.dataDirectory, port: Self.peerPort,
-                                                 bootstrap: [nodes[0].listenAddress], arguments: ["--bootstrap-interval", "2"],
-                                                 namespace: (slot.namespace, slot.host, slot.managementHost))
+        let restarted = try await cluster.launch(
+            victim.name, dataDirectory: victim.dataDirectory, port: Self.peerPort,
+            bootstrap: [nodes[0].listenAddress], arguments: ["--bootstrap-interval", "2"],
+            namespace: (slot.namespace, slot.host, slot.managementHost))
         XCTAssertEqual(restarted.nodeID, victim.nodeID)
         let status = try await restarted.api.status()
-        log("\(victim.name) restarted with \(onDisk.objects) object files on disk, \(status.objectsStored) objects in its store")
+        log(
+            "\(victim.name) restarted with \(onDisk.objects) object files on disk, \(status.objectsStored) objects in its store"
+        )
         XCTAssertLessThanOrEqual(status.objectsStored, onDisk.objects, "the store lists no object it has no file for")
         let everyone = survivors + [restarted]
         try await waitForConvergence(everyone, within: .seconds(60))
-        try await waitForFullReplication(files, live: everyone, allIDs: allIDs, within: .seconds(90), what: "after the restart")
+        try await waitForFullReplication(
+            files, live: everyone, allIDs: allIDs, within: .seconds(90), what: "after the restart")
         try await assertAllReadable(files, live: everyone, allIDs: allIDs, what: "after the restart")
         XCTAssertEqual(try verifyChunkFiles(of: restarted).corrupt, [])
     }

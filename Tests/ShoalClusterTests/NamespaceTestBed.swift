@@ -22,7 +22,8 @@ final class NamespaceTestBed: @unchecked Sendable {
     private var removed = false
 
     static var script: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Scripts/netns-cluster.sh")
     }
 
@@ -71,14 +72,17 @@ final class NamespaceTestBed: @unchecked Sendable {
 
     private func expectSuccess(_ arguments: [String]) throws {
         let result = try Self.run(arguments)
-        guard result.status == 0 else { throw ClusterError("netns-cluster.sh \(arguments.joined(separator: " ")) failed: \(result.output)") }
+        guard result.status == 0 else {
+            throw ClusterError("netns-cluster.sh \(arguments.joined(separator: " ")) failed: \(result.output)")
+        }
     }
 
     /// Runs the script (bounded: it only makes or removes devices, 60 s at most) and returns its
     /// status and output. The output goes through a file, not a pipe: the relay the script leaves
     /// running must not keep the reader waiting.
     private static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-netns-\(UUID().uuidString.prefix(8)).out")
+        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "shoal-netns-\(UUID().uuidString.prefix(8)).out")
         FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }
         let output = try FileHandle(forWritingTo: outputURL)

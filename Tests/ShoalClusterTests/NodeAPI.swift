@@ -50,7 +50,9 @@ struct NodeAPI: Sendable {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 64 << 20)
         guard response.status.code == 200 else {
-            throw NodeAPIError(path: "GET /v1/files/\(file.prefix(12))…", status: Int(response.status.code), body: String(buffer: body))
+            throw NodeAPIError(
+                path: "GET /v1/files/\(file.prefix(12))…", status: Int(response.status.code), body: String(buffer: body)
+            )
         }
         return Array(body.readableBytesView)
     }
@@ -63,7 +65,9 @@ struct NodeAPI: Sendable {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status.code == 200 else {
-            throw NodeAPIError(path: "DELETE /v1/files/\(file.prefix(12))…", status: Int(response.status.code), body: String(buffer: body))
+            throw NodeAPIError(
+                path: "DELETE /v1/files/\(file.prefix(12))…", status: Int(response.status.code),
+                body: String(buffer: body))
         }
         return try JSONDecoder().decode(DeleteReport.self, from: Data(body.readableBytesView))
     }

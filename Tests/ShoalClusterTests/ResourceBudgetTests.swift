@@ -6,6 +6,7 @@ import ShoalNode
 import ShoalTransport
 import ShoalWire
 import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,9 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
     static let memoryBudget: UInt64 = 256 << 20
 
     /// A node holding one file, with `arguments`; returns it, the file and its chunk IDs.
-    private func nodeWithFile(_ name: String, size: Int, arguments: [String]) async throws
+    private func nodeWithFile(
+        _ name: String, size: Int, arguments: [String]
+    ) async throws
         -> (node: ClusterNode, file: TrackedFile, chunks: [ContentID])
     {
         let node = try await cluster.launch(name, arguments: arguments)
@@ -31,7 +34,9 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
 
     /// While `attack` runs, samples the node's RSS, and checks that a legitimate client reads the
     /// file and that a new node joins through it.
-    private func underAttack(_ node: ClusterNode, file: TrackedFile, attack: @escaping @Sendable () async throws -> Void) async throws {
+    private func underAttack(
+        _ node: ClusterNode, file: TrackedFile, attack: @escaping @Sendable () async throws -> Void
+    ) async throws {
         let before = node.process.memory?.resident ?? 0
         let attackTask = Task { try await attack() }
         defer { attackTask.cancel() }
@@ -39,7 +44,8 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
         let read = try await node.api.get(file.address)
         XCTAssertTrue(read == file.bytes, "a legitimate get during the attack")
         let joiner = try await cluster.launch("joiner-\(UUID().uuidString.prefix(4))", bootstrap: [node.listenAddress])
-        _ = try await poll("the joiner to see \(node.name) alive", every: .milliseconds(200), within: .seconds(60)) { () -> Bool? in
+        _ = try await poll("the joiner to see \(node.name) alive", every: .milliseconds(200), within: .seconds(60)) {
+            () -> Bool? in
             let members = (try? await joiner.api.members()) ?? []
             return members.contains { $0.nodeID == node.nodeID && $0.status == "alive" } ? true : nil
         }
@@ -51,15 +57,18 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
     }
 
     private func waitForMemoryToFall(_ node: ClusterNode, below limit: UInt64) async throws {
-        _ = try await poll("\(node.name)'s RSS to fall below \(limit >> 20) MiB", every: .milliseconds(500), within: .seconds(60)) { () -> Bool? in
+        _ = try await poll(
+            "\(node.name)'s RSS to fall below \(limit >> 20) MiB", every: .milliseconds(500), within: .seconds(60)
+        ) { () -> Bool? in
             (node.process.memory?.resident ?? .max) < limit ? true : nil
         }
         log("\(node.name): RSS back to \((node.process.memory?.resident ?? 0) >> 20) MiB")
     }
 
     func testPeersThatDoNotReadTheirResponsesAreCutOffAndMemoryStaysBounded() async throws {
-        let (node, file, chunks) = try await nodeWithFile("reader", size: 48 << 20,
-                                                          arguments: ["--chunk-size", "8M", "--stalled-reader-timeout", "3"])
+        let (node, file, chunks) = try await nodeWithFile(
+            "reader", size: 48 << 20,
+            arguments: ["--chunk-size", "8M", "--stalled-reader-timeout", "3"])
         let port = node.listenPort
         let peers = try await withThrowingTaskGroup(of: HostilePeer.self) { group in
             for _ in 0..<4 { group.addTask { try await HostilePeer.connect(port: port) } }
@@ -74,9 +83,13 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
             }
         }
         // (Peers that read nothing do not notice the close themselves: ask the node.)
-        let status = try await poll("the node to disconnect the four peers that do not read", every: .milliseconds(250),
-                                    within: .seconds(60)) { () -> NodeStatus? in
-            guard let status = try? await node.api.status(), status.resources.transport.stalledReaders >= 4 else { return nil }
+        let status = try await poll(
+            "the node to disconnect the four peers that do not read", every: .milliseconds(250),
+            within: .seconds(60)
+        ) { () -> NodeStatus? in
+            guard let status = try? await node.api.status(), status.resources.transport.stalledReaders >= 4 else {
+                return nil
+            }
             return status
         }
         XCTAssertLessThanOrEqual(status.resources.transport.outboundBytesPeak, 96 << 20 + 4 * (9 << 20))
@@ -94,7 +107,10 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
                         var prefix = ByteBuffer()
                         let length = WireLimits.maximumFrameSize
                         var v = UInt64(length)
-                        while v >= 0x80 { prefix.writeInteger(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+                        while v >= 0x80 {
+                            prefix.writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
+                            v >>= 7
+                        }
                         prefix.writeInteger(UInt8(v))
                         try await peer.send(prefix)
                         // 9 MiB − 1 byte of the body, never the last byte.
@@ -116,8 +132,9 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
     }
 
     func testIdleAndHalfOpenConnectionsDoNotKeepRealPeersOut() async throws {
-        let (node, file, _) = try await nodeWithFile("crowded", size: 1 << 20,
-                                                     arguments: ["--max-connections", "48", "--max-handshaking", "8"])
+        let (node, file, _) = try await nodeWithFile(
+            "crowded", size: 1 << 20,
+            arguments: ["--max-connections", "48", "--max-handshaking", "8"])
         let port = node.listenPort
         // Fill every slot with handshaken connections that then say nothing.
         var idle: [HostilePeer] = []
@@ -132,7 +149,10 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
             var open: [FileHandle] = []
             for round in 0..<40 {
                 for _ in 0..<10 { if let raw = try? RawSocket.connect(port: port) { open.append(raw) } }
-                if open.count > 60 { for handle in open.prefix(20) { try? handle.close() }; open.removeFirst(20) }
+                if open.count > 60 {
+                    for handle in open.prefix(20) { try? handle.close() }
+                    open.removeFirst(20)
+                }
                 if round % 10 == 0 { try await Task.sleep(for: .milliseconds(100)) }
             }
             for handle in open { try? handle.close() }
@@ -155,14 +175,16 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
         for liar in liars { await liar.close() }
         try await Task.sleep(for: .seconds(10))
         log("the node dialled the claimed address \(victim.accepted) times in 10 s for 20 claims")
-        XCTAssertLessThanOrEqual(victim.accepted, 3, "a claimed address is dialled within a budget, and not again once it failed")
+        XCTAssertLessThanOrEqual(
+            victim.accepted, 3, "a claimed address is dialled within a budget, and not again once it failed")
         XCTAssertTrue(node.process.isRunning)
     }
 
     func testIdleAPIConnectionsCannotUseUpTheDescriptors() async throws {
         let (node, file, _) = try await nodeWithFile("api", size: 300_000, arguments: [])
         try await cluster.stop(node, within: .seconds(30)).map { XCTAssertEqual($0, 0) }
-        let limited = try await cluster.launch("api-limited", dataDirectory: node.dataDirectory, arguments: [], descriptorLimit: 256)
+        let limited = try await cluster.launch(
+            "api-limited", dataDirectory: node.dataDirectory, arguments: [], descriptorLimit: 256)
         let apiPort = Int(limited.api.address.split(separator: ":").last!)!
         var handles: [FileHandle] = []
         for _ in 0..<300 { if let handle = try? RawSocket.connect(port: apiPort) { handles.append(handle) } }
@@ -196,7 +218,9 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
             try await group.waitForAll()
         }
         // What the aborted uploads stored is withdrawn: only the twenty files' objects remain.
-        _ = try await poll("the aborted uploads' objects to be withdrawn", every: .milliseconds(250), within: .seconds(60)) { () -> Bool? in
+        _ = try await poll(
+            "the aborted uploads' objects to be withdrawn", every: .milliseconds(250), within: .seconds(60)
+        ) { () -> Bool? in
             let status = try? await node.api.status()
             return status?.objectsStored == 40 ? true : nil
         }
@@ -217,10 +241,12 @@ final class ResourceBudgetTests: ClusterTestCase, @unchecked Sendable {
             }
         }
         XCTAssertGreaterThan(refused, 0, "the limit refuses further files")
-        let used = try diskUsage(of: node.dataDirectory.appendingPathComponent("chunks").path)
+        let used =
+            try diskUsage(of: node.dataDirectory.appendingPathComponent("chunks").path)
             + (try diskUsage(of: node.dataDirectory.path, matching: "metadata.sqlite"))
         log("--max-storage 1M: \(stored) tiny files stored, \(used) bytes on disk")
-        XCTAssertLessThanOrEqual(used, (1 << 20) + 3 * 4096, "what the node keeps stays within the limit and one object")
+        XCTAssertLessThanOrEqual(
+            used, (1 << 20) + 3 * 4096, "what the node keeps stays within the limit and one object")
         // A node refusing for capacity still serves and deletes.
         let status = try await node.api.status()
         XCTAssertGreaterThan(status.objectsStored, 0)
@@ -252,7 +278,9 @@ enum RawSocket {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             Glibc.close(fd)
@@ -280,7 +308,9 @@ final class CountingListener: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound, listen(fd, 64) == 0 else {
             Glibc.close(fd)

@@ -19,7 +19,9 @@ final class KeyAndAddressTests: XCTestCase {
     func testXorDistanceProperties() {
         var rng = SeededRandom(seed: 2)
         for _ in 0..<100 {
-            let a = Key256.random(using: &rng), b = Key256.random(using: &rng), c = Key256.random(using: &rng)
+            let a = Key256.random(using: &rng)
+            let b = Key256.random(using: &rng)
+            let c = Key256.random(using: &rng)
             XCTAssertEqual(a ^ a, .zero)
             XCTAssertEqual(a ^ b, b ^ a)
             XCTAssertEqual((a ^ b) ^ (b ^ c), a ^ c)
@@ -34,8 +36,9 @@ final class KeyAndAddressTests: XCTestCase {
     }
 
     func testSha256MatchesKnownVector() {
-        XCTAssertEqual(Key256.sha256(of: Array("abc".utf8)).hex,
-                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(
+            Key256.sha256(of: Array("abc".utf8)).hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     func testPublicAndPrivateAddressesRoundTrip() throws {
@@ -92,12 +95,17 @@ final class KeyAndAddressTests: XCTestCase {
     /// "[:]]:8", which does not parse. Hosts are printable ASCII without brackets now, so every
     /// parsed address prints as text that parses back to it.
     func testEveryParsedPeerAddressPrintsAsTextThatParsesBack() throws {
-        for text in [":]:8", "a]:1", "x]:y:1", "[ a]:1", "[a b]:1", "x[y:1", "[[::1]]:1", "h\u{e9}te:80", "a\u{301}:1",
-                     "[\u{9b}]:1", "\u{600}x:1", "[a\u{0}]:1"] {
+        for text in [
+            ":]:8", "a]:1", "x]:y:1", "[ a]:1", "[a b]:1", "x[y:1", "[[::1]]:1", "h\u{e9}te:80", "a\u{301}:1",
+            "[\u{9b}]:1", "\u{600}x:1", "[a\u{0}]:1",
+        ] {
             XCTAssertThrowsError(try PeerAddress(parsing: text), text)
         }
-        for text in ["127.0.0.1:3000", "[::1]:4000", "::1:4000", "[fe80::1%eth0]:65535", " localhost:0 ", "node-7.example_net:+1",
-                     "[127.0.0.1]:9"] {
+        for text in [
+            "127.0.0.1:3000", "[::1]:4000", "::1:4000", "[fe80::1%eth0]:65535", " localhost:0 ",
+            "node-7.example_net:+1",
+            "[127.0.0.1]:9",
+        ] {
             let address = try PeerAddress(parsing: text)
             XCTAssertEqual(try PeerAddress(parsing: address.description), address, text)
         }

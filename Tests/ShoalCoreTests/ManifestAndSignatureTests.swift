@@ -28,7 +28,7 @@ final class ManifestAndSignatureTests: XCTestCase {
         let root = builder.finish(emit: emit)
         XCTAssertEqual(root.totalSize, total)
         XCTAssertEqual(root.depth, 1)
-        XCTAssertEqual(root.entries.count, 7) // ceil(102400 / 16384)
+        XCTAssertEqual(root.entries.count, 7)  // ceil(102400 / 16384)
         XCTAssertTrue(emitted.values.allSatisfy { $0.entries.count <= 16_384 })
         XCTAssertNoThrow(try root.validate())
         // Range lookup: the byte at 50 GiB lives in chunk 51,200, in leaf 3.
@@ -45,8 +45,16 @@ final class ManifestAndSignatureTests: XCTestCase {
     func testSmallFilesHaveASingleLeafRoot() {
         var builder = ManifestTreeBuilder(chunkSize: 65_536, cipher: .none, maxEntries: 4)
         var emits = 0
-        for i in 0..<4 { builder.add(.init(id: Key256(words: (0, 0, 0, UInt64(i))), size: 65_536)) { _ in emits += 1; return .zero } }
-        let root = builder.finish { _ in emits += 1; return .zero }
+        for i in 0..<4 {
+            builder.add(.init(id: Key256(words: (0, 0, 0, UInt64(i))), size: 65_536)) { _ in
+                emits += 1
+                return .zero
+            }
+        }
+        let root = builder.finish { _ in
+            emits += 1
+            return .zero
+        }
         XCTAssertEqual(emits, 0)
         XCTAssertEqual(root.depth, 0)
         XCTAssertEqual(root.entries.count, 4)
@@ -60,8 +68,9 @@ final class ManifestAndSignatureTests: XCTestCase {
         let id = Key256(words: (1, 2, 3, 4))
         let bad = Manifest(totalSize: 100, chunkSize: 65_536, cipher: .none, entries: [.init(id: id, size: 99)])
         XCTAssertThrowsError(try bad.validate())
-        let shortMiddle = Manifest(totalSize: 65_537, chunkSize: 65_536, cipher: .none,
-                                   entries: [.init(id: id, size: 1), .init(id: id, size: 65_536)])
+        let shortMiddle = Manifest(
+            totalSize: 65_537, chunkSize: 65_536, cipher: .none,
+            entries: [.init(id: id, size: 1), .init(id: id, size: 65_536)])
         XCTAssertThrowsError(try shortMiddle.validate())
         let future = Manifest(formatVersion: 9, totalSize: 0, chunkSize: 65_536, cipher: .none, entries: [])
         XCTAssertThrowsError(try future.validate()) { XCTAssertEqual($0 as? ManifestError, .unsupportedVersion(9)) }
@@ -70,17 +79,21 @@ final class ManifestAndSignatureTests: XCTestCase {
     func testManifestSizesThatOverflowAreRejected() {
         let id = Key256(words: (1, 2, 3, 4))
         // Interior entries whose sizes wrap around UInt64 to the declared total.
-        let wrapping = Manifest(totalSize: 10, chunkSize: 65_536, cipher: .none, depth: 1,
-                                entries: [.init(id: id, size: .max), .init(id: id, size: 11)])
+        let wrapping = Manifest(
+            totalSize: 10, chunkSize: 65_536, cipher: .none, depth: 1,
+            entries: [.init(id: id, size: .max), .init(id: id, size: 11)])
         XCTAssertThrowsError(try wrapping.validate())
-        let huge = Manifest(totalSize: .max, chunkSize: 65_536, cipher: .none, depth: 1, entries: [.init(id: id, size: .max)])
+        let huge = Manifest(
+            totalSize: .max, chunkSize: 65_536, cipher: .none, depth: 1, entries: [.init(id: id, size: .max)])
         XCTAssertThrowsError(try huge.validate())
         XCTAssertEqual(huge.chunkCount, UInt64.max / 65_536 + 1, "chunkCount itself never traps")
-        let tooMany = Manifest(totalSize: 65_536 * UInt64(Manifest.maximumEntries + 1), chunkSize: 65_536, cipher: .none,
-                               entries: Array(repeating: .init(id: id, size: 65_536), count: Manifest.maximumEntries + 1))
+        let tooMany = Manifest(
+            totalSize: 65_536 * UInt64(Manifest.maximumEntries + 1), chunkSize: 65_536, cipher: .none,
+            entries: Array(repeating: .init(id: id, size: 65_536), count: Manifest.maximumEntries + 1))
         XCTAssertThrowsError(try tooMany.validate())
-        let largest = Manifest(totalSize: Manifest.maximumFileSize, chunkSize: 65_536, cipher: .none, depth: 3,
-                               entries: [.init(id: id, size: Manifest.maximumFileSize)])
+        let largest = Manifest(
+            totalSize: Manifest.maximumFileSize, chunkSize: 65_536, cipher: .none, depth: 3,
+            entries: [.init(id: id, size: Manifest.maximumFileSize)])
         XCTAssertNoThrow(try largest.validate())
     }
 
@@ -91,8 +104,10 @@ final class ManifestAndSignatureTests: XCTestCase {
         let publicKey = Array(key.publicKey.x963Representation)
         XCTAssertTrue(OwnerSignature.verify(signature: signature, message: message, publicKey: publicKey))
         XCTAssertFalse(OwnerSignature.verify(signature: signature, message: message + [0], publicKey: publicKey))
-        XCTAssertFalse(OwnerSignature.verify(signature: signature, message: message,
-                                             publicKey: Array(P256Key.make().publicKey.x963Representation)))
+        XCTAssertFalse(
+            OwnerSignature.verify(
+                signature: signature, message: message,
+                publicKey: Array(P256Key.make().publicKey.x963Representation)))
         XCTAssertFalse(OwnerSignature.verify(signature: [1, 2, 3], message: message, publicKey: publicKey))
     }
 }

@@ -37,14 +37,18 @@ final class DHTSimulation {
     init(nodeCount: Int, seed: UInt64, k: Int = 20, learnFromTraffic: Bool) {
         self.k = k
         self.learnFromTraffic = learnFromTraffic
-        self.net = SimulatedNetwork(configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(40)), seed: seed)
+        self.net = SimulatedNetwork(
+            configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(40)), seed: seed)
         self.lookupConfiguration = .init(k: k, requestTimeout: .seconds(1))
         var rng = SeededRandom(seed: seed ^ 0x5EED)
         for i in 0..<nodeCount {
             let id = Key256.random(using: &rng)
             let contact = makeContact(id, host: loopbackHost(i + 1), port: 4000)
             index[id] = nodes.count
-            nodes.append(Node(contact: contact, table: RoutingTable(localID: id, configuration: .init(bucketSize: k), now: net.now)))
+            nodes.append(
+                Node(
+                    contact: contact,
+                    table: RoutingTable(localID: id, configuration: .init(bucketSize: k), now: net.now)))
         }
     }
 
@@ -81,7 +85,9 @@ final class DHTSimulation {
                 // Stop once no other node shares the first bucket+1 bits with `local`.
                 let block = DHTSimulation.and(local, DHTSimulation.prefixMask(bucket + 1))
                 let blockEnd = DHTSimulation.or(block, DHTSimulation.not(DHTSimulation.prefixMask(bucket + 1)))
-                if DHTSimulation.lowerBound(sorted, blockEnd, inclusive: true) - DHTSimulation.lowerBound(sorted, block) <= 1 {
+                if DHTSimulation.lowerBound(sorted, blockEnd, inclusive: true) - DHTSimulation.lowerBound(sorted, block)
+                    <= 1
+                {
                     break
                 }
             }
@@ -163,7 +169,9 @@ final class DHTSimulation {
             guard lookup == currentID, currentLookup != nil, to == nodes[currentOrigin].contact.id else { return }
             if learnFromTraffic {
                 route(currentOrigin, nodes[currentOrigin].table.onResponded(contact(from), now: now))
-                for c in contacts where c.id != to { route(currentOrigin, nodes[currentOrigin].table.onHeardOf(c, now: now)) }
+                for c in contacts where c.id != to {
+                    route(currentOrigin, nodes[currentOrigin].table.onHeardOf(c, now: now))
+                }
             }
             apply(currentLookup!.onResponse(from: from, contacts: contacts, now: now))
         case .message(let from, let to, .ping):
@@ -194,7 +202,9 @@ final class DHTSimulation {
             case .finished(let result):
                 currentResult = result
                 currentLookup = nil
-                if learnFromTraffic { nodes[currentOrigin].table.onLookupCompleted(target: result.target, now: net.now) }
+                if learnFromTraffic {
+                    nodes[currentOrigin].table.onLookupCompleted(target: result.target, now: net.now)
+                }
             }
         }
     }

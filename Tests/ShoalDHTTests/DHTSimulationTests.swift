@@ -23,7 +23,8 @@ final class DHTSimulationTests: XCTestCase {
             let sorted = messages.sorted()
             let mean = Double(sorted.reduce(0, +)) / Double(max(1, sorted.count))
             let histogram = hops.keys.sorted().map { "\($0): \(hops[$0]!)" }.joined(separator: ", ")
-            print("""
+            print(
+                """
                 [\(title)] \(correct)/\(lookups) lookups found the true r=3 closest
                 [\(title)] hops histogram {\(histogram)}
                 [\(title)] messages per lookup: mean \(String(format: "%.1f", mean)), \
@@ -54,15 +55,19 @@ final class DHTSimulationTests: XCTestCase {
         let sim = DHTSimulation(nodeCount: 2000, seed: 2024, learnFromTraffic: false)
         let offered = sim.populateTablesDirectly(seed: 1)
         let sizes = sim.nodes.map(\.table.count)
-        print("[2000 nodes] tables built from \(offered) answers in \(clock.now - buildStart); "
-              + "contacts per table: min \(sizes.min()!), mean \(sizes.reduce(0, +) / sizes.count), max \(sizes.max()!)")
+        print(
+            "[2000 nodes] tables built from \(offered) answers in \(clock.now - buildStart); "
+                + "contacts per table: min \(sizes.min()!), mean \(sizes.reduce(0, +) / sizes.count), max \(sizes.max()!)"
+        )
         XCTAssertGreaterThan(sizes.min()!, 60)
 
         let allLive = Array(sim.nodes.indices)
         let lookupStart = clock.now
         let healthy = measure(sim, live: allLive, count: 1000, seed: 7)
         healthy.report("2000 nodes, all live")
-        print("[2000 nodes] 1000 lookups (\(sim.net.statistics.messagesDelivered) messages delivered) in \(clock.now - lookupStart)")
+        print(
+            "[2000 nodes] 1000 lookups (\(sim.net.statistics.messagesDelivered) messages delivered) in \(clock.now - lookupStart)"
+        )
         XCTAssertEqual(healthy.correct, 1000, "every lookup must find the true 3 closest")
 
         // 10% of the nodes die silently; the tables still list them.
@@ -91,15 +96,17 @@ final class DHTSimulationTests: XCTestCase {
         let refreshes = sim.refreshAll(using: &rng)
         sim.drain(maxEvents: 100_000)
         let sizes = sim.nodes.map(\.table.count)
-        print("[join \(count)] joined and ran \(refreshes) refresh lookups in \(clock.now - start), "
-              + "\(sim.eventsHandled) events; contacts per table: min \(sizes.min()!), max \(sizes.max()!)")
+        print(
+            "[join \(count)] joined and ran \(refreshes) refresh lookups in \(clock.now - start), "
+                + "\(sim.eventsHandled) events; contacts per table: min \(sizes.min()!), max \(sizes.max()!)")
 
         // Every node's table holds its own 5 true nearest neighbours.
         let ids = sim.ids
         var missing = 0
         for n in sim.nodes.indices {
             let me = ids[n]
-            for neighbour in linearClosest(ids.filter { $0 != me }, to: me, count: 5) where !sim.table(n).contains(neighbour) {
+            for neighbour in linearClosest(ids.filter { $0 != me }, to: me, count: 5)
+            where !sim.table(n).contains(neighbour) {
                 missing += 1
             }
         }

@@ -39,8 +39,10 @@ final class IPGroupTests: XCTestCase {
     }
 
     func testLoopbackAndPrivateRangesHaveNoGroup() {
-        for host in ["127.0.0.1", "127.200.3.4", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-                     "169.254.0.9", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "localhost"] {
+        for host in [
+            "127.0.0.1", "127.200.3.4", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+            "169.254.0.9", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "localhost",
+        ] {
             XCTAssertNil(IPGroup.of(host: host), host)
         }
         for host in ["172.15.0.1", "172.32.0.1", "11.0.0.1", "192.169.0.1", "2001:db8::1", "fec0::1", "8.8.8.8"] {

@@ -30,10 +30,13 @@ final class LookupStateMachineTests: XCTestCase {
             }
         }
 
-        func lookup(from origin: NodeID, target: Key256, kind: LookupStateMachine.Kind = .node,
-                    wanted: Int? = nil) -> LookupStateMachine {
-            LookupStateMachine(target: target, kind: kind, localID: origin,
-                               seeds: tables[origin]!.closest(to: target, count: 20), wanted: wanted)
+        func lookup(
+            from origin: NodeID, target: Key256, kind: LookupStateMachine.Kind = .node,
+            wanted: Int? = nil
+        ) -> LookupStateMachine {
+            LookupStateMachine(
+                target: target, kind: kind, localID: origin,
+                seeds: tables[origin]!.closest(to: target, count: 20), wanted: wanted)
         }
     }
 
@@ -76,10 +79,13 @@ final class LookupStateMachineTests: XCTestCase {
         let target = Key256.random(using: &rng)
         let seeds = (0..<20).map { i in makeContact(Key256.random(using: &rng), host: loopbackHost(i + 1)) }
         var lookup = LookupStateMachine(target: target, localID: Key256.random(using: &rng), seeds: seeds)
-        guard case .send(_, let asked, _)? = lookup.start(now: .zero).first else { return XCTFail("expected a request") }
+        guard case .send(_, let asked, _)? = lookup.start(now: .zero).first else {
+            return XCTFail("expected a request")
+        }
         // A contact one bit from the target is closer than any random seed.
         let closer = target ^ Key256(words: (0, 0, 0, 1))
-        let next = lookup.onResponse(from: asked.id, contacts: [makeContact(closer, host: loopbackHost(99))], now: .zero)
+        let next = lookup.onResponse(
+            from: asked.id, contacts: [makeContact(closer, host: loopbackHost(99))], now: .zero)
         XCTAssertEqual(next.count, 1, "one slot was freed and goes to the closer node")
         XCTAssertEqual(lookup.inFlight.count, 3)
     }
@@ -97,7 +103,8 @@ final class LookupStateMachineTests: XCTestCase {
             let (fewResult, _, _) = drive(&few) { world.answer($0, $1) }
             guard let fullResult, let fewResult else { return XCTFail("lookup did not finish") }
             let truth = bruteForceClosest(world.ids.filter { $0 != origin }, to: target, count: 3)
-            XCTAssertEqual(Array(fewResult.closest.prefix(3).map(\.id)), truth, "the 3 closest are still the true 3 closest")
+            XCTAssertEqual(
+                Array(fewResult.closest.prefix(3).map(\.id)), truth, "the 3 closest are still the true 3 closest")
             XCTAssertEqual(fewResult.ending, .converged)
             XCTAssertLessThanOrEqual(fewResult.stats.messagesSent, fullResult.stats.messagesSent)
             if fewResult.stats.messagesSent < fullResult.stats.messagesSent { fewer += 1 }
@@ -110,12 +117,15 @@ final class LookupStateMachineTests: XCTestCase {
     func testStartsWithAlphaRequestsToTheClosestSeeds() {
         let target = Key256.random(using: &rng)
         let seeds = (0..<10).map { i in makeContact(Key256.random(using: &rng), host: loopbackHost(i + 1)) }
-        var lookup = LookupStateMachine(target: target, localID: Key256.random(using: &rng), seeds: seeds.shuffled(using: &rng))
+        var lookup = LookupStateMachine(
+            target: target, localID: Key256.random(using: &rng), seeds: seeds.shuffled(using: &rng))
         let directives = lookup.start(now: .seconds(100))
         let expected = bruteForceClosest(seeds.map(\.id), to: target, count: 3)
-        XCTAssertEqual(directives, expected.map { id in
-            .send(.findNode(target: target), to: seeds.first { $0.id == id }!, deadline: .seconds(105))
-        })
+        XCTAssertEqual(
+            directives,
+            expected.map { id in
+                .send(.findNode(target: target), to: seeds.first { $0.id == id }!, deadline: .seconds(105))
+            })
         XCTAssertEqual(lookup.start(now: .seconds(101)), [], "start is idempotent")
     }
 
@@ -139,7 +149,10 @@ final class LookupStateMachineTests: XCTestCase {
             var failed = 0
             let (result, asked, _) = drive(&lookup) { peer, request in
                 guard dead.contains(peer.id) else { return world.answer(peer, request) }
-                if round % 2 == 0 { timedOut += 1; return .timeout }
+                if round % 2 == 0 {
+                    timedOut += 1
+                    return .timeout
+                }
                 failed += 1
                 return .failure
             }
@@ -195,7 +208,9 @@ final class LookupStateMachineTests: XCTestCase {
 
     /// Runs a lookup where `hostile` answers with `hostileAnswer` and everyone else honestly; fake
     /// contacts (not in the world) never answer.
-    private func runWithHostile(world: World, hostileAnswer: (Key256) -> [Contact])
+    private func runWithHostile(
+        world: World, hostileAnswer: (Key256) -> [Contact]
+    )
         -> (result: LookupResult, askedFakes: Int, truth: [NodeID])
     {
         let target = Key256.random(using: &rng)
@@ -206,7 +221,10 @@ final class LookupStateMachineTests: XCTestCase {
         var askedFakes = 0
         let (result, _, _) = drive(&lookup) { peer, request in
             if peer.id == hostile { return .nodes(hostileAnswer(target)) }
-            guard world.contacts[peer.id] != nil else { askedFakes += 1; return .timeout }
+            guard world.contacts[peer.id] != nil else {
+                askedFakes += 1
+                return .timeout
+            }
             return world.answer(peer, request)
         }
         let truth = bruteForceClosest(world.ids.filter { $0 != origin }, to: target, count: 20)
@@ -252,7 +270,8 @@ final class LookupStateMachineTests: XCTestCase {
             peer == hostile ? .nodes(selfOnly) : world.answer(peer, request)
         }
         XCTAssertEqual(asked.filter { $0 == hostile }.count, 1)
-        XCTAssertEqual(result?.closest.map(\.id), bruteForceClosest(world.ids.filter { $0 != origin }, to: target, count: 20))
+        XCTAssertEqual(
+            result?.closest.map(\.id), bruteForceClosest(world.ids.filter { $0 != origin }, to: target, count: 20))
         XCTAssertEqual(result?.ending, .converged)
     }
 
@@ -287,7 +306,9 @@ final class LookupStateMachineTests: XCTestCase {
         // lookup is over instead of working through the far ones.
         var lookup = LookupStateMachine(
             target: .zero, localID: Key256(words: (.max, 0, 0, 0)),
-            seeds: (0..<200).map { i in makeContact(Key256(words: (UInt64(1000 + i), 0, 0, 0)), host: loopbackHost(i + 1)) },
+            seeds: (0..<200).map { i in
+                makeContact(Key256(words: (UInt64(1000 + i), 0, 0, 0)), host: loopbackHost(i + 1))
+            },
             configuration: .init(alpha: 1, k: 2, maxPendingCandidates: 6))
         let (result, asked, _) = drive(&lookup) { _, _ in .timeout }
         XCTAssertEqual(asked.map { $0.id.words.0 }, Array(1000...1005))
@@ -304,10 +325,12 @@ final class LookupStateMachineTests: XCTestCase {
         // Every answer names ever closer (distinct, loopback) nodes: a lookup that would never end.
         let (result, asked, _) = drive(&lookup) { peer, _ in
             let base = peer.id.words.0 / 2
-            return .nodes((0..<20).map { _ in
-                counter += 1
-                return makeContact(Key256(words: (base, counter, 0, 0)), host: loopbackHost(Int(counter % 60_000) + 1))
-            })
+            return .nodes(
+                (0..<20).map { _ in
+                    counter += 1
+                    return makeContact(
+                        Key256(words: (base, counter, 0, 0)), host: loopbackHost(Int(counter % 60_000) + 1))
+                })
         }
         XCTAssertEqual(asked.count, 25)
         XCTAssertEqual(result?.ending, .requestLimitReached)

@@ -20,8 +20,9 @@ final class PlacementTests: XCTestCase {
             let id = Key256.random(using: &rng)
             let truthWithSelf = bruteForceClosest(known.map(\.id), to: id, count: 3)
             XCTAssertEqual(table.replicaSet(for: id, r: 3, including: local).map(\.id), truthWithSelf)
-            XCTAssertEqual(table.replicaSet(for: id, r: 3).map(\.id),
-                           bruteForceClosest(table.allContacts.map(\.id), to: id, count: 3))
+            XCTAssertEqual(
+                table.replicaSet(for: id, r: 3).map(\.id),
+                bruteForceClosest(table.allContacts.map(\.id), to: id, count: 3))
             XCTAssertEqual(table.shouldAccept(id, r: 3), truthWithSelf.contains(local.id))
         }
         XCTAssertTrue(table.shouldAccept(local.id, r: 1), "a node is closest to its own ID")

@@ -84,8 +84,9 @@ final class RoutingTableTests: XCTestCase {
 
         XCTAssertEqual(table.onResponded(c[5], now: .seconds(11)), [], "one eviction ping per bucket at a time")
         XCTAssertEqual(table.replacements(inBucket: 0), [c[5], c[4]])
-        XCTAssertEqual(table.onResponded(c[5], now: .seconds(41)), [.pingToEvict(old: c[0], candidate: c[5])],
-                       "an unanswered eviction ping is repeated after the timeout")
+        XCTAssertEqual(
+            table.onResponded(c[5], now: .seconds(41)), [.pingToEvict(old: c[0], candidate: c[5])],
+            "an unanswered eviction ping is repeated after the timeout")
     }
 
     func testLiveOldEntryIsKeptAndMovedToTheFront() {
@@ -154,8 +155,9 @@ final class RoutingTableTests: XCTestCase {
 
         XCTAssertEqual(table.remove(c[0].id, now: .seconds(5)), [])
         XCTAssertEqual(Set(table.contacts(inBucket: 0)), [c[1], c[2]], "the verified replacement is promoted")
-        XCTAssertEqual(table.remove(c[1].id, now: .seconds(6)), [.verify(c[3])],
-                       "an unverified replacement is verified before admission")
+        XCTAssertEqual(
+            table.remove(c[1].id, now: .seconds(6)), [.verify(c[3])],
+            "an unverified replacement is verified before admission")
         XCTAssertEqual(table.contacts(inBucket: 0), [c[2]])
         _ = table.onPingResult(c[3], alive: true, now: .seconds(7))
         XCTAssertEqual(table.contacts(inBucket: 0), [c[3], c[2]])
@@ -222,7 +224,8 @@ final class RoutingTableTests: XCTestCase {
         for prefix in ["127.0.0.", "10.0.0.", "192.168.7.", "172.20.1.", "fd00::", "fe80::"] {
             var table = RoutingTable(localID: local)
             for i in 1...12 {
-                _ = table.onResponded(makeContact(table.randomKey(inBucket: 0, using: &rng), host: "\(prefix)\(i)"), now: .zero)
+                _ = table.onResponded(
+                    makeContact(table.randomKey(inBucket: 0, using: &rng), host: "\(prefix)\(i)"), now: .zero)
             }
             XCTAssertEqual(table.count, 12, prefix)
         }
@@ -234,8 +237,9 @@ final class RoutingTableTests: XCTestCase {
         _ = table.onResponded(makeContact(table.randomKey(inBucket: 0, using: &rng), host: "198.51.100.1"), now: .zero)
         _ = table.onResponded(makeContact(table.randomKey(inBucket: 0, using: &rng), host: "198.51.100.2"), now: .zero)
         let third = makeContact(table.randomKey(inBucket: 0, using: &rng), host: "198.51.100.3")
-        XCTAssertEqual(table.onResponded(third, now: .seconds(1)), [],
-                       "evicting the loopback entry would not make room for a third of the /24")
+        XCTAssertEqual(
+            table.onResponded(third, now: .seconds(1)), [],
+            "evicting the loopback entry would not make room for a third of the /24")
     }
 
     // MARK: Refresh
@@ -244,7 +248,8 @@ final class RoutingTableTests: XCTestCase {
         var table = RoutingTable(localID: local, now: .zero)
         var tickRng = SeededRandom(seed: 99)
         for bucket in 0...3 {
-            _ = table.onResponded(makeContact(table.randomKey(inBucket: bucket, using: &rng), host: loopbackHost(bucket + 1)), now: .zero)
+            _ = table.onResponded(
+                makeContact(table.randomKey(inBucket: bucket, using: &rng), host: loopbackHost(bucket + 1)), now: .zero)
         }
         XCTAssertEqual(table.onTick(now: .seconds(3599), using: &tickRng), [])
 
@@ -280,7 +285,9 @@ final class RoutingTableTests: XCTestCase {
         }
         for bucket in 0..<12 {  // populate the deep buckets as well
             for i in 0..<5 {
-                _ = table.onResponded(makeContact(table.randomKey(inBucket: bucket * 4, using: &rng), host: loopbackHost(1000 + i)), now: .zero)
+                _ = table.onResponded(
+                    makeContact(table.randomKey(inBucket: bucket * 4, using: &rng), host: loopbackHost(1000 + i)),
+                    now: .zero)
             }
         }
         ids = table.allContacts.map(\.id)
@@ -289,8 +296,9 @@ final class RoutingTableTests: XCTestCase {
         targets += [local, local ^ Key256(words: (0, 0, 0, 1))] + ids.prefix(5)
         for target in targets {
             for count in [1, 3, 20, 1000] {
-                XCTAssertEqual(table.closest(to: target, count: count).map(\.id),
-                               bruteForceClosest(ids, to: target, count: count))
+                XCTAssertEqual(
+                    table.closest(to: target, count: count).map(\.id),
+                    bruteForceClosest(ids, to: target, count: count))
             }
         }
         XCTAssertEqual(table.closest(to: local, count: 0), [])

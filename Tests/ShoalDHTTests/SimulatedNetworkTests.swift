@@ -55,8 +55,10 @@ final class SimulatedNetworkTests: XCTestCase {
 
     func testSameSeedSameRun() {
         func trace(seed: UInt64) -> [Int64] {
-            var net = SimulatedNetwork<Int>(configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(20),
-                                                                 lossProbability: 0.3), seed: seed)
+            var net = SimulatedNetwork<Int>(
+                configuration: .init(
+                    baseDelay: .milliseconds(5), jitter: .milliseconds(20),
+                    lossProbability: 0.3), seed: seed)
             for i in 0..<200 { net.send(i, from: a, to: b) }
             var out: [Int64] = []
             while let event = net.step() {
@@ -71,7 +73,8 @@ final class SimulatedNetworkTests: XCTestCase {
     }
 
     func testJitterStaysWithinBounds() {
-        var net = SimulatedNetwork<Int>(configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(20)), seed: 9)
+        var net = SimulatedNetwork<Int>(
+            configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(20)), seed: 9)
         for i in 0..<500 { net.send(i, from: a, to: b) }
         var times: Set<Int64> = []
         while let _ = net.step() { times.insert(net.now.nanoseconds) }
@@ -100,7 +103,8 @@ final class SimulatedNetworkTests: XCTestCase {
 
         net.revive(b)
         net.send("after revival", from: a, to: b)
-        XCTAssertEqual(net.step().map { if case .message(_, _, let m) = $0 { return m } else { return "" } }, "after revival")
+        XCTAssertEqual(
+            net.step().map { if case .message(_, _, let m) = $0 { return m } else { return "" } }, "after revival")
     }
 
     func testTimersOfAKilledNodeNeverFireEvenAfterRevival() {

@@ -10,11 +10,14 @@ import XCTest
 final class FileRoundTripTests: XCTestCase {
     private let chunk = 64 << 10
 
-    private func ingest(_ bytes: [UInt8], into store: MemoryObjectStore, encryption: FileEncryption,
-                        maxEntries: Int = Manifest.defaultMaxEntries, maxInFlight: Int = 8,
-                        pieceSize: Int = 10_007) async throws -> IngestResult {
+    private func ingest(
+        _ bytes: [UInt8], into store: MemoryObjectStore, encryption: FileEncryption,
+        maxEntries: Int = Manifest.defaultMaxEntries, maxInFlight: Int = 8,
+        pieceSize: Int = 10_007
+    ) async throws -> IngestResult {
         let ingest = try FileIngest(chunkSize: chunk, maxInFlight: maxInFlight, maxEntries: maxEntries)
-        return try await ingest.ingest(ByteStream(bytes: bytes, pieceSize: pieceSize), into: store, encryption: encryption)
+        return try await ingest.ingest(
+            ByteStream(bytes: bytes, pieceSize: pieceSize), into: store, encryption: encryption)
     }
 
     private func privateKey(_ seed: UInt64) -> FileKey {
@@ -28,7 +31,8 @@ final class FileRoundTripTests: XCTestCase {
             for isPublic in [false, true] {
                 let bytes = randomBytes(size, seed: UInt64(size))
                 let store = MemoryObjectStore()
-                let result = try await ingest(bytes, into: store, encryption: isPublic ? .public : .private(key: privateKey(1)))
+                let result = try await ingest(
+                    bytes, into: store, encryption: isPublic ? .public : .private(key: privateKey(1)))
                 let expectedChunks = (size + chunk - 1) / chunk
                 let context = "size \(size) \(isPublic ? "public" : "private")"
                 XCTAssertEqual(result.size, UInt64(size), context)
@@ -43,8 +47,9 @@ final class FileRoundTripTests: XCTestCase {
                 XCTAssertEqual(result.storedBytes, UInt64(store.objects.values.reduce(0) { $0 + $1.count }), context)
                 if !isPublic && size > 0 {
                     let firstChunk = result.objectIDs[0]
-                    XCTAssertNotEqual(Array(store.bytes(of: firstChunk)!.prefix(min(size, 64))), Array(bytes.prefix(64)),
-                                      "private chunks are not stored in the clear (\(context))")
+                    XCTAssertNotEqual(
+                        Array(store.bytes(of: firstChunk)!.prefix(min(size, 64))), Array(bytes.prefix(64)),
+                        "private chunks are not stored in the clear (\(context))")
                 }
 
                 let reader = FileReader(source: store)
@@ -78,7 +83,8 @@ final class FileRoundTripTests: XCTestCase {
     func testChaChaFilesAreReadWithoutBeingToldTheCipher() async throws {
         let bytes = randomBytes(3 * chunk + 5, seed: 2)
         let store = MemoryObjectStore()
-        let result = try await ingest(bytes, into: store, encryption: .private(key: privateKey(2), cipher: .chaCha20Poly1305))
+        let result = try await ingest(
+            bytes, into: store, encryption: .private(key: privateKey(2), cipher: .chaCha20Poly1305))
         let reader = FileReader(source: store)
         let read = try await readAll(reader, result.address)
         XCTAssertEqual(read, bytes)
@@ -121,19 +127,31 @@ final class FileRoundTripTests: XCTestCase {
         // each chunk is bound to its position, so opening fails.
         let sealer = Sealer(key: key)
         let sealedRoot = ByteBuffer(bytes: store.bytes(of: result.address.root)!)
-        var root = try Manifest(serialized: sealer.open(sealedRoot, index: Manifest.rootSealIndex, domain: .manifest).readableBytesView)
+        var root = try Manifest(
+            serialized: sealer.open(sealedRoot, index: Manifest.rootSealIndex, domain: .manifest).readableBytesView)
         root.entries.swapAt(1, 2)
-        let forged = store.store(Array(try sealer.seal(ByteBuffer(bytes: root.serialized()), index: Manifest.rootSealIndex,
-                                                       domain: .manifest).readableBytesView))
-        await assertThrows(FileReaderError.self, {
-            _ = try await readAll(reader, FileAddress(root: forged, key: key))
-        }) { $0.code == .corrupt && [chunkIDs[1], chunkIDs[2]].contains($0.id) && $0.description.contains("authentication") }
+        let forged = store.store(
+            Array(
+                try sealer.seal(
+                    ByteBuffer(bytes: root.serialized()), index: Manifest.rootSealIndex,
+                    domain: .manifest
+                ).readableBytesView))
+        await assertThrows(
+            FileReaderError.self,
+            {
+                _ = try await readAll(reader, FileAddress(root: forged, key: key))
+            }
+        ) {
+            $0.code == .corrupt && [chunkIDs[1], chunkIDs[2]].contains($0.id)
+                && $0.description.contains("authentication")
+        }
 
         // A (broken) source that serves two chunks in each other's place is caught too: each chunk
         // is bound to its position.
         store.state.withLockedValue { $0.substitutes = [chunkIDs[1]: chunkIDs[2], chunkIDs[2]: chunkIDs[1]] }
         await assertThrows(FileReaderError.self, { _ = try await readAll(reader, result.address) }) {
-            $0.code == .corrupt && [chunkIDs[1], chunkIDs[2]].contains($0.id) && $0.description.contains("authentication")
+            $0.code == .corrupt && [chunkIDs[1], chunkIDs[2]].contains($0.id)
+                && $0.description.contains("authentication")
         }
     }
 
@@ -149,13 +167,17 @@ final class FileRoundTripTests: XCTestCase {
             (10 * c, 7), (10 * c + 6, 1), (5, nil), (size, nil), (size, 0), (size - 3, 100), (0, nil), (4 * c + 3, 0),
         ]
         for (offset, length) in ranges {
-            let read = try await readAll(reader, result.address, offset: UInt64(offset), length: length.map(UInt64.init))
+            let read = try await readAll(
+                reader, result.address, offset: UInt64(offset), length: length.map(UInt64.init))
             let end = min(size, offset + (length ?? size))
             XCTAssertEqual(read, Array(bytes[offset..<end]), "range \(offset) +\(length.map(String.init) ?? "end")")
         }
-        await assertThrows(FileReaderError.self, {
-            _ = try await readAll(reader, result.address, offset: UInt64(size + 1))
-        }) { $0.code == .rangeNotSatisfiable }
+        await assertThrows(
+            FileReaderError.self,
+            {
+                _ = try await readAll(reader, result.address, offset: UInt64(size + 1))
+            }
+        ) { $0.code == .rangeNotSatisfiable }
 
         // Only the chunks a range needs are fetched.
         let chunkIDs = try await reader.stat(result.address).chunkIDs
@@ -208,12 +230,18 @@ final class FileRoundTripTests: XCTestCase {
         let store = MemoryObjectStore()
         let result = try await ingest(bytes, into: store, encryption: .private(key: privateKey(8)))
         let reader = FileReader(source: store)
-        await assertThrows(FileReaderError.self, {
-            _ = try await readAll(reader, FileAddress(root: result.address.root, key: self.privateKey(9)))
-        }) { $0.code == .wrongKey }
-        await assertThrows(FileReaderError.self, {
-            _ = try await readAll(reader, FileAddress(root: result.address.root, key: nil))
-        }) { $0.code == .keyRequired && $0.description.contains("key") }
+        await assertThrows(
+            FileReaderError.self,
+            {
+                _ = try await readAll(reader, FileAddress(root: result.address.root, key: self.privateKey(9)))
+            }
+        ) { $0.code == .wrongKey }
+        await assertThrows(
+            FileReaderError.self,
+            {
+                _ = try await readAll(reader, FileAddress(root: result.address.root, key: nil))
+            }
+        ) { $0.code == .keyRequired && $0.description.contains("key") }
 
         // A key given for a public file is not needed and does no harm.
         let open = try await ingest(bytes, into: store, encryption: .public)
@@ -224,8 +252,9 @@ final class FileRoundTripTests: XCTestCase {
     func testIngestAndReadKeepTheirWindowsBounded() async throws {
         let bytes = randomBytes(20 * chunk + 1, seed: 11)
         let store = MemoryObjectStore()
-        let result = try await ingest(bytes, into: store, encryption: .private(key: privateKey(11)), maxInFlight: 3,
-                                      pieceSize: 3 * chunk)
+        let result = try await ingest(
+            bytes, into: store, encryption: .private(key: privateKey(11)), maxInFlight: 3,
+            pieceSize: 3 * chunk)
         XCTAssertLessThanOrEqual(store.state.withLockedValue { $0.maxConcurrentPuts }, 3)
         store.resetCounters()
         let read = try await readAll(FileReader(source: store, maxInFlight: 2), result.address)

@@ -14,13 +14,16 @@ final class HostileManifestTests: XCTestCase {
     private func hostileManifests(pointingAt chunk: ContentID) -> [Manifest] {
         [
             // Entry sizes that wrap around UInt64 to the declared total.
-            Manifest(totalSize: 10, chunkSize: chunkSize, cipher: .none, depth: 1,
-                     entries: [.init(id: chunk, size: .max), .init(id: chunk, size: 11)]),
+            Manifest(
+                totalSize: 10, chunkSize: chunkSize, cipher: .none, depth: 1,
+                entries: [.init(id: chunk, size: .max), .init(id: chunk, size: 11)]),
             // A size no integer conversion survives.
-            Manifest(totalSize: .max, chunkSize: chunkSize, cipher: .none, depth: 1, entries: [.init(id: chunk, size: .max)]),
+            Manifest(
+                totalSize: .max, chunkSize: chunkSize, cipher: .none, depth: 1, entries: [.init(id: chunk, size: .max)]),
             // A leaf whose chunk sizes wrap around.
-            Manifest(totalSize: 5, chunkSize: chunkSize, cipher: .none,
-                     entries: [.init(id: chunk, size: .max - 65_535), .init(id: chunk, size: 65_541)]),
+            Manifest(
+                totalSize: 5, chunkSize: chunkSize, cipher: .none,
+                entries: [.init(id: chunk, size: .max - 65_535), .init(id: chunk, size: 65_541)]),
         ]
     }
 
@@ -34,7 +37,9 @@ final class HostileManifestTests: XCTestCase {
         await assertThrows(FileReaderError.self, { _ = try await reader.open(address) }, line: line) { _ in true }
         await assertThrows(FileReaderError.self, { _ = try await reader.stat(address) }, line: line) { _ in true }
         for offset: UInt64 in [0, 5, 11] {
-            await assertThrows(FileReaderError.self, { _ = try await readAll(reader, address, offset: offset) }, line: line) {
+            await assertThrows(
+                FileReaderError.self, { _ = try await readAll(reader, address, offset: offset) }, line: line
+            ) {
                 $0.code == .corrupt || $0.code == .keyRequired || $0.code == .rangeNotSatisfiable
             }
         }
@@ -58,11 +63,14 @@ final class HostileManifestTests: XCTestCase {
             var child = manifest
             child.depth = 0
             let childID = try await put(child.serialized(), .manifest, into: store)
-            let root = Manifest(totalSize: 10, chunkSize: chunkSize, cipher: .none, depth: 1, entries: [.init(id: childID, size: 10)])
+            let root = Manifest(
+                totalSize: 10, chunkSize: chunkSize, cipher: .none, depth: 1, entries: [.init(id: childID, size: 10)])
             let address = FileAddress(root: try await put(root.serialized(), .manifest, into: store), key: nil)
             _ = try await reader.open(address)
             await assertThrows(FileReaderError.self, { _ = try await reader.stat(address) }) { $0.code == .corrupt }
-            await assertThrows(FileReaderError.self, { _ = try await readAll(reader, address, offset: 3) }) { $0.code == .corrupt }
+            await assertThrows(FileReaderError.self, { _ = try await readAll(reader, address, offset: 3) }) {
+                $0.code == .corrupt
+            }
         }
     }
 }

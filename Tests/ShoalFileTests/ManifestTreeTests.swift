@@ -38,7 +38,9 @@ final class ManifestTreeTests: XCTestCase {
         XCTAssertLessThan(largestNode, ObjectSize.maximum)
 
         var rng = SeededRandom(seed: 100)
-        var offsets: [UInt64] = [0, chunkSize - 1, chunkSize, 16_384 * chunkSize - 1, 16_384 * chunkSize, size / 2 + 12_345, size - 1]
+        var offsets: [UInt64] = [
+            0, chunkSize - 1, chunkSize, 16_384 * chunkSize - 1, 16_384 * chunkSize, size / 2 + 12_345, size - 1,
+        ]
         offsets += (0..<20).map { _ in UInt64.random(in: 0..<size, using: &rng) }
         for offset in offsets {
             var node = root

@@ -9,7 +9,9 @@ final class ReadAheadTests: XCTestCase {
     /// per second in all (beyond that, requests queue behind each other), and a consumer that takes
     /// at most `consumer` bytes per second: runs `rounds` fetch-and-consume steps and returns the
     /// window the controller settled on.
-    private func settle(latency: Double, capacity: Double, consumer: Double, maximum: Int = 16, rounds: Int = 400) -> Int {
+    private func settle(
+        latency: Double, capacity: Double, consumer: Double, maximum: Int = 16, rounds: Int = 400
+    ) -> Int {
         var window = ReadAhead(minimum: 2, maximum: maximum)
         for _ in 0..<rounds {
             let inFlight = Double(window.current)

@@ -25,11 +25,14 @@ final class SealingAndChunkingTests: XCTestCase {
     func testEveryFlippedBitIsDetected() throws {
         var rng = SeededRandom(seed: 8)
         let sealer = Sealer(key: FileKey.generate(using: &rng))
-        let sealed = Array(try sealer.seal(ByteBuffer(bytes: bytes(64, seed: 9)), index: 0, domain: .chunk).readableBytesView)
+        let sealed = Array(
+            try sealer.seal(ByteBuffer(bytes: bytes(64, seed: 9)), index: 0, domain: .chunk).readableBytesView)
         for bit in 0..<(sealed.count * 8) {
             var damaged = sealed
             damaged[bit / 8] ^= UInt8(1 << (bit % 8))
-            XCTAssertThrowsError(try sealer.open(ByteBuffer(bytes: damaged), index: 0, domain: .chunk), "bit \(bit) flipped went unnoticed")
+            XCTAssertThrowsError(
+                try sealer.open(ByteBuffer(bytes: damaged), index: 0, domain: .chunk),
+                "bit \(bit) flipped went unnoticed")
         }
     }
 
@@ -48,7 +51,8 @@ final class SealingAndChunkingTests: XCTestCase {
         // Into another file.
         XCTAssertThrowsError(try other.open(sealed, index: 3, domain: .chunk))
         // Deterministic for the same key, index and content (so IDs are stable).
-        XCTAssertEqual(try Sealer(key: key).seal(ByteBuffer(bytes: bytes(100, seed: 11)), index: 3, domain: .chunk), sealed)
+        XCTAssertEqual(
+            try Sealer(key: key).seal(ByteBuffer(bytes: bytes(100, seed: 11)), index: 3, domain: .chunk), sealed)
     }
 
     func testPublicSealerIsPlaintext() throws {

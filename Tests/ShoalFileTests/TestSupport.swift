@@ -118,7 +118,9 @@ final class MemoryObjectStore: ObjectSink, ObjectSource, @unchecked Sendable {
 }
 
 /// Reads a whole range into one array.
-func readAll(_ reader: FileReader, _ address: FileAddress, offset: UInt64 = 0, length: UInt64? = nil) async throws -> [UInt8] {
+func readAll(
+    _ reader: FileReader, _ address: FileAddress, offset: UInt64 = 0, length: UInt64? = nil
+) async throws -> [UInt8] {
     var out: [UInt8] = []
     try await reader.read(address, offset: offset, length: length) { buffer in
         out += buffer.readableBytesView
@@ -127,8 +129,10 @@ func readAll(_ reader: FileReader, _ address: FileAddress, offset: UInt64 = 0, l
 }
 
 /// Asserts that `body` throws an error of type `E` for which `check` holds.
-func assertThrows<E: Error>(_ type: E.Type, _ body: () async throws -> Void, file: StaticString = #filePath,
-                            line: UInt = #line, _ check: (E) -> Bool) async {
+func assertThrows<E: Error>(
+    _ type: E.Type, _ body: () async throws -> Void, file: StaticString = #filePath,
+    line: UInt = #line, _ check: (E) -> Bool
+) async {
     do {
         try await body()
         XCTFail("expected \(E.self), nothing was thrown", file: file, line: line)

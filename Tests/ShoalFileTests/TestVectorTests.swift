@@ -20,13 +20,15 @@ final class TestVectorTests: XCTestCase {
         // §9.4: chunk 1 of "hello, shoal".
         let chunk1 = try sealer.seal(plaintext, index: 1, domain: .chunk)
         XCTAssertEqual(hex(chunk1), "c62a42c7ae939b163272ce0d259a3b2035827c0e262f66200478bd6c")
-        XCTAssertEqual(ContentID.sha256(of: chunk1).hex, "2ca0f20bbc49c20898b778ee2f04edf0d9a68451401081ba8cd3f3fda054ed19")
+        XCTAssertEqual(
+            ContentID.sha256(of: chunk1).hex, "2ca0f20bbc49c20898b778ee2f04edf0d9a68451401081ba8cd3f3fda054ed19")
 
         // §9.4: the whole file "hello, shoal" (12 bytes, chunk size 1 MiB): chunk 0 and its root.
         let chunk0 = try sealer.seal(plaintext, index: 0, domain: .chunk)
         let chunk0ID = ContentID.sha256(of: chunk0)
-        let root = Manifest(totalSize: 12, chunkSize: 1 << 20, cipher: .aes256GCM, depth: 0, firstChunk: 0,
-                            entries: [Manifest.Entry(id: chunk0ID, size: 12)])
+        let root = Manifest(
+            totalSize: 12, chunkSize: 1 << 20, cipher: .aes256GCM, depth: 0, firstChunk: 0,
+            entries: [Manifest.Entry(id: chunk0ID, size: 12)])
         let rootPlain = root.serialized()
         let rootSealed = try sealer.seal(ByteBuffer(bytes: rootPlain), index: Manifest.rootSealIndex, domain: .manifest)
         let rootID = ContentID.sha256(of: rootSealed)
@@ -40,7 +42,9 @@ final class TestVectorTests: XCTestCase {
             address          \(address)
             """
         print(vector)
-        XCTAssertEqual(vector, Self.tinyFile, "the §9.4 vector of a tiny private file changed; Protocol/README.md must say the same")
+        XCTAssertEqual(
+            vector, Self.tinyFile,
+            "the §9.4 vector of a tiny private file changed; Protocol/README.md must say the same")
 
         // And the reader opens it: the address, the two stored objects, the plaintext.
         let store = MemoryObjectStore()

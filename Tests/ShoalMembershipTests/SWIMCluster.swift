@@ -114,7 +114,8 @@ struct SWIMCluster {
 
     /// Adds a node starting from `roster` (which may include it), and starts it at a random
     /// offset within one period. Nodes given the same roster share its storage.
-    mutating func addNode(_ contact: Contact, roster: SWIMRoster, settings: SWIMSettings, startWithin: Duration? = nil) {
+    mutating func addNode(_ contact: Contact, roster: SWIMRoster, settings: SWIMSettings, startWithin: Duration? = nil)
+    {
         let swim = SWIMInstance(myself: contact, roster: roster, settings: settings, using: &rng)
         indexByID[NodeIndexKey(contact.id)] = nodes.count
         nodes.append(Node(swim: swim))
@@ -166,15 +167,20 @@ struct SWIMCluster {
             nodes[index].tickTimer = nil
             perform(index) { swim, now, rng in swim.onTick(now: now, using: &rng) }
         case .timer(_, let id, .requestTimeout(let requestID)):
-            guard let index = indexByID[NodeIndexKey(id)], let pending = nodes[index].pending.removeValue(forKey: requestID) else {
+            guard let index = indexByID[NodeIndexKey(id)],
+                let pending = nodes[index].pending.removeValue(forKey: requestID)
+            else {
                 return
             }
             timedOut(pending, at: index)
         case .message(let from, let to, .request(let requestID, let message)):
-            guard let sender = indexByID[NodeIndexKey(from)].map({ contacts[$0] }), let index = indexByID[NodeIndexKey(to)] else { return }
+            guard let sender = indexByID[NodeIndexKey(from)].map({ contacts[$0] }),
+                let index = indexByID[NodeIndexKey(to)]
+            else { return }
             received(message, from: sender, at: index, requestID: requestID)
         case .message(let from, let to, .response(let requestID, let message)):
-            guard let sender = indexByID[NodeIndexKey(from)].map({ contacts[$0] }), let index = indexByID[NodeIndexKey(to)],
+            guard let sender = indexByID[NodeIndexKey(from)].map({ contacts[$0] }),
+                let index = indexByID[NodeIndexKey(to)],
                 let pending = nodes[index].pending.removeValue(forKey: requestID)
             else { return }
             answered(pending, with: message, from: sender, at: index)

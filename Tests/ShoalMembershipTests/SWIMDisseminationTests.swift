@@ -71,8 +71,12 @@ final class SWIMDisseminationTests: XCTestCase {
         settings.maximumUpdatesPerMessage = 1
         var swim = makeInstance(memberCount: 20, settings: settings, rng: &rng)
         drain(&swim, rng: &rng)
-        let a = suspicions(5...5).map { MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id) }
-        let b = suspicions(6...6).map { MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id) }
+        let a = suspicions(5...5).map {
+            MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id)
+        }
+        let b = suspicions(6...6).map {
+            MemberUpdate(member: $0.member, status: .suspect, incarnation: 0, accuser: testContact(1).id)
+        }
         func ack(_ updates: [MemberUpdate]) -> [MemberUpdate] {
             swim.onProbe(from: testContact(1), updates: updates, now: .zero, using: &rng).replies[0].message.updates
         }

@@ -16,7 +16,8 @@ final class SWIMHostileMemberTests: XCTestCase {
         let floodPeriods = 20
         let settings = SWIMSettings()
         var cluster = SWIMCluster(
-            configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(10), lossProbability: 0.01), seed: 666)
+            configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(10), lossProbability: 0.01),
+            seed: 666)
         cluster.keepsChange = { $0.new.status != .alive || $0.old?.member.address != $0.new.member.address }
         let contacts = (0..<n).map(testContact)
         let roster = SWIMRoster(contacts)
@@ -39,7 +40,8 @@ final class SWIMHostileMemberTests: XCTestCase {
                     while updates.count < SWIMSettings.wireUpdateLimit, sent < madeUp {
                         let fake = Contact(
                             id: Key256.sha256(of: Array("made-up-\(sent)".utf8)),
-                            address: PeerAddress(host: "127.\(sent % 200 + 1).\(sent / 200 % 250).\(sent % 7 + 1)", port: 1))
+                            address: PeerAddress(
+                                host: "127.\(sent % 200 + 1).\(sent / 200 % 250).\(sent % 7 + 1)", port: 1))
                         updates.append(MemberUpdate(member: fake, status: .alive, incarnation: UInt64(sent % 3)))
                         sent += 1
                     }
@@ -82,7 +84,9 @@ final class SWIMHostileMemberTests: XCTestCase {
                 + " \(suspectedHonest.count) accusations of honest members, \(moved.count) moved;"
                 + " views at the end \(finalViews.min() ?? 0)...\(finalViews.max() ?? 0)")
         for change in (moved.prefix(6) + suspectedHonest.prefix(3)) {
-            print("  \(change.at): \(change.observer.short) saw \(change.old.map(\.description) ?? "none") -> \(change.new)")
+            print(
+                "  \(change.at): \(change.observer.short) saw \(change.old.map(\.description) ?? "none") -> \(change.new)"
+            )
         }
         XCTAssertEqual(sent, madeUp)
         XCTAssertLessThanOrEqual(largestView, n, "no view grows beyond the real cluster")

@@ -28,7 +28,8 @@ final class SWIMJoinLeaveTests: XCTestCase {
         XCTAssertTrue(learned.changes.isEmpty)
         XCTAssertEqual(Set(learned.verifications.map(\.contact)), [testContact(2), testContact(3)])
         for contact in [testContact(2), testContact(3)] {
-            XCTAssertEqual(joiner.onMemberVerified(contact, now: seconds(0.02), using: &rng).changes.map(\.new.member), [contact])
+            XCTAssertEqual(
+                joiner.onMemberVerified(contact, now: seconds(0.02), using: &rng).changes.map(\.new.member), [contact])
         }
         XCTAssertEqual(joiner.memberCount, 4)
         // …and the seed's next probe spreads the join.
@@ -60,7 +61,8 @@ final class SWIMJoinLeaveTests: XCTestCase {
         XCTAssertEqual(swim.memberCount, 3, "an unverified sender does not count towards n")
         XCTAssertEqual(swim.unverifiedMember(testContact(7).id)?.introducedItself, true)
         let verified = swim.onMemberVerified(testContact(7), now: seconds(0.1), using: &rng)
-        XCTAssertEqual(verified.changes.map(\.new), [MemberUpdate(member: testContact(7), status: .alive, incarnation: 0)])
+        XCTAssertEqual(
+            verified.changes.map(\.new), [MemberUpdate(member: testContact(7), status: .alive, incarnation: 0)])
         XCTAssertEqual(swim.memberCount, 4)
         XCTAssertEqual(swim.unverifiedCount, 0)
     }
@@ -75,11 +77,13 @@ final class SWIMJoinLeaveTests: XCTestCase {
         XCTAssertTrue(swim.onMemberDiscovered(testContact(0), now: .zero, using: &rng).verifications.isEmpty)
         XCTAssertTrue(swim.onTick(now: .zero, using: &rng).probes.isEmpty, "an unverified peer is not probed")
         let verified = swim.onMemberVerified(testContact(5), now: seconds(0.1), using: &rng)
-        XCTAssertEqual(verified.changes.map(\.new), [MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)])
+        XCTAssertEqual(
+            verified.changes.map(\.new), [MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)])
         let next = swim.onTick(now: seconds(1), using: &rng).probes
         XCTAssertEqual(next.map(\.to), [testContact(5)])
-        XCTAssertTrue(next[0].updates.contains(MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)),
-                      "a verified member is gossiped")
+        XCTAssertTrue(
+            next[0].updates.contains(MemberUpdate(member: testContact(5), status: .alive, incarnation: 0)),
+            "a verified member is gossiped")
     }
 
     func testAVerifiedContactNeverHeardOfBecomesAMember() {

@@ -21,7 +21,8 @@ final class SWIMJoinStormTests: XCTestCase {
         let total = seeds + joiners
         let settings = SWIMSettings()
         var cluster = SWIMCluster(
-            configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(10), lossProbability: 0), seed: 1000)
+            configuration: .init(baseDelay: .milliseconds(5), jitter: .milliseconds(10), lossProbability: 0), seed: 1000
+        )
         cluster.keepsChange = { $0.new.status != .alive }
         let contacts = (0..<total).map(testContact)
         let roster = SWIMRoster(Array(contacts[..<seeds]))

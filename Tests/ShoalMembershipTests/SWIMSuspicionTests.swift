@@ -6,7 +6,9 @@ import XCTest
 final class SWIMSuspicionTests: XCTestCase {
     /// Runs one period in which `swim`'s probe target answers neither directly nor indirectly
     /// (helpers nack). Returns the target and the directives of the tick ending the period.
-    private func failOnePeriod(_ swim: inout SWIMInstance, at start: Timestamp, rng: inout SeededRandom)
+    private func failOnePeriod(
+        _ swim: inout SWIMInstance, at start: Timestamp, rng: inout SeededRandom
+    )
         -> (target: Contact, end: [SWIMDirective])
     {
         let target = swim.onTick(now: start, using: &rng).probes[0].to
@@ -74,8 +76,10 @@ final class SWIMSuspicionTests: XCTestCase {
             let probes = swim.onTick(now: now, using: &rng).probes
             if let probe = probes.first, probe.to == testContact(1) {
                 // Relayed by a version-1 peer (no accuser named): the relayer counts as the accuser.
-                told = probe.updates.first == MemberUpdate(
-                    member: testContact(1), status: .suspect, incarnation: 0, accuser: testContact(2).id)
+                told =
+                    probe.updates.first
+                    == MemberUpdate(
+                        member: testContact(1), status: .suspect, incarnation: 0, accuser: testContact(2).id)
             }
             now = now + .seconds(1)
         }
@@ -159,7 +163,8 @@ final class SWIMSuspicionTests: XCTestCase {
         XCTAssertLessThan(deadlines[2], deadlines[1])
         XCTAssertEqual(deadlines[3], accusedAt + .seconds(10), "K = 3 confirmations reach the minimum")
         XCTAssertEqual(deadlines[4], accusedAt + .seconds(10))
-        let before = tickEveryPeriod(&swim, from: accusedAt + .seconds(1), through: accusedAt + .seconds(9), silent: target, rng: &rng)
+        let before = tickEveryPeriod(
+            &swim, from: accusedAt + .seconds(1), through: accusedAt + .seconds(9), silent: target, rng: &rng)
         XCTAssertFalse(before.changes.contains { $0.new.member == target && $0.new.status == .dead })
         let d = swim.onTick(now: accusedAt + .seconds(10), using: &rng)
         XCTAssertEqual(d.changes.filter { $0.new.member == target }.map(\.new.status), [.dead])

@@ -17,7 +17,8 @@ final class SWIMUntrustedNumbersTests: XCTestCase {
     func testRefutingAtTheMaximumIncarnationDoesNotOverflow() {
         var rng = SeededRandom(seed: 2)
         var swim = makeInstance(memberCount: 3, rng: &rng)
-        let atMaximum = MemberUpdate(member: testContact(0), status: .dead, incarnation: MemberUpdate.maximumIncarnation)
+        let atMaximum = MemberUpdate(
+            member: testContact(0), status: .dead, incarnation: MemberUpdate.maximumIncarnation)
         _ = swim.onProbe(from: testContact(1), updates: [atMaximum], now: seconds(1), using: &rng)
         XCTAssertEqual(swim.incarnation, MemberUpdate.maximumIncarnation + 1)
         let alive = MemberUpdate(member: testContact(0), status: .alive, incarnation: MemberUpdate.maximumIncarnation)

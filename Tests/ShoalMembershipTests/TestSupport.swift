@@ -96,7 +96,8 @@ func tickEveryPeriod(
 /// Ticks `swim` every second from `start` (acking every other member) until it has probed
 /// `target` without an answer and accused it.
 /// - Returns: the time of the accusation (the end of that period).
-func accuse(_ swim: inout SWIMInstance, _ target: Contact, from start: Timestamp, rng: inout SeededRandom) -> Timestamp {
+func accuse(_ swim: inout SWIMInstance, _ target: Contact, from start: Timestamp, rng: inout SeededRandom) -> Timestamp
+{
     var now = start
     for _ in 0..<(2 * swim.memberCount + 2) {
         let d = tickEveryPeriod(&swim, from: now, through: now, silent: target, rng: &rng)

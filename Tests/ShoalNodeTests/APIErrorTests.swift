@@ -2,8 +2,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ShoalCore
-@testable import ShoalNode
 import XCTest
+
+@testable import ShoalNode
 
 /// The HTTP API's statuses and error codes, and its token rule.
 final class APIErrorTests: NodeTestCase, @unchecked Sendable {
@@ -19,7 +20,10 @@ final class APIErrorTests: NodeTestCase, @unchecked Sendable {
 
         // Malformed addresses: 400 bad_address, on every route that takes one.
         let root = stored.address.root.hex
-        for bad in ["not-an-address", String(repeating: "z", count: 64), String(root.dropLast()), "\(root).not*base64", "\(root).AAAA"] {
+        for bad in [
+            "not-an-address", String(repeating: "z", count: 64), String(root.dropLast()), "\(root).not*base64",
+            "\(root).AAAA",
+        ] {
             for (method, suffix) in [(HTTPMethod.GET, ""), (.GET, "/stat"), (.DELETE, "")] {
                 let r = try await apiB.request(method, "/v1/files/\(bad)\(suffix)")
                 XCTAssertEqual(r.status, 400, "\(method) \(bad)\(suffix)")
@@ -85,25 +89,34 @@ final class APIErrorTests: NodeTestCase, @unchecked Sendable {
         XCTAssertEqual(metrics.status, 200)
         let text = String(decoding: metrics.body, as: UTF8.self)
         XCTAssertTrue(text.contains("shoal_routing_table_size"))
-        for counter in ["shoal_requests_total", "shoal_fetch_failures_total", "shoal_corrupt_chunks_total",
-                        "shoal_members_declared_dead_total", "shoal_repair_pushes_total", "shoal_repair_drops_total"] {
+        for counter in [
+            "shoal_requests_total", "shoal_fetch_failures_total", "shoal_corrupt_chunks_total",
+            "shoal_members_declared_dead_total", "shoal_repair_pushes_total", "shoal_repair_drops_total",
+        ] {
             XCTAssertTrue(text.contains("# TYPE \(counter) counter"), "\(counter) missing from /metrics")
         }
         for histogram in ["shoal_request_duration_seconds", "shoal_lookup_duration_seconds", "shoal_lookup_hops"] {
             XCTAssertTrue(text.contains("# TYPE \(histogram) histogram"), "\(histogram) missing from /metrics")
         }
-        XCTAssertTrue(text.contains("shoal_request_duration_seconds_bucket{type=\"Ping\""), "no latency of Pings in:\n\(text.prefix(3000))")
+        XCTAssertTrue(
+            text.contains("shoal_request_duration_seconds_bucket{type=\"Ping\""),
+            "no latency of Pings in:\n\(text.prefix(3000))")
         XCTAssertTrue(text.contains("shoal_members_by_state{state=\"alive\"}"), text)
     }
 
     func testAPIOffLoopbackNeedsATokenAndRequestsWithoutItGet401() async throws {
         let node = try await startNode()
         let logger = Self.testLogger("shoal.api")
-        XCTAssertThrowsError(try HTTPAPI.makeApplication(node: node, address: PeerAddress(host: "0.0.0.0", port: 0), token: nil, logger: logger)) {
+        XCTAssertThrowsError(
+            try HTTPAPI.makeApplication(
+                node: node, address: PeerAddress(host: "0.0.0.0", port: 0), token: nil, logger: logger)
+        ) {
             XCTAssertTrue($0 is APIConfigurationError, "\($0)")
             XCTAssertTrue("\($0)".contains("--api-token"), "the error should say how to fix it: \($0)")
         }
-        XCTAssertNoThrow(try HTTPAPI.makeApplication(node: node, address: PeerAddress(host: "0.0.0.0", port: 0), token: "t", logger: logger))
+        XCTAssertNoThrow(
+            try HTTPAPI.makeApplication(
+                node: node, address: PeerAddress(host: "0.0.0.0", port: 0), token: "t", logger: logger))
 
         let api = try await startAPI(for: node, token: "s3cret")
         for headers in [[], [("Authorization", "Bearer wrong")], [("Authorization", "s3cret")]] {

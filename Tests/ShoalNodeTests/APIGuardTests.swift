@@ -1,8 +1,9 @@
 import Foundation
 import NIOHTTP1
 import ShoalCore
-@testable import ShoalNode
 import XCTest
+
+@testable import ShoalNode
 
 /// A web page the user visits must not be able to use the local API: forged `Host` (DNS
 /// rebinding) and foreign `Origin` (cross-site POST) are refused; the UI itself is served.
@@ -24,21 +25,27 @@ final class APIGuardTests: NodeTestCase, @unchecked Sendable {
 
         // A text/plain POST from another site (no preflight) is refused and stores nothing.
         for origin in ["http://evil.example", "null", "https://localhost.evil.example:\(port)", "file://"] {
-            let upload = try await api.request(.POST, "/v1/files?public=1", headers: [("Origin", origin), ("Content-Type", "text/plain")],
-                                               body: Array("hello".utf8))
+            let upload = try await api.request(
+                .POST, "/v1/files?public=1", headers: [("Origin", origin), ("Content-Type", "text/plain")],
+                body: Array("hello".utf8))
             XCTAssertEqual(upload.status, 403, "Origin \(origin)")
             XCTAssertEqual(upload.errorCode, "foreign_origin", "Origin \(origin)")
             XCTAssertNil(upload.header("Access-Control-Allow-Origin"), "no CORS headers")
         }
         XCTAssertEqual(node.chunks.objectCount, 0, "a refused upload stored something")
-        let stored = try await api.request(.POST, "/v1/files?public=1", headers: [("Origin", "http://127.0.0.1:\(port)")],
-                                           body: Array("hello".utf8))
+        let stored = try await api.request(
+            .POST, "/v1/files?public=1", headers: [("Origin", "http://127.0.0.1:\(port)")],
+            body: Array("hello".utf8))
         XCTAssertEqual(stored.status, 201, "the API's own page may upload")
-        let address = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stored.body)) as? [String: Any])["address"] as? String
-        let delete = try await api.request(.DELETE, "/v1/files/\(address ?? "")", headers: [("Origin", "http://evil.example")])
+        let address =
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stored.body)) as? [String: Any])["address"]
+            as? String
+        let delete = try await api.request(
+            .DELETE, "/v1/files/\(address ?? "")", headers: [("Origin", "http://evil.example")])
         XCTAssertEqual(delete.status, 403)
         // Reading is same-origin policy's job: no CORS header lets another origin read the answer.
-        let read = try await api.request(.GET, "/v1/files/\(address ?? "")", headers: [("Origin", "http://evil.example")])
+        let read = try await api.request(
+            .GET, "/v1/files/\(address ?? "")", headers: [("Origin", "http://evil.example")])
         XCTAssertEqual(read.status, 200)
         XCTAssertNil(read.header("Access-Control-Allow-Origin"))
     }
@@ -91,7 +98,9 @@ enum RawTCP {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             close(fd)

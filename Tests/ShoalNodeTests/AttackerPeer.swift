@@ -29,12 +29,15 @@ final class AttackerPeer: Sendable {
     }
 
     /// Starts listening on `host` (a free port).
-    static func start(host: String = "127.0.0.1", configure: (inout TransportConfiguration) -> Void = { _ in }) async throws -> AttackerPeer {
+    static func start(
+        host: String = "127.0.0.1", configure: (inout TransportConfiguration) -> Void = { _ in }
+    ) async throws -> AttackerPeer {
         var configuration = TransportConfiguration()
         configure(&configuration)
         var logger = Logger(label: "shoal.test.attacker")
         logger.logLevel = .critical
-        let transport = try Transport(identity: try .ephemeral(), configuration: configuration, handler: Responder(), logger: logger)
+        let transport = try Transport(
+            identity: try .ephemeral(), configuration: configuration, handler: Responder(), logger: logger)
         Task { await transport.run() }
         let bound = try await transport.listen(on: PeerAddress(host: host, port: 0))
         return AttackerPeer(transport: transport, contact: Contact(id: transport.nodeID, address: bound))
@@ -51,8 +54,9 @@ final class AttackerPeer: Sendable {
     func signedDelete(root: ContentID, objects: [ContentID], issuedAt: Int64) throws -> DeleteRequest {
         let statement = DeleteRequest.statementBytes(root: root, objects: objects, issuedAt: issuedAt)
         let signature = try OwnerSignature.sign(message: statement, with: identity.privateKey)
-        return DeleteRequest(root: root, objects: objects, issuedAt: issuedAt, ownerKey: identity.ownerPublicKey,
-                             signature: Data(signature))
+        return DeleteRequest(
+            root: root, objects: objects, issuedAt: issuedAt, ownerKey: identity.ownerPublicKey,
+            signature: Data(signature))
     }
 
     func stop() async { await transport.shutdown() }

@@ -21,8 +21,12 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         }
         let data = try makeTemporaryDirectory("shoal-cli-data")
         let work = try makeTemporaryDirectory("shoal-cli-work")
-        let node = try ChildProcess(Self.binary, ["node", "--listen", "127.0.0.1:0", "--data", data.path, "--api", "127.0.0.1:0",
-                                                  "--log-level", "warning"], logsIn: work, name: "node")
+        let node = try ChildProcess(
+            Self.binary,
+            [
+                "node", "--listen", "127.0.0.1:0", "--data", data.path, "--api", "127.0.0.1:0",
+                "--log-level", "warning",
+            ], logsIn: work, name: "node")
         addCleanup { await node.stop() }
         let apiFile = data.appendingPathComponent("api")
         try await waitUntil("the node to write \(apiFile.path)") {
@@ -68,13 +72,15 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         XCTAssertEqual(badAddress.status, 6, badAddress.stderr)
         XCTAssertTrue(badAddress.stderr.contains("not a Shoal address"), badAddress.stderr)
         let unknown = Key256.sha256(of: Array("absent".utf8)).hex
-        let notFound = try await run(["get", "--data", data.path, unknown, "-o", work.appendingPathComponent("absent").path], in: work)
+        let notFound = try await run(
+            ["get", "--data", data.path, unknown, "-o", work.appendingPathComponent("absent").path], in: work)
         XCTAssertEqual(notFound.status, 4, notFound.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("absent").path))
         let empty = try makeTemporaryDirectory("shoal-cli-empty")
         let noNode = try await run(["status", "--data", empty.path], in: work)
         XCTAssertEqual(noNode.status, 3, noNode.stderr)
-        XCTAssertTrue(noNode.stderr.contains("shoal node"), "the message should say how to start a node: \(noNode.stderr)")
+        XCTAssertTrue(
+            noNode.stderr.contains("shoal node"), "the message should say how to start a node: \(noNode.stderr)")
         // Nothing listens at the API address: a refused loopback connection must end the command
         // (20 s is a bound on a hang, not a speed requirement).
         for command in [["status"], ["get", unknown, "-o", work.appendingPathComponent("refused").path]] {
@@ -85,20 +91,25 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         // rm by the owner, then the file is gone.
         let rm = try await run(["rm", "--data", data.path, publicAddress], in: work)
         XCTAssertEqual(rm.status, 0, rm.stderr)
-        let afterRm = try await run(["get", "--data", data.path, publicAddress, "-o", work.appendingPathComponent("gone").path], in: work)
+        let afterRm = try await run(
+            ["get", "--data", data.path, publicAddress, "-o", work.appendingPathComponent("gone").path], in: work)
         XCTAssertEqual(afterRm.status, 4, afterRm.stderr)
 
         // /metrics of the real executable: swift-prometheus text with the node's histograms and the
         // per-route metrics of the API, which reach the registry through the bootstrapped system.
-        let apiAddress = try String(contentsOf: apiFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let apiAddress = try String(contentsOf: apiFile, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let metrics = try await APIClient(address: apiAddress, token: nil).rawJSON("/metrics")
-        for family in ["# TYPE shoal_request_duration_seconds histogram", "# TYPE shoal_transfer_bytes_per_second histogram",
-                       "# TYPE shoal_files_put_total counter", "# TYPE shoal_members_by_state gauge",
-                       "http_server_request_duration"] {
+        for family in [
+            "# TYPE shoal_request_duration_seconds histogram", "# TYPE shoal_transfer_bytes_per_second histogram",
+            "# TYPE shoal_files_put_total counter", "# TYPE shoal_members_by_state gauge",
+            "http_server_request_duration",
+        ] {
             XCTAssertTrue(metrics.contains(family), "\(family) missing from /metrics:\n\(metrics.prefix(4000))")
         }
-        XCTAssertTrue(metrics.contains("shoal_transfer_bytes_per_second_count{direction=\"put\"} 2"),
-                      "two puts should be in the put throughput histogram:\n\(metrics.prefix(4000))")
+        XCTAssertTrue(
+            metrics.contains("shoal_transfer_bytes_per_second_count{direction=\"put\"} 2"),
+            "two puts should be in the put throughput histogram:\n\(metrics.prefix(4000))")
 
         // SIGTERM: the node leaves, exits 0 and removes its api file.
         let exit = await node.stop()
@@ -123,7 +134,8 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
             (["--repair-interval", "9223372036854775807"], "repair-interval"),
         ]
         for (arguments, option) in cases {
-            let outcome = try await run(["node", "--data", work.path, "--listen", "127.0.0.1:0"] + arguments, in: work, seconds: 30)
+            let outcome = try await run(
+                ["node", "--data", work.path, "--listen", "127.0.0.1:0"] + arguments, in: work, seconds: 30)
             XCTAssertEqual(outcome.status, 64, "shoal node \(arguments.joined(separator: " ")): \(outcome.stderr)")
             XCTAssertTrue(outcome.stderr.contains(option), "the message names --\(option): \(outcome.stderr)")
         }
@@ -132,7 +144,8 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ShoalVersion.string)
         let completion = try await run(["--generate-completion-script", "bash"], in: work, seconds: 30)
         XCTAssertEqual(completion.status, 0, completion.stderr)
-        XCTAssertTrue(completion.stdout.contains("-F _shoal shoal"), "a bash completion script: \(completion.stdout.prefix(300))")
+        XCTAssertTrue(
+            completion.stdout.contains("-F _shoal shoal"), "a bash completion script: \(completion.stdout.prefix(300))")
     }
 
     private struct Outcome {
@@ -146,7 +159,9 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
         let child = try ChildProcess(Self.binary, arguments, logsIn: dir, name: "cli-\(UUID().uuidString.prefix(6))")
         guard let status = await child.wait(seconds: seconds) else {
             await child.kill()
-            return Outcome(status: nil, stdout: child.stdout, stderr: "did not finish within \(seconds) s and was killed; stderr: " + child.stderr)
+            return Outcome(
+                status: nil, stdout: child.stdout,
+                stderr: "did not finish within \(seconds) s and was killed; stderr: " + child.stderr)
         }
         return Outcome(status: status, stdout: child.stdout, stderr: child.stderr)
     }

@@ -1,9 +1,10 @@
 import Foundation
 import ShoalCore
-@testable import ShoalNode
 import ShoalStore
 import ShoalWire
 import XCTest
+
+@testable import ShoalNode
 
 /// Deletion: only the owner's signed Delete removes a file; it reaches every holder, leaves
 /// tombstones, and the file is gone for every reader afterwards.
@@ -11,7 +12,9 @@ final class DeleteTests: NodeTestCase, @unchecked Sendable {
     private static let chunk = 65536
 
     func testOnlyTheOwnerDeletesAndTheDeleteReachesEveryHolder() async throws {
-        let nodes = try await startNodes(3, bootstrap: { $0 == 2 ? [0, 1] : [] }) { _, config in config.chunkSize = Self.chunk }
+        let nodes = try await startNodes(3, bootstrap: { $0 == 2 ? [0, 1] : [] }) { _, config in
+            config.chunkSize = Self.chunk
+        }
         try await waitForRoutingTables(nodes, minimum: 2)
         let (a, b, c) = (nodes[0], nodes[1], nodes[2])
         let bytes = testBytes(count: 5 * Self.chunk + 7, seed: 5)
@@ -66,8 +69,10 @@ final class DeleteTests: NodeTestCase, @unchecked Sendable {
         // A holder refuses to store a deleted object again, so repair or a replay cannot revive it.
         do {
             let response = try await a.transport.request(
-                .storeChunk(StoreChunk(id: manifestID, data: manifestBytes, kind: .manifest, root: .zero,
-                                       ownerKey: a.identity.ownerPublicKey, force: true)),
+                .storeChunk(
+                    StoreChunk(
+                        id: manifestID, data: manifestBytes, kind: .manifest, root: .zero,
+                        ownerKey: a.identity.ownerPublicKey, force: true)),
                 to: b.contact, timeout: .seconds(10))
             XCTFail("a StoreChunk of a deleted object was answered with \(response.name)")
         } catch let refusal as WireError {

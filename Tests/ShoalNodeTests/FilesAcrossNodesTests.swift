@@ -2,9 +2,10 @@ import Crypto
 import Foundation
 import NIOCore
 import ShoalCore
-@testable import ShoalNode
 import ShoalStore
 import XCTest
+
+@testable import ShoalNode
 
 /// Files put through one node and read through another: the original demo's shape (A, B, and C
 /// bootstrapping from both), for empty, tiny, multi-chunk and large files, private and public.
@@ -61,18 +62,24 @@ final class FilesAcrossNodesTests: NodeTestCase, @unchecked Sendable {
         let (a, c) = (nodes[0], nodes[2])
         let chunk = Self.smallChunk
         let bytes = testBytes(count: chunk * 3 + chunk / 2, seed: 99)
-        let plainChunkIDs = Set(stride(from: 0, to: bytes.count, by: chunk).map {
-            Key256.sha256(of: bytes[$0..<min($0 + chunk, bytes.count)])
-        })
+        let plainChunkIDs = Set(
+            stride(from: 0, to: bytes.count, by: chunk).map {
+                Key256.sha256(of: bytes[$0..<min($0 + chunk, bytes.count)])
+            })
 
         let publicFile = try await a.put(bytes, isPublic: true)
-        XCTAssertTrue(plainChunkIDs.isSubset(of: Set(publicFile.objectIDs)), "a public file's chunks are addressed by their plaintext hash")
+        XCTAssertTrue(
+            plainChunkIDs.isSubset(of: Set(publicFile.objectIDs)),
+            "a public file's chunks are addressed by their plaintext hash")
 
         let privateFile = try await a.put(bytes, isPublic: false)
-        XCTAssertTrue(plainChunkIDs.isDisjoint(with: Set(privateFile.objectIDs)), "a private file's chunks must not be plaintext")
+        XCTAssertTrue(
+            plainChunkIDs.isDisjoint(with: Set(privateFile.objectIDs)), "a private file's chunks must not be plaintext")
         for id in privateFile.objectIDs {
             let stored = try await c.chunks.get(id)
-            XCTAssertNotEqual(Array(stored.readableBytesView.prefix(64)), Array(bytes.prefix(64)), "object \(id.short) starts with the plaintext")
+            XCTAssertNotEqual(
+                Array(stored.readableBytesView.prefix(64)), Array(bytes.prefix(64)),
+                "object \(id.short) starts with the plaintext")
         }
 
         // The address alone (without key) does not read a private file on another node…
@@ -96,7 +103,8 @@ final class FilesAcrossNodesTests: NodeTestCase, @unchecked Sendable {
         for (writer, isPublic, seed) in [(b, false, UInt64(2024)), (b, true, UInt64(2025))] {
             let label = isPublic ? "public" : "private"
             let chunkSize = UInt64(writer.configuration.chunkSize)
-            let stored = try await writer.files.put(GeneratedBytes(size: size, seed: seed), isPublic: isPublic, name: "large")
+            let stored = try await writer.files.put(
+                GeneratedBytes(size: size, seed: seed), isPublic: isPublic, name: "large")
             XCTAssertEqual(stored.size, size, label)
             XCTAssertEqual(stored.chunkCount, size / chunkSize, label)
 
@@ -113,7 +121,8 @@ final class FilesAcrossNodesTests: NodeTestCase, @unchecked Sendable {
             }
             XCTAssertEqual(received, size, label)
             XCTAssertEqual(hex(hasher.finalize()), hex(GeneratedBytes.digest(size: size, seed: seed)), label)
-            XCTAssertLessThanOrEqual(UInt64(largestBuffer), chunkSize, "\(label): the reader hands out chunk-sized buffers, not the file")
+            XCTAssertLessThanOrEqual(
+                UInt64(largestBuffer), chunkSize, "\(label): the reader hands out chunk-sized buffers, not the file")
         }
     }
 }

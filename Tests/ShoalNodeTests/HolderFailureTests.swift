@@ -1,10 +1,11 @@
 import Foundation
 import NIOCore
 import ShoalCore
-@testable import ShoalNode
 import ShoalStore
 import ShoalTransport
 import XCTest
+
+@testable import ShoalNode
 
 /// Reads that lose a holder midway, meet a copy that rotted on disk, or meet a peer that serves
 /// bytes not matching their hash: the reader must fall back to another replica and deliver the
@@ -14,10 +15,12 @@ final class HolderFailureTests: NodeTestCase, @unchecked Sendable {
 
     /// Four nodes, r = 3, 64 KiB chunks, all joined through node 0.
     private func fourNodes() async throws -> [ShoalNode] {
-        let nodes = try await startNodes(4, configure: { _, config in
-            config.chunkSize = Self.chunk
-            config.replicas = 3
-        })
+        let nodes = try await startNodes(
+            4,
+            configure: { _, config in
+                config.chunkSize = Self.chunk
+                config.replicas = 3
+            })
         try await waitForRoutingTables(nodes, minimum: 3)
         return nodes
     }
@@ -112,7 +115,8 @@ final class HolderFailureTests: NodeTestCase, @unchecked Sendable {
         // A liar that claims every object of the file and serves each with a byte flipped.
         let liar = LyingPeer()
         for id in stored.objectIDs { liar.add(id, bytes: Array(try await nodes[0].chunks.get(id).readableBytesView)) }
-        let transport = try Transport(identity: try NodeIdentity.ephemeral(), handler: liar, logger: Self.testLogger("shoal.liar"))
+        let transport = try Transport(
+            identity: try NodeIdentity.ephemeral(), handler: liar, logger: Self.testLogger("shoal.liar"))
         Task { await transport.run() }
         addCleanup { await transport.shutdown() }
         try await transport.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
@@ -124,7 +128,8 @@ final class HolderFailureTests: NodeTestCase, @unchecked Sendable {
         _ = try await reader.dropLocalCopies(of: stored.address)
         let got = try await reader.readAll(stored.address)
         XCTAssertTrue(got == bytes, "the content read with a lying peer about is wrong")
-        print("lying peer: answered \(liar.valueQueries) FindValue as held, served \(liar.corruptServed) corrupt objects")
+        print(
+            "lying peer: answered \(liar.valueQueries) FindValue as held, served \(liar.corruptServed) corrupt objects")
     }
 
     private func flipByte(in path: String) throws {

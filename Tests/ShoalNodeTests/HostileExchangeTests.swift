@@ -2,12 +2,13 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import ShoalCore
-@testable import ShoalNode
 import ShoalRepair
 import ShoalTestKit
 import ShoalTransport
 import ShoalWire
 import XCTest
+
+@testable import ShoalNode
 
 /// A peer that takes part in anti-entropy and lies: it answers from a tree of records for objects
 /// that do not exist (claims by a made-up owner, tombstones whose Delete it cannot produce), or
@@ -34,9 +35,11 @@ final class HostileExchangeTests: NodeTestCase, @unchecked Sendable {
             let now = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
             let list = (0..<records).map { i -> ObjectRecord in
                 let id = Key256.random(using: &rng)
-                return ObjectRecord(id: id, kind: .chunk, isStored: true,
-                                    claims: i % 2 == 0 ? [OwnerClaim(owner: fake, claimedAt: now)] : [],
-                                    tombstones: i % 2 == 1 ? [Tombstone(owner: fake, deletedAt: now, deleteID: Key256.random(using: &rng))] : [])
+                return ObjectRecord(
+                    id: id, kind: .chunk, isStored: true,
+                    claims: i % 2 == 0 ? [OwnerClaim(owner: fake, claimedAt: now)] : [],
+                    tombstones: i % 2 == 1
+                        ? [Tombstone(owner: fake, deletedAt: now, deleteID: Key256.random(using: &rng))] : [])
             }
             tree = NIOLockedValueBox(RecordTree(records: list))
         }
@@ -68,21 +71,29 @@ final class HostileExchangeTests: NodeTestCase, @unchecked Sendable {
                     case .summaries(let ranges):
                         let n = answers.withLockedValue { $0 }
                         if n % 2 == 0 {
-                            return .antiEntropyAnswer(.summaries(Array(repeating: RangeSummary(count: 1 << 60, hash: RangeSummary.empty.hash),
-                                                                       count: ranges.count)), horizon: exchange.horizon)
+                            return .antiEntropyAnswer(
+                                .summaries(
+                                    Array(
+                                        repeating: RangeSummary(count: 1 << 60, hash: RangeSummary.empty.hash),
+                                        count: ranges.count)), horizon: exchange.horizon)
                         }
-                        return .antiEntropyAnswer(.summaries(Array(repeating: RangeSummary(count: 3, hash: RangeSummary.empty.hash),
-                                                                   count: 4000)), horizon: exchange.horizon)
+                        return .antiEntropyAnswer(
+                            .summaries(
+                                Array(
+                                    repeating: RangeSummary(count: 3, hash: RangeSummary.empty.hash),
+                                    count: 4000)), horizon: exchange.horizon)
                     case .children:
                         return .antiEntropyAnswer(.records([]), horizon: exchange.horizon)
                     case .records(let queries):
                         // Records outside the ranges asked, out of order.
                         let stray = (0..<1000).map { i in
-                            ObjectRecord(id: Key256(words: (UInt64.max, 0, 0, UInt64(1000 - i))), kind: .chunk, isStored: true,
-                                         claims: [OwnerClaim(owner: .anonymous, claimedAt: .zero)])
+                            ObjectRecord(
+                                id: Key256(words: (UInt64.max, 0, 0, UInt64(1000 - i))), kind: .chunk, isStored: true,
+                                claims: [OwnerClaim(owner: .anonymous, claimedAt: .zero)])
                         }
-                        return .antiEntropyAnswer(.records(queries.map { _ in RecordPage(records: stray, isComplete: true) }),
-                                                  horizon: exchange.horizon)
+                        return .antiEntropyAnswer(
+                            .records(queries.map { _ in RecordPage(records: stray, isComplete: true) }),
+                            horizon: exchange.horizon)
                     }
                 }
             default:
@@ -95,7 +106,8 @@ final class HostileExchangeTests: NodeTestCase, @unchecked Sendable {
         let liar = LiarPeer(lie: lie, records: records)
         var logger = Logger(label: "shoal.test.liar")
         logger.logLevel = .critical
-        let transport = try Transport(identity: try .ephemeral(), configuration: TransportConfiguration(), handler: liar, logger: logger)
+        let transport = try Transport(
+            identity: try .ephemeral(), configuration: TransportConfiguration(), handler: liar, logger: logger)
         let run = Task { await transport.run() }
         let bound = try await transport.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
         addCleanup {
@@ -114,7 +126,9 @@ final class HostileExchangeTests: NodeTestCase, @unchecked Sendable {
         // Introduce the liar: it connects, and the nodes add it to their membership.
         for node in nodes { _ = try await transport.request(.ping(payload: Data()), to: node.contact) }
         try await waitUntil("the nodes to count the liar as a member") {
-            for node in nodes where await !node.membership.liveMembers.contains(where: { $0.id == contact.id }) { return false }
+            for node in nodes where await !node.membership.liveMembers.contains(where: { $0.id == contact.id }) {
+                return false
+            }
             return true
         }
         // Several rounds: every node compares with the liar (it shares every range: 3 nodes, r = 3).
@@ -122,7 +136,9 @@ final class HostileExchangeTests: NodeTestCase, @unchecked Sendable {
             for node in nodes {
                 await node.repair.round()
                 let status = await node.status().repair
-                let told = lie == .garbage ? status.exchangeFailures.values.reduce(0, +) : status.recordsRefused + status.tombstonesRefused
+                let told =
+                    lie == .garbage
+                    ? status.exchangeFailures.values.reduce(0, +) : status.recordsRefused + status.tombstonesRefused
                 if told == 0 { return false }
             }
             return liar.answered >= 2
@@ -133,9 +149,12 @@ final class HostileExchangeTests: NodeTestCase, @unchecked Sendable {
             XCTAssertEqual(status.tombstones, 0, "no tombstone whose Delete does not verify is applied")
             XCTAssertEqual(status.quarantined, 0)
             if lie == .garbage {
-                XCTAssertGreaterThan(status.exchangeFailures.values.reduce(0, +), 0, "garbage ends the exchanges: \(status)")
+                XCTAssertGreaterThan(
+                    status.exchangeFailures.values.reduce(0, +), 0, "garbage ends the exchanges: \(status)")
             } else {
-                XCTAssertGreaterThan(status.recordsRefused + status.tombstonesRefused, 0, "the made-up records were seen and refused: \(status)")
+                XCTAssertGreaterThan(
+                    status.recordsRefused + status.tombstonesRefused, 0,
+                    "the made-up records were seen and refused: \(status)")
             }
         }
         // The nodes still serve what they hold, and still compare with each other.

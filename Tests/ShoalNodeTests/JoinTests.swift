@@ -1,7 +1,8 @@
 import Foundation
 import ShoalCore
-@testable import ShoalNode
 import XCTest
+
+@testable import ShoalNode
 
 final class JoinTests: NodeTestCase, @unchecked Sendable {
     /// A node whose bootstrap peer is down runs alone, retries with backoff, and joins once the

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 import ShoalCore
 import ShoalTransport
 import ShoalWire
@@ -47,7 +47,8 @@ final class LyingPeer: PeerRequestHandler {
                 return bytes
             }
             guard let bytes else { return .error(WireError(.notFound, "not held")) }
-            return .chunkData(ChunkData(id: get.id, offset: 0, totalSize: UInt64(bytes.count), data: ByteBuffer(bytes: bytes)))
+            return .chunkData(
+                ChunkData(id: get.id, offset: 0, totalSize: UInt64(bytes.count), data: ByteBuffer(bytes: bytes)))
         case .gossip(let gossip) where gossip.kind == .probe:
             return .gossip(GossipMessage(kind: .ack))
         case .gossip:

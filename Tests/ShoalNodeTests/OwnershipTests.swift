@@ -1,9 +1,10 @@
 import Foundation
 import ShoalCore
-@testable import ShoalNode
 import ShoalStore
 import ShoalWire
 import XCTest
+
+@testable import ShoalNode
 
 /// Ownership-scoped deletion across real nodes: one owner's Delete never blocks another owner's
 /// content, an owner deletes a public file and puts it again, and repair carries every owner.
@@ -21,8 +22,10 @@ final class OwnershipTests: NodeTestCase, @unchecked Sendable {
         for node in nodes { await node.repair.round() }
     }
 
-    private func assertReadable(_ address: FileAddress, _ bytes: [UInt8], through nodes: [ShoalNode], _ what: String,
-                                file: StaticString = #filePath, line: UInt = #line) async {
+    private func assertReadable(
+        _ address: FileAddress, _ bytes: [UInt8], through nodes: [ShoalNode], _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async {
         for (n, node) in nodes.enumerated() {
             do {
                 let got = try await node.readAll(address)
@@ -126,7 +129,8 @@ final class OwnershipTests: NodeTestCase, @unchecked Sendable {
         }
         for id in ids {
             let owners = Set(try await nodes[newcomer].metadata.claims(of: id).map(\.owner))
-            XCTAssertEqual(owners, [nodes[0].identity.owner, nodes[1].identity.owner], "object \(id.short) carries both owners")
+            XCTAssertEqual(
+                owners, [nodes[0].identity.owner, nodes[1].identity.owner], "object \(id.short) carries both owners")
         }
 
         // The second owner's delete is honoured everywhere (no holder answers FORBIDDEN), and the

@@ -1,7 +1,8 @@
 import Foundation
 import ShoalCore
-@testable import ShoalNode
 import XCTest
+
+@testable import ShoalNode
 
 final class PartitionTests: NodeTestCase, @unchecked Sendable {
     /// Two halves of a cluster cut apart declare each other dead; once the network heals, the
@@ -15,7 +16,8 @@ final class PartitionTests: NodeTestCase, @unchecked Sendable {
             for node in nodes where await node.membership.aliveCount < 4 { return false }
             return true
         }
-        let left = [nodes[0], nodes[1]], right = [nodes[2], nodes[3]]
+        let left = [nodes[0], nodes[1]]
+        let right = [nodes[2], nodes[3]]
         for node in left { node.transport.simulatePartition(from: Set(right.map(\.nodeID))) }
         for node in right { node.transport.simulatePartition(from: Set(left.map(\.nodeID))) }
         try await waitUntil("each half to declare the other dead", seconds: 60) {
@@ -30,7 +32,8 @@ final class PartitionTests: NodeTestCase, @unchecked Sendable {
         for node in nodes {
             for other in nodes where other !== node {
                 let status = await node.membership.status(of: other.nodeID)
-                XCTAssertEqual(status, .alive, "\(node.nodeID.short) sees \(other.nodeID.short) as \(String(describing: status))")
+                XCTAssertEqual(
+                    status, .alive, "\(node.nodeID.short) sees \(other.nodeID.short) as \(String(describing: status))")
             }
         }
     }

@@ -2,8 +2,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ShoalCore
-@testable import ShoalNode
 import XCTest
+
+@testable import ShoalNode
 
 /// `Range` requests through the HTTP API, at and across chunk boundaries, mapped onto chunks
 /// fetched from another node.
@@ -26,22 +27,24 @@ final class RangeRequestTests: NodeTestCase, @unchecked Sendable {
 
             let satisfiable: [(String, ClosedRange<Int>)] = [
                 ("bytes=0-0", 0...0),
-                ("bytes=65536-131071", 65536...131071),       // exactly the second chunk
-                ("bytes=65535-65536", 65535...65536),         // the two bytes around the first boundary
-                ("bytes=60000-140000", 60000...140000),       // across two boundaries
-                ("bytes=196608-229375", 196608...229375),     // the last, half chunk
-                ("bytes=131072-131072", 131072...131072),     // first byte of a chunk
-                ("bytes=-10", (size - 10)...(size - 1)),      // suffix
+                ("bytes=65536-131071", 65536...131071),  // exactly the second chunk
+                ("bytes=65535-65536", 65535...65536),  // the two bytes around the first boundary
+                ("bytes=60000-140000", 60000...140000),  // across two boundaries
+                ("bytes=196608-229375", 196608...229375),  // the last, half chunk
+                ("bytes=131072-131072", 131072...131072),  // first byte of a chunk
+                ("bytes=-10", (size - 10)...(size - 1)),  // suffix
                 ("bytes=-1", (size - 1)...(size - 1)),
-                ("bytes=-1000000", 0...(size - 1)),           // suffix longer than the file
-                ("bytes=131072-", 131072...(size - 1)),       // open-ended at a boundary
-                ("bytes=229375-", 229375...(size - 1)),       // open-ended, last byte
-                ("bytes=100-99999999", 100...(size - 1)),     // end past the file: clamped
+                ("bytes=-1000000", 0...(size - 1)),  // suffix longer than the file
+                ("bytes=131072-", 131072...(size - 1)),  // open-ended at a boundary
+                ("bytes=229375-", 229375...(size - 1)),  // open-ended, last byte
+                ("bytes=100-99999999", 100...(size - 1)),  // end past the file: clamped
             ]
             for (header, expected) in satisfiable {
                 let r = try await api.request(.GET, path, headers: [("Range", header)])
                 XCTAssertEqual(r.status, 206, "\(label) \(header)")
-                XCTAssertEqual(r.header("Content-Range"), "bytes \(expected.lowerBound)-\(expected.upperBound)/\(size)", "\(label) \(header)")
+                XCTAssertEqual(
+                    r.header("Content-Range"), "bytes \(expected.lowerBound)-\(expected.upperBound)/\(size)",
+                    "\(label) \(header)")
                 XCTAssertEqual(r.header("Content-Length"), "\(expected.count)", "\(label) \(header)")
                 XCTAssertEqual(r.body.count, expected.count, "\(label) \(header)")
                 XCTAssertTrue(r.body == Array(bytes[expected]), "\(label) \(header): wrong bytes")

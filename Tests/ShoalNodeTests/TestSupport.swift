@@ -8,9 +8,10 @@ import NIOHTTP1
 import ServiceLifecycle
 import ShoalCore
 import ShoalFile
-@testable import ShoalNode
 import ShoalStore
 import XCTest
+
+@testable import ShoalNode
 
 /// A test case that starts real nodes on loopback, each with its own temporary data directory,
 /// and stops them (and any HTTP API it started) in `tearDown`, whatever the test did.
@@ -39,7 +40,8 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
     /// Logs at `error` unless `SHOAL_TEST_LOG` names another level (e.g. `warning`, `debug`).
     static func testLogger(_ label: String = "shoal.test") -> Logger {
         var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
-        logger.logLevel = ProcessInfo.processInfo.environment["SHOAL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["SHOAL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
         return logger
     }
 
@@ -50,15 +52,18 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
 
     /// A fresh directory under the system temp directory, removed in `tearDown`.
     func makeTemporaryDirectory(_ prefix: String = "shoal-test") throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "\(prefix)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         directories.append(dir)
         return dir
     }
 
     /// Starts one node on `host` with a free port, short test intervals, and its own data directory.
-    func startNode(host: String = "127.0.0.1", bootstrap: [ShoalNode] = [],
-                   configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> ShoalNode {
+    func startNode(
+        host: String = "127.0.0.1", bootstrap: [ShoalNode] = [],
+        configure: (inout NodeConfiguration) -> Void = { _ in }
+    ) async throws -> ShoalNode {
         let dir = try makeTemporaryDirectory("shoal-node")
         var config = NodeConfiguration(listen: PeerAddress(host: host, port: 0), dataDirectory: dir)
         config.bootstrap = bootstrap.map(\.contact.address)
@@ -76,8 +81,10 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
     }
 
     /// Starts `count` nodes; node `i` bootstraps from the nodes `bootstrap(i)` names (earlier ones).
-    func startNodes(_ count: Int, bootstrap: (Int) -> [Int] = { $0 == 0 ? [] : [0] },
-                    configure: (Int, inout NodeConfiguration) -> Void = { _, _ in }) async throws -> [ShoalNode] {
+    func startNodes(
+        _ count: Int, bootstrap: (Int) -> [Int] = { $0 == 0 ? [] : [0] },
+        configure: (Int, inout NodeConfiguration) -> Void = { _, _ in }
+    ) async throws -> [ShoalNode] {
         var started: [ShoalNode] = []
         for i in 0..<count {
             let peers = bootstrap(i).map { started[$0] }
@@ -87,16 +94,21 @@ class NodeTestCase: XCTestCase, @unchecked Sendable {
     }
 
     /// Starts the HTTP API of `node` on 127.0.0.1 with a free port; stopped in `tearDown`.
-    func startAPI(for node: ShoalNode, token: String? = nil, limits: HTTPAPI.Limits = HTTPAPI.Limits()) async throws -> RunningAPI {
-        let api = try await RunningAPI.start(node: node, token: token, limits: limits, logger: Self.testLogger("shoal.api"))
+    func startAPI(
+        for node: ShoalNode, token: String? = nil, limits: HTTPAPI.Limits = HTTPAPI.Limits()
+    ) async throws -> RunningAPI {
+        let api = try await RunningAPI.start(
+            node: node, token: token, limits: limits, logger: Self.testLogger("shoal.api"))
         apis.append(api)
         return api
     }
 
     /// Polls `condition` every 50 ms until it holds; fails the test after `seconds` (a bound, not
     /// an assertion about speed).
-    func waitUntil(_ what: String, seconds: Int = 30, file: StaticString = #filePath, line: UInt = #line,
-                   _ condition: () async throws -> Bool) async throws {
+    func waitUntil(
+        _ what: String, seconds: Int = 30, file: StaticString = #filePath, line: UInt = #line,
+        _ condition: () async throws -> Bool
+    ) async throws {
         for _ in 0..<(seconds * 20) {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(50))
@@ -201,10 +213,14 @@ final class RunningAPI: Sendable {
         self.task = task
     }
 
-    static func start(node: ShoalNode, token: String?, limits: HTTPAPI.Limits, logger: Logger) async throws -> RunningAPI {
+    static func start(
+        node: ShoalNode, token: String?, limits: HTTPAPI.Limits, logger: Logger
+    ) async throws -> RunningAPI {
         let (bound, continuation) = AsyncStream.makeStream(of: PeerAddress.self)
-        let app = try HTTPAPI.makeApplication(node: node, address: PeerAddress(host: "127.0.0.1", port: 0), token: token,
-                                              limits: limits, logger: logger) { address in
+        let app = try HTTPAPI.makeApplication(
+            node: node, address: PeerAddress(host: "127.0.0.1", port: 0), token: token,
+            limits: limits, logger: logger
+        ) { address in
             continuation.yield(address)
             continuation.finish()
         }
@@ -229,15 +245,18 @@ final class RunningAPI: Sendable {
     var baseURL: String { "http://\(address)" }
 
     /// One request; the body collected (at most 64 MiB).
-    func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [],
-                 body: [UInt8]? = nil) async throws -> HTTPResult {
+    func request(
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let collected = try await response.body.collect(upTo: 64 << 20)
-        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(collected.readableBytesView))
+        return HTTPResult(
+            status: Int(response.status.code), headers: response.headers, body: Array(collected.readableBytesView))
     }
 }
 

@@ -1,7 +1,8 @@
 import Foundation
 import ShoalCore
-@testable import ShoalNode
 import XCTest
+
+@testable import ShoalNode
 
 /// Thirty real nodes (own transports, TLS, stores) on distinct loopback addresses, each joining
 /// through one or two earlier nodes: objects stored through one node are found from every node,
@@ -20,13 +21,16 @@ final class ThirtyNodeClusterTests: NodeTestCase, @unchecked Sendable {
         for i in 0..<count {
             // Node i joins through node i-1 and, from the third node on, one more earlier node.
             let peers: [ShoalNode] = i == 0 ? [] : (i == 1 ? [nodes[0]] : [nodes[i - 1], nodes[(i * 7) % (i - 1)]])
-            nodes.append(try await startNode(host: "127.0.0.\(10 + i)", bootstrap: peers) { $0.repairInterval = .seconds(2) })
+            nodes.append(
+                try await startNode(host: "127.0.0.\(10 + i)", bootstrap: peers) { $0.repairInterval = .seconds(2) })
         }
         try await waitForRoutingTables(nodes, minimum: 10, seconds: 60)
         phase("settled")
         var sizes: [Int] = []
         for node in nodes { sizes.append(await node.dht.size) }
-        print("routing table sizes after settling: min \(sizes.min()!), max \(sizes.max()!), mean \(sizes.reduce(0, +) / count)")
+        print(
+            "routing table sizes after settling: min \(sizes.min()!), max \(sizes.max()!), mean \(sizes.reduce(0, +) / count)"
+        )
 
         // Thirty small public files through node 7 (sixty objects for the placement check).
         let writer = nodes[7]
@@ -55,14 +59,18 @@ final class ThirtyNodeClusterTests: NodeTestCase, @unchecked Sendable {
                     if on == truth {
                         exact += 1
                     } else {
-                        mismatches.append("\(id.short): on \(on.map(\.short).sorted()) (\(on.count) copies), closest \(truth.map(\.short).sorted()), \(on.intersection(truth).count) of 3 right")
+                        mismatches.append(
+                            "\(id.short): on \(on.map(\.short).sorted()) (\(on.count) copies), closest \(truth.map(\.short).sorted()), \(on.intersection(truth).count) of 3 right"
+                        )
                     }
                 }
             }
             return (exact, objects, under, mismatches)
         }
         let first = await placementReport()
-        print("placement right after the puts: \(first.exact) of \(first.objects) objects on exactly their 3 XOR-closest nodes")
+        print(
+            "placement right after the puts: \(first.exact) of \(first.objects) objects on exactly their 3 XOR-closest nodes"
+        )
         XCTAssertEqual(first.underReplicated, [], "a put returned before its objects had 3 copies")
         var report = first
         // Bounded: 120 polls of about a second.
@@ -72,8 +80,11 @@ final class ThirtyNodeClusterTests: NodeTestCase, @unchecked Sendable {
             XCTAssertEqual(report.underReplicated, [], "repair left an object with fewer than 3 copies")
         }
         phase("placement settled")
-        print("placement after repair: \(report.exact) of \(report.objects) objects on exactly their 3 XOR-closest nodes")
-        XCTAssertEqual(report.exact, report.objects, "objects not on exactly their 3 closest nodes:\n" + report.mismatches.joined(separator: "\n"))
+        print(
+            "placement after repair: \(report.exact) of \(report.objects) objects on exactly their 3 XOR-closest nodes")
+        XCTAssertEqual(
+            report.exact, report.objects,
+            "objects not on exactly their 3 closest nodes:\n" + report.mismatches.joined(separator: "\n"))
 
         phase("placement checked")
         // Ten of the files from every node.

@@ -2,9 +2,10 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ShoalCore
-@testable import ShoalNode
 import ShoalWire
 import XCTest
+
+@testable import ShoalNode
 
 /// Numbers from peers and from stored objects: each input below once trapped a node. Now each is
 /// refused with a clear error, and the node keeps answering.
@@ -66,16 +67,21 @@ final class UntrustedInputTests: NodeTestCase, @unchecked Sendable {
         let some = Key256.sha256(of: Array("a chunk".utf8))
         let hostile = [
             // Entry sizes that wrap around UInt64 to the declared total.
-            Manifest(totalSize: 10, chunkSize: 65_536, cipher: .none, depth: 1,
-                     entries: [.init(id: some, size: .max), .init(id: some, size: 11)]),
+            Manifest(
+                totalSize: 10, chunkSize: 65_536, cipher: .none, depth: 1,
+                entries: [.init(id: some, size: .max), .init(id: some, size: 11)]),
             // A size no integer conversion survives.
-            Manifest(totalSize: .max, chunkSize: 65_536, cipher: .none, depth: 1, entries: [.init(id: some, size: .max)]),
+            Manifest(
+                totalSize: .max, chunkSize: 65_536, cipher: .none, depth: 1, entries: [.init(id: some, size: .max)]),
         ]
         for manifest in hostile {
             let bytes = manifest.serialized()
             let id = Key256.sha256(of: bytes)
-            let stored = try await peer.send(.storeChunk(StoreChunk(id: id, data: ByteBuffer(bytes: bytes), kind: .manifest, root: id,
-                                                                    ownerKey: Data(), force: true)), to: node.contact)
+            let stored = try await peer.send(
+                .storeChunk(
+                    StoreChunk(
+                        id: id, data: ByteBuffer(bytes: bytes), kind: .manifest, root: id,
+                        ownerKey: Data(), force: true)), to: node.contact)
             XCTAssertEqual(stored, WireMessage.storeAck(StoreAck(stored: true)))
             for method in [HTTPMethod.GET, .HEAD] {
                 let response = try await api.request(method, "/v1/files/\(id.hex)")

@@ -12,15 +12,20 @@ let carol = ObjectOwner(key: [0x04] + Array(repeating: 0xC4, count: 64))!
 func wall(_ seconds: Int64) -> Timestamp { Timestamp(nanoseconds: seconds * 1_000_000_000) }
 
 /// A stored chunk claimed by `owners` at `claimedAt`.
-func record(_ id: ContentID, owners: [ObjectOwner] = [alice], claimedAt: Timestamp = wall(1_000),
-            kind: ObjectRecord.Kind = .chunk, stored: Bool = true, tombstones: [Tombstone] = []) -> ObjectRecord {
-    ObjectRecord(id: id, kind: kind, isStored: stored, claims: owners.map { OwnerClaim(owner: $0, claimedAt: claimedAt) },
-                 tombstones: tombstones)
+func record(
+    _ id: ContentID, owners: [ObjectOwner] = [alice], claimedAt: Timestamp = wall(1_000),
+    kind: ObjectRecord.Kind = .chunk, stored: Bool = true, tombstones: [Tombstone] = []
+) -> ObjectRecord {
+    ObjectRecord(
+        id: id, kind: kind, isStored: stored, claims: owners.map { OwnerClaim(owner: $0, claimedAt: claimedAt) },
+        tombstones: tombstones)
 }
 
 /// `owner`'s tombstone at `deletedAt`, with a delete ID derived from both.
 func tombstone(by owner: ObjectOwner = alice, at deletedAt: Timestamp) -> Tombstone {
-    Tombstone(owner: owner, deletedAt: deletedAt, deleteID: Key256.sha256(of: owner.key + [UInt8(truncatingIfNeeded: deletedAt.nanoseconds)]))
+    Tombstone(
+        owner: owner, deletedAt: deletedAt,
+        deleteID: Key256.sha256(of: owner.key + [UInt8(truncatingIfNeeded: deletedAt.nanoseconds)]))
 }
 
 /// `count` random IDs from `seed`, sorted.
@@ -65,6 +70,9 @@ func failingExchange(
 func expectedDepth(_ n: Int) -> Int {
     var depth = 0
     var capacity = RangeHashing.leafCapacity
-    while capacity < n { capacity *= 16; depth += 1 }
+    while capacity < n {
+        capacity *= 16
+        depth += 1
+    }
     return depth + 1
 }

@@ -54,10 +54,12 @@ final class ExchangeSessionTests: XCTestCase {
         peer.upsert(claimed)
         local.upsert(deleted)
         let (outcome, run) = try XCTUnwrap(exchange(&local, with: &peer))
-        XCTAssertEqual(Set(outcome.differing), [
-            RecordDifference(local: record(ids[10]), peer: claimed),
-            RecordDifference(local: deleted, peer: record(ids[3_000])),
-        ])
+        XCTAssertEqual(
+            Set(outcome.differing),
+            [
+                RecordDifference(local: record(ids[10]), peer: claimed),
+                RecordDifference(local: deleted, peer: record(ids[3_000])),
+            ])
         XCTAssertEqual(outcome.differenceCount, 2)
         XCTAssertLessThanOrEqual(run.requests, 2 * expectedDepth(n) + 2)
     }
@@ -71,16 +73,32 @@ final class ExchangeSessionTests: XCTestCase {
         var expectedDiffering: Set<ContentID> = []
         for id in ids.shuffled(using: &rng).prefix(300) {
             switch Int.random(in: 0..<5, using: &rng) {
-            case 0: peer.remove(id); expectedPeerLacks.insert(id)
-            case 1: local.remove(id); expectedWeLack.insert(id)
-            case 2: peer.upsert(record(id, owners: [bob])); expectedDiffering.insert(id)
-            case 3: local.upsert(record(id).deleting(tombstone(at: wall(5_000)))); expectedDiffering.insert(id)
-            default: peer.upsert(record(id, stored: false)); expectedDiffering.insert(id)
+            case 0:
+                peer.remove(id)
+                expectedPeerLacks.insert(id)
+            case 1:
+                local.remove(id)
+                expectedWeLack.insert(id)
+            case 2:
+                peer.upsert(record(id, owners: [bob]))
+                expectedDiffering.insert(id)
+            case 3:
+                local.upsert(record(id).deleting(tombstone(at: wall(5_000))))
+                expectedDiffering.insert(id)
+            default:
+                peer.upsert(record(id, stored: false))
+                expectedDiffering.insert(id)
             }
         }
         for _ in 0..<100 {
             let id = Key256.random(using: &rng)
-            if Bool.random(using: &rng) { local.upsert(record(id)); expectedPeerLacks.insert(id) } else { peer.upsert(record(id)); expectedWeLack.insert(id) }
+            if Bool.random(using: &rng) {
+                local.upsert(record(id))
+                expectedPeerLacks.insert(id)
+            } else {
+                peer.upsert(record(id))
+                expectedWeLack.insert(id)
+            }
         }
         let (outcome, run) = try XCTUnwrap(exchange(&local, with: &peer))
         var inEmptyRanges: [ObjectRecord] = []
@@ -132,12 +150,14 @@ final class ExchangeSessionTests: XCTestCase {
         var local = base
         var peer = base
         for id in ids.prefix(200) { peer.upsert(record(id, owners: [carol])) }
-        let (few, fewRun) = try XCTUnwrap(exchange(&local, with: &peer, limits: ExchangeLimits(maximumRequestsPerSession: 2)))
+        let (few, fewRun) = try XCTUnwrap(
+            exchange(&local, with: &peer, limits: ExchangeLimits(maximumRequestsPerSession: 2)))
         XCTAssertEqual(fewRun.requests, 2)
         XCTAssertFalse(few.isComplete)
         XCTAssertFalse(few.unexplored.isEmpty)
 
-        let (capped, _) = try XCTUnwrap(exchange(&local, with: &peer, limits: ExchangeLimits(maximumDifferencesPerSession: 50)))
+        let (capped, _) = try XCTUnwrap(
+            exchange(&local, with: &peer, limits: ExchangeLimits(maximumDifferencesPerSession: 50)))
         XCTAssertLessThanOrEqual(capped.differenceCount, 50)
         XCTAssertFalse(capped.isComplete)
         XCTAssertLessThan(capped.unexplored.count, 100, "the rest is left in a few ranges, not split up further")

@@ -46,7 +46,8 @@ final class HolderEvidenceTests: XCTestCase {
         XCTAssertTrue(ids.allSatisfy { evidence.holds($0, on: peerID) == false })
 
         // A narrower exchange leaving part unexplored: known around it, unknown inside it.
-        var partial = ExchangeOutcome(peer: peerID, horizon: .origin, ranges: [KeyRange(containing: ids[0], bitLength: 2)])
+        var partial = ExchangeOutcome(
+            peer: peerID, horizon: .origin, ranges: [KeyRange(containing: ids[0], bitLength: 2)])
         let hole = KeyRange(containing: ids[0], bitLength: 6)
         partial.unexplored = [hole]
         evidence.absorb(partial)

@@ -15,8 +15,10 @@ final class HostilePeerTests: XCTestCase {
         return tree
     }()
 
-    private func failure(limits: ExchangeLimits = ExchangeLimits(),
-                         tamper: @escaping (ExchangeRequest, ExchangeAnswer) -> ExchangeAnswer) throws -> (ExchangeFailure, Int) {
+    private func failure(
+        limits: ExchangeLimits = ExchangeLimits(),
+        tamper: @escaping (ExchangeRequest, ExchangeAnswer) -> ExchangeAnswer
+    ) throws -> (ExchangeFailure, Int) {
         var l = local
         var p = peer
         let result = try XCTUnwrap(failingExchange(&l, with: &p, limits: limits, tamper: tamper))
@@ -47,7 +49,8 @@ final class HostilePeerTests: XCTestCase {
         let stranger = record(Key256(words: (.max, .max, .max, .max)))
         let (outside, _) = try failure { request, answer in
             guard case .records(var pages) = answer, case .records(let queries) = request.body,
-                  !queries[0].range.contains(stranger.id) else { return answer }
+                !queries[0].range.contains(stranger.id)
+            else { return answer }
             pages[0].records.append(stranger)
             return .records(pages)
         }
@@ -71,7 +74,9 @@ final class HostilePeerTests: XCTestCase {
         let (tooMany, _) = try failure(limits: ExchangeLimits(maximumRecordsPerAnswer: 4)) { request, answer in
             guard case .records = answer, case .records(let queries) = request.body else { return answer }
             let inRange = self.ids.filter { queries[0].range.contains($0) }.prefix(5).map { record($0) }
-            return .records([RecordPage(records: inRange, isComplete: true)] + Array(repeating: RecordPage(records: [], isComplete: true), count: queries.count - 1))
+            return .records(
+                [RecordPage(records: inRange, isComplete: true)]
+                    + Array(repeating: RecordPage(records: [], isComplete: true), count: queries.count - 1))
         }
         XCTAssertEqual(tooMany.code, .malformedAnswer)
         XCTAssertTrue(tooMany.message.contains("at most 4"), tooMany.message)
@@ -103,7 +108,8 @@ final class HostilePeerTests: XCTestCase {
             guard case .summaries(let s) = answer, case .children = request.body else { return answer }
             return .summaries(s.map { RangeSummary(count: $0.count, hash: RangeHash(Key256.random(using: &rng))) })
         }
-        let (liar, requests) = try failure(limits: ExchangeLimits(maximumInconsistentAnswers: 0), tamper: randomChildren)
+        let (liar, requests) = try failure(
+            limits: ExchangeLimits(maximumInconsistentAnswers: 0), tamper: randomChildren)
         XCTAssertEqual(liar.code, .inconsistentAnswers)
         XCTAssertEqual(requests, 2)
 
@@ -132,12 +138,15 @@ final class HostilePeerTests: XCTestCase {
         // Local is empty: it fetches everything, and the peer keeps inventing records.
         var empty = RecordTree()
         var p = peer
-        var session = ExchangeSession(peer: node(5), ranges: [.everything], horizon: empty.horizon,
-                                      limits: ExchangeLimits(maximumInconsistentAnswers: 0))
+        var session = ExchangeSession(
+            peer: node(5), ranges: [.everything], horizon: empty.horizon,
+            limits: ExchangeLimits(maximumInconsistentAnswers: 0))
         let run = LoopbackExchange.run(&session, local: &empty, peer: &p) { request, answer in
             guard case .records(let queries) = request.body else { return answer }
             let base = queries[0].after ?? queries[0].range.prefix
-            let made = (1...1024).map { Key256(words: (base.words.0, base.words.1, base.words.2, base.words.3 &+ UInt64($0))) }
+            let made = (1...1024).map {
+                Key256(words: (base.words.0, base.words.1, base.words.2, base.words.3 &+ UInt64($0)))
+            }
             return .records([RecordPage(records: made.map { record($0) }, isComplete: false)])
         }
         guard case .failure(let failure) = run.outcome else { return XCTFail("expected a failure") }
@@ -149,24 +158,38 @@ final class HostilePeerTests: XCTestCase {
         var tree = local
         let limits = ExchangeLimits(maximumRangesPerRequest: 4)
         let many = (0..<5).map { KeyRange(containing: ids[$0], bitLength: 8) }
-        guard case .refused = tree.answer(ExchangeRequest(horizon: tree.horizon, body: .summaries(many)), limits: limits) else {
+        guard
+            case .refused = tree.answer(ExchangeRequest(horizon: tree.horizon, body: .summaries(many)), limits: limits)
+        else {
             return XCTFail("expected a refusal")
         }
-        guard case .refused = tree.answer(ExchangeRequest(horizon: tree.horizon, body: .children([KeyRange(containing: ids[0], bitLength: 256)]))) else {
+        guard
+            case .refused = tree.answer(
+                ExchangeRequest(horizon: tree.horizon, body: .children([KeyRange(containing: ids[0], bitLength: 256)])))
+        else {
             return XCTFail("a single key has no children")
         }
         let wide = ExchangeLimits(maximumSummariesPerAnswer: 32)
-        guard case .refused = tree.answer(ExchangeRequest(horizon: tree.horizon, body: .children(Array(many.prefix(3)))), limits: wide) else {
+        guard
+            case .refused = tree.answer(
+                ExchangeRequest(horizon: tree.horizon, body: .children(Array(many.prefix(3)))), limits: wide)
+        else {
             return XCTFail("48 children over a 32 bound")
         }
-        guard case .records(let pages) = tree.answer(ExchangeRequest(horizon: tree.horizon, body: .records([RecordQuery(range: .everything)])),
-                                                     limits: ExchangeLimits(maximumRecordsPerAnswer: 10)) else {
+        guard
+            case .records(let pages) = tree.answer(
+                ExchangeRequest(horizon: tree.horizon, body: .records([RecordQuery(range: .everything)])),
+                limits: ExchangeLimits(maximumRecordsPerAnswer: 10))
+        else {
             return XCTFail("expected records")
         }
         XCTAssertEqual(pages[0].records.count, 10)
         XCTAssertFalse(pages[0].isComplete)
-        guard case .records(let byBytes) = tree.answer(ExchangeRequest(horizon: tree.horizon, body: .records([RecordQuery(range: .everything)])),
-                                                       limits: ExchangeLimits(maximumAnswerBytes: 1_000)) else {
+        guard
+            case .records(let byBytes) = tree.answer(
+                ExchangeRequest(horizon: tree.horizon, body: .records([RecordQuery(range: .everything)])),
+                limits: ExchangeLimits(maximumAnswerBytes: 1_000))
+        else {
             return XCTFail("expected records")
         }
         XCTAssertGreaterThan(byBytes[0].records.count, 0)
@@ -180,7 +203,9 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertEqual(session.onAnswer(.summaries([]), local: &tree, now: .zero), [], "nothing asked yet")
         let first = session.start(now: .zero)
         XCTAssertEqual(first.count, 1)
-        guard case .failed(let failure) = session.onTimeout(now: .zero).first else { return XCTFail("expected a failure") }
+        guard case .failed(let failure) = session.onTimeout(now: .zero).first else {
+            return XCTFail("expected a failure")
+        }
         XCTAssertEqual(failure.code, .timedOut)
         XCTAssertEqual(session.onAnswer(.summaries([.empty]), local: &tree, now: .zero), [], "too late")
         XCTAssertTrue(session.isFinished)

@@ -8,11 +8,16 @@ final class ObjectRecordTests: XCTestCase {
     func testOneEntryPerOwnerTheLaterWinsATombstoneWinsATie() {
         let r = ObjectRecord(
             id: id, kind: .chunk, isStored: true,
-            claims: [OwnerClaim(owner: bob, claimedAt: wall(5)), OwnerClaim(owner: alice, claimedAt: wall(10)),
-                     OwnerClaim(owner: alice, claimedAt: wall(20)), OwnerClaim(owner: carol, claimedAt: wall(30))],
-            tombstones: [tombstone(by: alice, at: wall(15)), tombstone(by: bob, at: wall(5)), tombstone(by: carol, at: wall(29))])
-        XCTAssertEqual(r.claims, [OwnerClaim(owner: alice, claimedAt: wall(20)), OwnerClaim(owner: carol, claimedAt: wall(30))],
-                       "alice claimed again after her delete; carol's claim is later than her tombstone")
+            claims: [
+                OwnerClaim(owner: bob, claimedAt: wall(5)), OwnerClaim(owner: alice, claimedAt: wall(10)),
+                OwnerClaim(owner: alice, claimedAt: wall(20)), OwnerClaim(owner: carol, claimedAt: wall(30)),
+            ],
+            tombstones: [
+                tombstone(by: alice, at: wall(15)), tombstone(by: bob, at: wall(5)), tombstone(by: carol, at: wall(29)),
+            ])
+        XCTAssertEqual(
+            r.claims, [OwnerClaim(owner: alice, claimedAt: wall(20)), OwnerClaim(owner: carol, claimedAt: wall(30))],
+            "alice claimed again after her delete; carol's claim is later than her tombstone")
         XCTAssertEqual(r.tombstones, [tombstone(by: bob, at: wall(5))], "a tombstone wins a tie with a claim")
         XCTAssertEqual(r.owners, [alice, carol])
         XCTAssertFalse(r.isDeleted)
@@ -24,16 +29,21 @@ final class ObjectRecordTests: XCTestCase {
         let gone = shared.deleting(tombstone(by: alice, at: wall(2_000))).deleting(tombstone(by: bob, at: wall(2_001)))
         XCTAssertTrue(gone.isDeleted)
         XCTAssertEqual(gone.owners, [])
-        XCTAssertFalse(record(id, owners: []).isDeleted, "an ownerless object (stored before owners were recorded) is not deleted")
+        XCTAssertFalse(
+            record(id, owners: []).isDeleted, "an ownerless object (stored before owners were recorded) is not deleted")
         XCTAssertFalse(gone.claiming(by: alice, at: wall(3_000)).isDeleted, "an owner may put it again later")
-        XCTAssertTrue(gone.claiming(by: alice, at: wall(1_500)).isDeleted, "a stale claim from before the delete stays deleted")
+        XCTAssertTrue(
+            gone.claiming(by: alice, at: wall(1_500)).isDeleted, "a stale claim from before the delete stays deleted")
     }
 
     func testMergeIsCommutativeAssociativeAndIdempotent() {
         let a = record(id, owners: [alice], claimedAt: wall(10))
-        let b = record(id, owners: [bob], claimedAt: wall(11), kind: .manifest).deleting(tombstone(by: alice, at: wall(12)))
+        let b = record(id, owners: [bob], claimedAt: wall(11), kind: .manifest).deleting(
+            tombstone(by: alice, at: wall(12)))
         let c = record(id, owners: [carol, alice], claimedAt: wall(13), stored: false)
-        func owners(_ r: ObjectRecord) -> ([OwnerClaim], [Tombstone], ObjectRecord.Kind) { (r.claims, r.tombstones, r.kind) }
+        func owners(_ r: ObjectRecord) -> ([OwnerClaim], [Tombstone], ObjectRecord.Kind) {
+            (r.claims, r.tombstones, r.kind)
+        }
         XCTAssertTrue(owners(a.merged(with: b)) == owners(b.merged(with: a)))
         XCTAssertTrue(owners(a.merged(with: b).merged(with: c)) == owners(a.merged(with: b.merged(with: c))))
         XCTAssertEqual(a.merged(with: a), a)
@@ -41,7 +51,8 @@ final class ObjectRecordTests: XCTestCase {
         XCTAssertEqual(a.merged(with: c).isStored, true, "stored describes this node and survives a merge")
         XCTAssertEqual(c.merged(with: a).isStored, false)
         XCTAssertEqual(a.merged(with: b).kind, .manifest)
-        XCTAssertEqual(a.merged(with: b).merged(with: c).owners, [alice, bob, carol], "alice's claim at 13 beats her delete at 12")
+        XCTAssertEqual(
+            a.merged(with: b).merged(with: c).owners, [alice, bob, carol], "alice's claim at 13 beats her delete at 12")
     }
 
     func testDigestCoversEveryField() {
@@ -59,13 +70,16 @@ final class ObjectRecordTests: XCTestCase {
     }
 
     func testPruningDropsOnlyExpiredTombstones() {
-        let r = record(id, owners: [carol]).deleting(tombstone(by: alice, at: wall(100))).deleting(tombstone(by: bob, at: wall(200)))
+        let r = record(id, owners: [carol]).deleting(tombstone(by: alice, at: wall(100))).deleting(
+            tombstone(by: bob, at: wall(200)))
         let pruned = r.pruned(at: TombstoneHorizon(cutoff: wall(150)))
         XCTAssertEqual(pruned.tombstones.map(\.owner), [bob])
         XCTAssertEqual(pruned.owners, [carol])
-        XCTAssertEqual(r.pruned(at: TombstoneHorizon(cutoff: wall(100))), r, "a tombstone at the cutoff has not expired")
-        XCTAssertTrue(ObjectRecord(id: id, kind: .chunk, isStored: false, tombstones: [tombstone(at: wall(1))])
-            .pruned(at: TombstoneHorizon(cutoff: wall(2))).isEmpty)
+        XCTAssertEqual(
+            r.pruned(at: TombstoneHorizon(cutoff: wall(100))), r, "a tombstone at the cutoff has not expired")
+        XCTAssertTrue(
+            ObjectRecord(id: id, kind: .chunk, isStored: false, tombstones: [tombstone(at: wall(1))])
+                .pruned(at: TombstoneHorizon(cutoff: wall(2))).isEmpty)
     }
 
     func testOwnerKeysAreBounded() {

@@ -12,7 +12,9 @@ final class RecordReconciliationTests: XCTestCase {
         var peer = local
         peer.upsert(ObjectRecord(id: ids[5], kind: .chunk, isStored: false, tombstones: [delete]))
         // The peer lacks a deleted record we kept, and a live one (that one travels by push).
-        let ours = ObjectRecord(id: Key256.sha256(of: [9]), kind: .chunk, isStored: false, tombstones: [tombstone(by: bob, at: wall(4_000))])
+        let ours = ObjectRecord(
+            id: Key256.sha256(of: [9]), kind: .chunk, isStored: false, tombstones: [tombstone(by: bob, at: wall(4_000))]
+        )
         local.upsert(ours)
         let live = record(Key256.sha256(of: [8]))
         local.upsert(live)

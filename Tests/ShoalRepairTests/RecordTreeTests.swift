@@ -27,7 +27,8 @@ final class RecordTreeTests: XCTestCase {
         var tree = RecordTree(records: records)
         var rng = SeededRandom(seed: 5)
         for bitLength in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 255, 256] {
-            let range = KeyRange(containing: records[Int.random(in: 0..<records.count, using: &rng)].id, bitLength: bitLength)
+            let range = KeyRange(
+                containing: records[Int.random(in: 0..<records.count, using: &rng)].id, bitLength: bitLength)
             var only = RecordTree(records: records.filter { range.contains($0.id) })
             XCTAssertEqual(tree.summary(of: range), only.summary(of: range), "range \(range)")
             XCTAssertEqual(tree.summary(of: range).count, UInt64(records.filter { range.contains($0.id) }.count))

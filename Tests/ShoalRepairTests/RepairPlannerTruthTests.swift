@@ -9,7 +9,9 @@ final class RepairPlannerTruthTests: XCTestCase {
     private let closest = [node(1), node(2), node(3)]
 
     /// Evidence that each of `nodes` was compared over the whole key space and lacks `lacking` there.
-    private func evidence(_ holdings: [UInt64: Set<ContentID>], lacking: [UInt64: Set<ContentID>] = [:]) -> HolderEvidence {
+    private func evidence(
+        _ holdings: [UInt64: Set<ContentID>], lacking: [UInt64: Set<ContentID>] = [:]
+    ) -> HolderEvidence {
         var evidence = HolderEvidence()
         for k in Set(holdings.keys).union(lacking.keys) {
             var outcome = ExchangeOutcome(peer: node(k).id, horizon: .origin, ranges: [.everything])
@@ -27,8 +29,10 @@ final class RepairPlannerTruthTests: XCTestCase {
         let manifest = record(object(0), owners: [alice, bob, carol], kind: .manifest)
             .deleting(tombstone(by: Self.dave, at: wall(1)))
         var planner = RepairPlanner(localID: node(9).id, replicas: r)
-        let plan = planner.plan(inventory: [InventoryEntry(record: manifest, size: 10)], now: .zero,
-                                evidence: everyoneLacks([object(0)])) { _ in self.closest }
+        let plan = planner.plan(
+            inventory: [InventoryEntry(record: manifest, size: 10)], now: .zero,
+            evidence: everyoneLacks([object(0)])
+        ) { _ in self.closest }
         XCTAssertEqual(plan.objectPushes.count, 3)
         for push in plan.objectPushes {
             XCTAssertEqual(push.kind, .manifest)
@@ -46,7 +50,10 @@ final class RepairPlannerTruthTests: XCTestCase {
         var planner = RepairPlanner(localID: node(2).id, replicas: r)
         var asked = 0
         let plan = planner.plan(
-            inventory: [InventoryEntry(record: deleted, size: 10), InventoryEntry(record: record(object(1)).deleting(tombstone(at: wall(2_000))), size: 5, isPinned: true)],
+            inventory: [
+                InventoryEntry(record: deleted, size: 10),
+                InventoryEntry(record: record(object(1)).deleting(tombstone(at: wall(2_000))), size: 5, isPinned: true),
+            ],
             now: .zero, evidence: everyoneLacks([object(0), object(1)])
         ) { _ in
             asked += 1
@@ -55,7 +62,9 @@ final class RepairPlannerTruthTests: XCTestCase {
         XCTAssertEqual(plan.objectPushes, [])
         XCTAssertEqual(plan.discarded, [object(0), object(1)])
         XCTAssertEqual(asked, 0, "no placement needed for deleted content")
-        let leaving = planner.leavePlan(inventory: [InventoryEntry(record: deleted, size: 10)], now: .zero, evidence: HolderEvidence()) { _ in self.closest }
+        let leaving = planner.leavePlan(
+            inventory: [InventoryEntry(record: deleted, size: 10)], now: .zero, evidence: HolderEvidence()
+        ) { _ in self.closest }
         XCTAssertEqual(leaving.directives, [])
     }
 
@@ -64,25 +73,34 @@ final class RepairPlannerTruthTests: XCTestCase {
         XCTAssertEqual(shared.owners, [bob])
         XCTAssertFalse(shared.isDeleted)
         var planner = RepairPlanner(localID: node(1).id, replicas: r)
-        let plan = planner.plan(inventory: [InventoryEntry(record: shared, size: 10)], now: .zero,
-                                evidence: evidence([2: []], lacking: [3: [object(0)]])) { _ in self.closest }
+        let plan = planner.plan(
+            inventory: [InventoryEntry(record: shared, size: 10)], now: .zero,
+            evidence: evidence([2: []], lacking: [3: [object(0)]])
+        ) { _ in self.closest }
         XCTAssertEqual(plan.objectPushes.map(\.target), [node(3)])
         XCTAssertEqual(plan.objectPushes.first?.claims.map(\.owner), [bob])
-        XCTAssertEqual(plan.objectPushes.first?.tombstones.map(\.owner), [alice], "the target learns alice's delete with the copy")
+        XCTAssertEqual(
+            plan.objectPushes.first?.tombstones.map(\.owner), [alice], "the target learns alice's delete with the copy")
         XCTAssertEqual(plan.discarded, [])
     }
 
     func testPinnedObjectsAreHandedOffButKept() {
         let held = evidence([1: [], 2: [], 3: []])
         var planner = RepairPlanner(localID: node(9).id, replicas: r)
-        let pinned = planner.plan(inventory: [InventoryEntry(record: record(object(0)), size: 10, isPinned: true)],
-                                  now: .zero, evidence: held) { _ in self.closest }
+        let pinned = planner.plan(
+            inventory: [InventoryEntry(record: record(object(0)), size: 10, isPinned: true)],
+            now: .zero, evidence: held
+        ) { _ in self.closest }
         XCTAssertEqual(pinned.directives, [])
-        let unpinned = planner.plan(inventory: [InventoryEntry(record: record(object(0)), size: 10)],
-                                    now: .zero, evidence: held) { _ in self.closest }
+        let unpinned = planner.plan(
+            inventory: [InventoryEntry(record: record(object(0)), size: 10)],
+            now: .zero, evidence: held
+        ) { _ in self.closest }
         XCTAssertEqual(unpinned.directives, [.drop(object(0))])
-        let partly = planner.plan(inventory: [InventoryEntry(record: record(object(0)), size: 10, isPinned: true)],
-                                  now: .zero, evidence: evidence([1: [], 2: []], lacking: [3: [object(0)]])) { _ in self.closest }
+        let partly = planner.plan(
+            inventory: [InventoryEntry(record: record(object(0)), size: 10, isPinned: true)],
+            now: .zero, evidence: evidence([1: [], 2: []], lacking: [3: [object(0)]])
+        ) { _ in self.closest }
         XCTAssertEqual(partly.objectPushes.map(\.target), [node(3)])
     }
 
@@ -107,10 +125,13 @@ final class RepairPlannerTruthTests: XCTestCase {
     func testTheClosestKnownHolderIsResponsible() {
         func pushes(local: UInt64, holders: [UInt64: Set<ContentID>], lacking: [UInt64: Set<ContentID>]) -> [Contact] {
             var planner = RepairPlanner(localID: node(local).id, replicas: r)
-            return planner.plan(inventory: [InventoryEntry(record: record(object(0)), size: 1)], now: .zero,
-                                evidence: evidence(holders, lacking: lacking)) { _ in self.closest }.objectPushes.map(\.target)
+            return planner.plan(
+                inventory: [InventoryEntry(record: record(object(0)), size: 1)], now: .zero,
+                evidence: evidence(holders, lacking: lacking)
+            ) { _ in self.closest }.objectPushes.map(\.target)
         }
-        XCTAssertEqual(pushes(local: 3, holders: [1: []], lacking: [2: [object(0)]]), [], "node 1 is closer and holds it")
+        XCTAssertEqual(
+            pushes(local: 3, holders: [1: []], lacking: [2: [object(0)]]), [], "node 1 is closer and holds it")
         XCTAssertEqual(pushes(local: 1, holders: [2: []], lacking: [3: [object(0)]]), [node(3)])
         XCTAssertEqual(pushes(local: 2, holders: [3: []], lacking: [1: [object(0)]]), [node(1)])
     }
@@ -134,8 +155,9 @@ final class RepairPlannerTruthTests: XCTestCase {
         var planner = RepairPlanner(localID: node(9).id, replicas: r)
         let inventory = records.map { InventoryEntry(record: $0, size: 100) }
         let plan = planner.plan(inventory: inventory, now: .zero, evidence: evidence) { _ in self.closest }
-        XCTAssertEqual(Set(plan.objectPushes.map { "\($0.object.short)→\($0.target.id.short)" }),
-                       ["\(ids[0].short)→\(node(2).id.short)", "\(ids[7].short)→\(node(3).id.short)"])
+        XCTAssertEqual(
+            Set(plan.objectPushes.map { "\($0.object.short)→\($0.target.id.short)" }),
+            ["\(ids[0].short)→\(node(2).id.short)", "\(ids[7].short)→\(node(3).id.short)"])
         XCTAssertEqual(plan.objectPushes.first { $0.object == ids[0] }?.kind, .manifest)
         XCTAssertEqual(plan.handedOff.count, 38, "every other object is on all three: dropped here")
         for push in plan.objectPushes {

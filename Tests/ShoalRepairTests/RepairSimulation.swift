@@ -29,8 +29,9 @@ struct RepairSimulation {
 
     mutating func add(_ id: NodeID) {
         let contact = Contact(id: id, address: PeerAddress(host: "127.0.9.\(nodes.count + 1)", port: 7000))
-        nodes[id] = Node(contact: contact, planner: RepairPlanner(localID: id, replicas: replicas),
-                         scheduler: ExchangeScheduler(localID: id, replicas: replicas))
+        nodes[id] = Node(
+            contact: contact, planner: RepairPlanner(localID: id, replicas: replicas),
+            scheduler: ExchangeScheduler(localID: id, replicas: replicas))
     }
 
     var live: [Contact] { nodes.values.filter(\.isUp).map(\.contact).sorted { $0.id < $1.id } }
@@ -73,8 +74,9 @@ struct RepairSimulation {
                 let verified = reconciliation.deleteIDsToVerify.intersection(validDeletes)
                 for record in reconciliation.localUpdates(trusting: verified, local: me.tree) { me.tree.upsert(record) }
                 for record in reconciliation.recordsForPeer {
-                    let trusted = ObjectRecord(id: record.id, kind: record.kind, isStored: false, claims: record.claims,
-                                               tombstones: record.tombstones.filter { validDeletes.contains($0.deleteID) })
+                    let trusted = ObjectRecord(
+                        id: record.id, kind: record.kind, isStored: false, claims: record.claims,
+                        tombstones: record.tombstones.filter { validDeletes.contains($0.deleteID) })
                     peer.tree.upsert(peer.tree.record(record.id).map { $0.merged(with: trusted) } ?? trusted)
                 }
             case .failure(let failure):
@@ -84,7 +86,9 @@ struct RepairSimulation {
         }
         let map = ResponsibilityMap(nodes: neighbourhood.map(\.id), replicas: replicas)
         var inventory: [InventoryEntry] = []
-        me.tree.forEachRecord(in: .everything) { if $0.isStored { inventory.append(InventoryEntry(record: $0, size: 1)) } }
+        me.tree.forEachRecord(in: .everything) {
+            if $0.isStored { inventory.append(InventoryEntry(record: $0, size: 1)) }
+        }
         let contacts = Dictionary(uniqueKeysWithValues: neighbourhood.map { ($0.id, $0) })
         let plan = me.planner.plan(inventory: inventory, now: now, evidence: me.evidence) { object in
             (map.holders(of: object) ?? []).compactMap { contacts[$0] }

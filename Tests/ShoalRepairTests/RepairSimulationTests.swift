@@ -69,12 +69,16 @@ final class RepairSimulationTests: XCTestCase {
     func testSharedContentDeletedByOneOwnerIsStillRepairedWithBothRecords() throws {
         var (sim, ids) = cluster(seed: 84)
         let shared = ids[5]
-        for holder in sim.placement().holders(of: shared)! { sim.nodes[holder]!.tree.upsert(record(shared, owners: [alice, bob])) }
+        for holder in sim.placement().holders(of: shared)! {
+            sim.nodes[holder]!.tree.upsert(record(shared, owners: [alice, bob]))
+        }
         sim.delete(shared, tombstone(by: alice, at: wall(5_000)))
         let victim = try XCTUnwrap(sim.placement().holders(of: shared)!.last)
         sim.nodes[victim]!.isUp = false
         for _ in 0..<4 { sim.round() }
-        XCTAssertEqual(sim.storers(of: shared), Set(sim.placement().holders(of: shared)!), "back at r replicas without the dead node")
+        XCTAssertEqual(
+            sim.storers(of: shared), Set(sim.placement().holders(of: shared)!),
+            "back at r replicas without the dead node")
         XCTAssertFalse(sim.storers(of: shared).contains(victim))
         for holder in sim.storers(of: shared) {
             let r = try XCTUnwrap(sim.nodes[holder]!.tree.record(shared))

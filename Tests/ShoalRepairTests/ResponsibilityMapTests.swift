@@ -56,7 +56,8 @@ final class ResponsibilityMapTests: XCTestCase {
                 XCTAssertTrue(bruteForce(probe, nodes, 3).contains(me))
             }
         }
-        XCTAssertEqual(ResponsibilityMap(nodes: nodes, replicas: 3, restrictedTo: Key256.random(using: &rng)).ranges, [])
+        XCTAssertEqual(
+            ResponsibilityMap(nodes: nodes, replicas: 3, restrictedTo: Key256.random(using: &rng)).ranges, [])
     }
 
     func testExcludingCutsAroundAnInnerRange() {

@@ -16,14 +16,19 @@ final class ShellHooksTests: XCTestCase {
         let me = cluster[0]
         let map = ResponsibilityMap(nodes: cluster.map(\.id), replicas: 3)
         let foreign = try XCTUnwrap(map.ranges.first { !$0.holders.contains(me.id) })
-        var plain = ExchangeScheduler(localID: me.id, replicas: 3, limits: ExchangeScheduleLimits(maximumExchangesPerRound: 100))
+        var plain = ExchangeScheduler(
+            localID: me.id, replicas: 3, limits: ExchangeScheduleLimits(maximumExchangesPerRound: 100))
         let without = plain.planRound(neighbourhood: cluster, local: RecordTree(), now: .zero)
-        XCTAssertFalse(without.contains { $0.ranges.contains(foreign.range) }, "a range neither held nor owned is not compared")
+        XCTAssertFalse(
+            without.contains { $0.ranges.contains(foreign.range) }, "a range neither held nor owned is not compared")
 
-        var holding = ExchangeScheduler(localID: me.id, replicas: 3, limits: ExchangeScheduleLimits(maximumExchangesPerRound: 100))
-        let with = holding.planRound(neighbourhood: cluster, local: RecordTree(), now: .zero, alsoHolding: { $0 == foreign.range })
+        var holding = ExchangeScheduler(
+            localID: me.id, replicas: 3, limits: ExchangeScheduleLimits(maximumExchangesPerRound: 100))
+        let with = holding.planRound(
+            neighbourhood: cluster, local: RecordTree(), now: .zero, alsoHolding: { $0 == foreign.range })
         let comparing = Set(with.filter { $0.ranges.contains(foreign.range) }.map(\.peer.id))
-        XCTAssertEqual(comparing, Set(foreign.holders), "every holder of the range is asked about the copies held there")
+        XCTAssertEqual(
+            comparing, Set(foreign.holders), "every holder of the range is asked about the copies held there")
     }
 
     func testLearnedTombstonesAreJudgedOneByOne() throws {
@@ -38,11 +43,13 @@ final class ShellHooksTests: XCTestCase {
         let (outcome, _) = try XCTUnwrap(exchange(&local, with: &peer))
         let reconciliation = RecordReconciliation(outcome: outcome, local: local)
         XCTAssertEqual(reconciliation.deleteIDsToVerify, [real.deleteID])
-        let updates = reconciliation.localUpdates(trusting: { id, t in id == ids[0] && t.deleteID == real.deleteID }, local: local)
+        let updates = reconciliation.localUpdates(
+            trusting: { id, t in id == ids[0] && t.deleteID == real.deleteID }, local: local)
         XCTAssertEqual(updates.map(\.id), [ids[0]])
         XCTAssertTrue(try XCTUnwrap(updates.first).isDeleted)
         // Trusting by delete ID alone would have applied both.
-        XCTAssertEqual(Set(reconciliation.localUpdates(trusting: [real.deleteID], local: local).map(\.id)), [ids[0], ids[1]])
+        XCTAssertEqual(
+            Set(reconciliation.localUpdates(trusting: [real.deleteID], local: local).map(\.id)), [ids[0], ids[1]])
     }
 
     func testThePolicyScalesItsEpochWithTheGrace() {

@@ -59,7 +59,10 @@ final class ChunkStoreTests: XCTestCase, @unchecked Sendable {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
         let (id, _) = object(100, seed: 2)
-        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(ByteBuffer(bytes: randomBytes(100, seed: 3)), id: id, verifyHash: true) }) {
+        await assertThrows(
+            ChunkStoreError.self,
+            { _ = try await store.stage(ByteBuffer(bytes: randomBytes(100, seed: 3)), id: id, verifyHash: true) }
+        ) {
             $0.code == .hashMismatch && $0.id == id
         }
         let contains = try await store.contains(id)
@@ -119,7 +122,9 @@ final class ChunkStoreTests: XCTestCase, @unchecked Sendable {
             XCTAssertEqual(Array(past.data.readableBytesView), Array(bytes[990...]))
             let empty = try await store.read(id, offset: 1_000, length: 0, verify: verify)
             XCTAssertEqual(empty.data.readableBytes, 0)
-            await assertThrows(ChunkStoreError.self, { _ = try await store.read(id, offset: 1_001, length: 1, verify: verify) }) {
+            await assertThrows(
+                ChunkStoreError.self, { _ = try await store.read(id, offset: 1_001, length: 1, verify: verify) }
+            ) {
                 $0.code == .rangeOutOfBounds
             }
         }
@@ -153,10 +158,12 @@ final class ChunkStoreTests: XCTestCase, @unchecked Sendable {
     }
 
     func testFullDiskIsReportedClearlyAndLeavesNoPartialObject() async throws {
-        let store = try await ChunkStore.open(directory: directory.path, faults: ChunkStoreFaults(failWritesAfterBytes: 4_096))
+        let store = try await ChunkStore.open(
+            directory: directory.path, faults: ChunkStoreFaults(failWritesAfterBytes: 4_096))
         defer { store.close() }
         let (id, bytes) = object(10_000, seed: 10)
-        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(bytes, id: id, verifyHash: true) }) { error in
+        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(bytes, id: id, verifyHash: true) }) {
+            error in
             error.code == .diskFull && error.description.contains("full") && error.description.contains("--max-storage")
         }
         let contains = try await store.contains(id)
@@ -189,7 +196,9 @@ final class ChunkStoreTests: XCTestCase, @unchecked Sendable {
         // The owner's bytes (the metadata database) count too.
         store.setExternalBytes(64 << 10)
         let (next, nextBytes) = object(8, seed: 5_000)
-        await assertThrows(ChunkStoreError.self, { try await self.put(store, nextBytes, next) }) { $0.code == .capacityExceeded }
+        await assertThrows(ChunkStoreError.self, { try await self.put(store, nextBytes, next) }) {
+            $0.code == .capacityExceeded
+        }
         XCTAssertEqual(directory.files(in: "tmp"), [])
     }
 
@@ -197,7 +206,10 @@ final class ChunkStoreTests: XCTestCase, @unchecked Sendable {
         let store = try await ChunkStore.open(directory: directory.path)
         defer { store.close() }
         let bytes = ByteBuffer(repeating: 7, count: ChunkStore.maximumObjectSize + 1)
-        await assertThrows(ChunkStoreError.self, { _ = try await store.stage(bytes, id: ContentID.sha256(of: bytes), verifyHash: false) }) {
+        await assertThrows(
+            ChunkStoreError.self,
+            { _ = try await store.stage(bytes, id: ContentID.sha256(of: bytes), verifyHash: false) }
+        ) {
             $0.code == .objectTooLarge
         }
     }

@@ -23,7 +23,8 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
     }
 
     private func open(maxStorage: UInt64? = nil, cacheSize: UInt64 = 1 << 20) async throws -> LocalObjects {
-        try await LocalObjects.open(directory: directory.path, maxStorage: maxStorage, cacheSize: cacheSize, logger: Logger(label: "t"))
+        try await LocalObjects.open(
+            directory: directory.path, maxStorage: maxStorage, cacheSize: cacheSize, logger: Logger(label: "t"))
     }
 
     private func object(_ count: Int, seed: UInt64) -> (id: ContentID, bytes: ByteBuffer) {
@@ -32,10 +33,13 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
     }
 
     @discardableResult
-    private func store(_ objects: LocalObjects, _ o: (id: ContentID, bytes: ByteBuffer), by owner: ObjectOwner, at time: Int64,
-                       fresh: Bool = true) async throws -> StoreResult {
-        try await objects.storeReplica(o.id, bytes: o.bytes, kind: .chunk, claims: [OwnerClaim(owner: owner, claimedAt: at(time))],
-                                       fresh: fresh, hashVerified: false, now: at(time))
+    private func store(
+        _ objects: LocalObjects, _ o: (id: ContentID, bytes: ByteBuffer), by owner: ObjectOwner, at time: Int64,
+        fresh: Bool = true
+    ) async throws -> StoreResult {
+        try await objects.storeReplica(
+            o.id, bytes: o.bytes, kind: .chunk, claims: [OwnerClaim(owner: owner, claimedAt: at(time))],
+            fresh: fresh, hashVerified: false, now: at(time))
     }
 
     func testAReplicaIsWrittenAndRecordedOnceAndGainsEveryClaim() async throws {
@@ -60,7 +64,9 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let o = object(3_000, seed: 2)
         // The attacker stores a public chunk under its own key and deletes it.
         try await store(objects, o, by: bob, at: 1)
-        let poisoned = try await objects.applyDelete(owner: bob, objects: [o.id], deletedAt: at(2), deleteID: .sha256(of: [UInt8]("\(bob) \(at(2))".utf8)), message: [1])
+        let poisoned = try await objects.applyDelete(
+            owner: bob, objects: [o.id], deletedAt: at(2), deleteID: .sha256(of: [UInt8]("\(bob) \(at(2))".utf8)),
+            message: [1])
         XCTAssertEqual(poisoned, [.removed])
         // The publisher's put of the same chunk is accepted.
         let published = try await store(objects, o, by: alice, at: 3)
@@ -71,7 +77,9 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let value2 = try await objects.metadata.claims(of: o.id).map(\.owner)
         XCTAssertEqual(value2, [alice])
         // An owner deletes and puts the same object again.
-        _ = try await objects.applyDelete(owner: alice, objects: [o.id], deletedAt: at(4), deleteID: .sha256(of: [UInt8]("\(alice) \(at(4))".utf8)), message: [1])
+        _ = try await objects.applyDelete(
+            owner: alice, objects: [o.id], deletedAt: at(4), deleteID: .sha256(of: [UInt8]("\(alice) \(at(4))".utf8)),
+            message: [1])
         let gone = try await objects.holding(o.id)
         XCTAssertNil(gone)
         let again = try await store(objects, o, by: alice, at: 5)
@@ -83,9 +91,13 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let objects = try await open()
         let o = object(5_000, seed: 3)
         try await store(objects, o, by: alice, at: 10)
-        _ = try await objects.applyDelete(owner: alice, objects: [o.id], deletedAt: at(20), deleteID: .sha256(of: [UInt8]("\(alice) \(at(20))".utf8)), message: [1])
+        _ = try await objects.applyDelete(
+            owner: alice, objects: [o.id], deletedAt: at(20), deleteID: .sha256(of: [UInt8]("\(alice) \(at(20))".utf8)),
+            message: [1])
         let counted = objects.chunks.bytesCounted
-        await assertThrows(LocalObjectsError.self, { try await self.store(objects, o, by: self.alice, at: 10, fresh: false) }) { _ in true }
+        await assertThrows(
+            LocalObjectsError.self, { try await self.store(objects, o, by: self.alice, at: 10, fresh: false) }
+        ) { _ in true }
         let held = try await objects.holding(o.id)
         XCTAssertNil(held)
         let onDisk = try await objects.chunks.contains(o.id)
@@ -123,7 +135,9 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let objects = try await open()
         let stored = try await withThrowingTaskGroup(of: StoreResult.self) { group in
             for seed in 0..<48 {
-                group.addTask { try await self.store(objects, self.object(70_000, seed: 500 + UInt64(seed)), by: self.alice, at: 1) }
+                group.addTask {
+                    try await self.store(objects, self.object(70_000, seed: 500 + UInt64(seed)), by: self.alice, at: 1)
+                }
             }
             return try await group.reduce(into: 0) { count, result in if result == .stored { count += 1 } }
         }
@@ -165,7 +179,9 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         let cached = (0..<4).map { object(5_000, seed: 40 + UInt64($0)) }
         for o in cached {
             objects.cache(o.id, bytes: o.bytes, kind: .chunk)
-            for _ in 0..<400 where try await objects.holding(o.id) == nil { try await Task.sleep(for: .milliseconds(5)) }
+            for _ in 0..<400 where try await objects.holding(o.id) == nil {
+                try await Task.sleep(for: .milliseconds(5))
+            }
         }
         let first = try await objects.holding(cached[0].id)
         XCTAssertNil(first, "the least recently used copy was evicted")
@@ -192,7 +208,8 @@ final class LocalObjectsTests: XCTestCase, @unchecked Sendable {
         try FileManager.default.removeItem(atPath: objects.chunks.objectPath(lost.id))
         await objects.close()
         // The metadata database is moved aside: the node starts with an empty one.
-        try FileManager.default.moveItem(atPath: directory.path + "/metadata.sqlite", toPath: directory.path + "/aside.sqlite")
+        try FileManager.default.moveItem(
+            atPath: directory.path + "/metadata.sqlite", toPath: directory.path + "/aside.sqlite")
         _ = try? FileManager.default.removeItem(atPath: directory.path + "/metadata.sqlite-wal")
         objects = try await open()
         let value5 = try await objects.holding(kept.id)?.state

@@ -33,8 +33,10 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// Asserts that `body` throws an error of type `E` for which `check` holds.
-func assertThrows<E: Error>(_ type: E.Type, _ body: () async throws -> Void, file: StaticString = #filePath,
-                            line: UInt = #line, _ check: (E) -> Bool) async {
+func assertThrows<E: Error>(
+    _ type: E.Type, _ body: () async throws -> Void, file: StaticString = #filePath,
+    line: UInt = #line, _ check: (E) -> Bool
+) async {
     do {
         try await body()
         XCTFail("expected \(E.self), nothing was thrown", file: file, line: line)

@@ -38,8 +38,11 @@ final class RawClient: Sendable {
         if let identity {
             var config = TLSConfiguration.makeClientConfiguration()
             config.minimumTLSVersion = .tlsv13
-            config.certificateChain = [.certificate(try NIOSSLCertificate(bytes: identity.certificateDER, format: .der))]
-            config.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem))
+            config.certificateChain = [
+                .certificate(try NIOSSLCertificate(bytes: identity.certificateDER, format: .der))
+            ]
+            config.privateKey = .privateKey(
+                try NIOSSLPrivateKey(bytes: Array(identity.privateKey.pemRepresentation.utf8), format: .pem))
             config.certificateVerification = .none
             sslContext = try NIOSSLContext(configuration: config)
         }
@@ -47,7 +50,8 @@ final class RawClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: sslContext, serverHostname: nil))
                     }
                     try channel.pipeline.syncOperations.addHandler(Collector(received))
                 }

@@ -2,9 +2,10 @@ import Foundation
 import Logging
 import NIOCore
 import ShoalCore
-@testable import ShoalTransport
 import ShoalWire
 import XCTest
+
+@testable import ShoalTransport
 
 /// Answers Ping with Pong and FindNode with no contacts.
 struct EchoHandler: PeerRequestHandler {
@@ -25,11 +26,14 @@ final class TransportTests: XCTestCase {
         transports = []
     }
 
-    private func makeNode(_ configure: (inout TransportConfiguration) -> Void = { _ in }) async throws -> (Transport, Contact) {
+    private func makeNode(
+        _ configure: (inout TransportConfiguration) -> Void = { _ in }
+    ) async throws -> (Transport, Contact) {
         var config = TransportConfiguration()
         configure(&config)
-        let transport = try Transport(identity: try .ephemeral(), configuration: config, handler: EchoHandler(),
-                                      logger: Logger(label: "test"))
+        let transport = try Transport(
+            identity: try .ephemeral(), configuration: config, handler: EchoHandler(),
+            logger: Logger(label: "test"))
         Task { await transport.run() }
         let bound = try await transport.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
         transports.append(transport)
@@ -87,7 +91,10 @@ final class TransportTests: XCTestCase {
         try await client.send(WireFrame(id: 0, .hello(Hello(nodeID: Key256.random(using: &rng), listenAddress: nil))))
         var sawError: WireError?
         while let frame = try await client.nextFrame(timeout: .seconds(5)) {
-            if case .error(let e) = frame.message { sawError = e; break }
+            if case .error(let e) = frame.message {
+                sawError = e
+                break
+            }
         }
         XCTAssertEqual(sawError?.code, .identityMismatch)
         let closed = await client.waitForClose()
@@ -98,10 +105,14 @@ final class TransportTests: XCTestCase {
         let (_, bContact) = try await makeNode()
         let identity = try NodeIdentity.ephemeral()
         let client = try await RawClient.connect(to: bContact.address, tls: identity)
-        try await client.send(WireFrame(id: 0, .hello(Hello(protocolVersion: 99, nodeID: identity.nodeID, listenAddress: nil))))
+        try await client.send(
+            WireFrame(id: 0, .hello(Hello(protocolVersion: 99, nodeID: identity.nodeID, listenAddress: nil))))
         var sawError: WireError?
         while let frame = try await client.nextFrame(timeout: .seconds(5)) {
-            if case .error(let e) = frame.message { sawError = e; break }
+            if case .error(let e) = frame.message {
+                sawError = e
+                break
+            }
         }
         XCTAssertEqual(sawError?.code, .unsupportedVersion)
         let closed = await client.waitForClose()
@@ -131,14 +142,20 @@ final class TransportTests: XCTestCase {
         try await client.send(WireFrame(id: 1, .ping(payload: Data("x".utf8))))
         var gotPong = false
         while let frame = try await client.nextFrame(timeout: .seconds(5)) {
-            if frame.id == 1, case .pong = frame.message { gotPong = true; break }
+            if frame.id == 1, case .pong = frame.message {
+                gotPong = true
+                break
+            }
         }
         XCTAssertTrue(gotPong)
         // Then garbage: a length prefix followed by bytes that are not a Frame.
         try await client.send([0x06, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
         var sawError: WireError?
         while let frame = try await client.nextFrame(timeout: .seconds(5)) {
-            if case .error(let e) = frame.message { sawError = e; break }
+            if case .error(let e) = frame.message {
+                sawError = e
+                break
+            }
         }
         XCTAssertEqual(sawError?.code, .protocolViolation)
         let closed = await client.waitForClose()
@@ -152,10 +169,13 @@ final class TransportTests: XCTestCase {
         let identity = try NodeIdentity.ephemeral()
         let client = try await RawClient.connect(to: bContact.address, tls: identity)
         try await client.send(WireFrame(id: 0, .hello(Hello(nodeID: identity.nodeID, listenAddress: nil))))
-        try await client.send([0x80, 0x80, 0x80, 0x10]) // 32 MiB
+        try await client.send([0x80, 0x80, 0x80, 0x10])  // 32 MiB
         var sawError: WireError?
         while let frame = try await client.nextFrame(timeout: .seconds(5)) {
-            if case .error(let e) = frame.message { sawError = e; break }
+            if case .error(let e) = frame.message {
+                sawError = e
+                break
+            }
         }
         XCTAssertEqual(sawError?.code, .frameTooLarge)
         let closed = await client.waitForClose()
@@ -199,7 +219,8 @@ final class TransportTests: XCTestCase {
         transports.append(sleepy)
         let address = try await sleepy.listen(on: PeerAddress(host: "127.0.0.1", port: 0))
         do {
-            _ = try await a.request(.ping(payload: Data()), to: Contact(id: sleepy.nodeID, address: address), timeout: .milliseconds(200))
+            _ = try await a.request(
+                .ping(payload: Data()), to: Contact(id: sleepy.nodeID, address: address), timeout: .milliseconds(200))
             XCTFail("expected a timeout")
         } catch let error as TransportError {
             guard case .timeout = error else { return XCTFail("\(error)") }

@@ -2,12 +2,14 @@ import Foundation
 import NIOCore
 import NIOTestUtils
 import ShoalCore
-@testable import ShoalWire
 import XCTest
+
+@testable import ShoalWire
 
 final class FrameCodecTests: XCTestCase {
     private let id = Key256(hex: String(repeating: "ab", count: 32))!
-    private let contact = Contact(id: Key256(hex: String(repeating: "01", count: 32))!, address: PeerAddress(host: "127.0.0.2", port: 4000))
+    private let contact = Contact(
+        id: Key256(hex: String(repeating: "01", count: 32))!, address: PeerAddress(host: "127.0.0.2", port: 4000))
 
     private func sampleFrames() -> [WireFrame] {
         [
@@ -18,22 +20,49 @@ final class FrameCodecTests: XCTestCase {
             WireFrame(id: 2, .nodes([contact, contact])),
             WireFrame(id: 3, .findValue(key: id)),
             WireFrame(id: 3, .valueResult(ValueResult(held: false, closer: [contact]))),
-            WireFrame(id: 4, .storeChunk(StoreChunk(id: id, data: ByteBuffer(repeating: 7, count: 300), kind: .chunk, root: id, ownerKey: Data([4, 5])))),
-            WireFrame(id: 300, .storeChunk(StoreChunk(id: id, data: ByteBuffer(repeating: 9, count: 200_000), kind: .manifest, root: .zero,
-                                                    ownerKey: Data(), force: true,
-                                                    claims: [OwnerClaim(owner: ObjectOwner(key: Array(repeating: 4, count: 65))!, claimedAt: Timestamp(nanoseconds: 1_700_000_000_123_000_000)),
-                                                             OwnerClaim(owner: .anonymous, claimedAt: .zero)]))),
-            WireFrame(id: 0, .storeChunk(StoreChunk(id: id, data: ByteBuffer(), kind: .chunk, root: id, ownerKey: Data()))),
+            WireFrame(
+                id: 4,
+                .storeChunk(
+                    StoreChunk(
+                        id: id, data: ByteBuffer(repeating: 7, count: 300), kind: .chunk, root: id,
+                        ownerKey: Data([4, 5])))),
+            WireFrame(
+                id: 300,
+                .storeChunk(
+                    StoreChunk(
+                        id: id, data: ByteBuffer(repeating: 9, count: 200_000), kind: .manifest, root: .zero,
+                        ownerKey: Data(), force: true,
+                        claims: [
+                            OwnerClaim(
+                                owner: ObjectOwner(key: Array(repeating: 4, count: 65))!,
+                                claimedAt: Timestamp(nanoseconds: 1_700_000_000_123_000_000)),
+                            OwnerClaim(owner: .anonymous, claimedAt: .zero),
+                        ]))),
+            WireFrame(
+                id: 0, .storeChunk(StoreChunk(id: id, data: ByteBuffer(), kind: .chunk, root: id, ownerKey: Data()))),
             WireFrame(id: 4, .storeAck(StoreAck(stored: false, reason: "not among the 3 closest", closer: [contact]))),
             WireFrame(id: 5, .getChunk(GetChunk(id: id, offset: 10, length: 20))),
-            WireFrame(id: 5, .chunkData(ChunkData(id: id, offset: 10, totalSize: 30, data: ByteBuffer(repeating: 1, count: 20)))),
+            WireFrame(
+                id: 5,
+                .chunkData(ChunkData(id: id, offset: 10, totalSize: 30, data: ByteBuffer(repeating: 1, count: 20)))),
             WireFrame(id: 1 << 40, .chunkData(ChunkData(id: id, offset: 0, totalSize: 0, data: ByteBuffer()))),
-            WireFrame(id: 6, .delete(DeleteRequest(root: id, objects: [id, id], issuedAt: 1_700_000_000, ownerKey: Data([1]), signature: Data([2])))),
+            WireFrame(
+                id: 6,
+                .delete(
+                    DeleteRequest(
+                        root: id, objects: [id, id], issuedAt: 1_700_000_000, ownerKey: Data([1]), signature: Data([2]))
+                )),
             WireFrame(id: 6, .deleteAck(DeleteAck(removed: 2, absent: 0, retained: [id]))),
             WireFrame(id: 0, .badCopy(id)),
-            WireFrame(id: 7, .gossip(GossipMessage(kind: .probeRequest, target: contact,
-                                                   updates: [MemberUpdate(member: contact, status: .suspect, incarnation: 3),
-                                                             MemberUpdate(member: contact, status: .suspect, incarnation: 4, accuser: id)]))),
+            WireFrame(
+                id: 7,
+                .gossip(
+                    GossipMessage(
+                        kind: .probeRequest, target: contact,
+                        updates: [
+                            MemberUpdate(member: contact, status: .suspect, incarnation: 3),
+                            MemberUpdate(member: contact, status: .suspect, incarnation: 4, accuser: id),
+                        ]))),
             WireFrame(id: 7, .gossip(GossipMessage(kind: .ack))),
             WireFrame(id: 8, .error(WireError(.notFound, "no such object"))),
         ]
@@ -82,7 +111,10 @@ final class FrameCodecTests: XCTestCase {
         DataFrameCodec.writeVarint(UInt64(bytes.count), to: &buffer)
         buffer.writeBytes(bytes)
         let decoded = try XCTUnwrap(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20))
-        XCTAssertEqual(decoded, WireFrame(id: 3, .chunkData(ChunkData(id: id, offset: 0, totalSize: 0, data: ByteBuffer(bytes: [1, 2, 3])))))
+        XCTAssertEqual(
+            decoded,
+            WireFrame(
+                id: 3, .chunkData(ChunkData(id: id, offset: 0, totalSize: 0, data: ByteBuffer(bytes: [1, 2, 3])))))
         // A short ID is refused on either path, with the request's id.
         for body in [Data([0x0A, 0x02, 0x01, 0x02, 0x12, 0x01, 0x05, 0x22, 0x00]), Data([0x0A, 0x02, 0x01, 0x02])] {
             var frame = ByteBuffer()
@@ -105,7 +137,8 @@ final class FrameCodecTests: XCTestCase {
         let inputs: [[UInt8]] = [
             [0x06, 0x4A, 0x04, 0x0A, 0x00, 0x2A, 0x06, 0x10, 0x04],  // StoreChunk{id: 0 bytes, owner_key: truncated}
             [0x06, 0x4A, 0x04, 0x18, 0x48, 0x02, 0x48],  // StoreChunk{kind: 72, then field number 0}
-            [0x08, 0x08, 0x07, 0x62, 0x04, 0x0A, 0x00, 0x22, 0x05],  // Frame{id: 7, ChunkData{id: 0 bytes, data: truncated}}
+            // Frame{id: 7, ChunkData{id: 0 bytes, data: truncated}}
+            [0x08, 0x08, 0x07, 0x62, 0x04, 0x0A, 0x00, 0x22, 0x05],
         ]
         for bytes in inputs {
             var buffer = ByteBuffer(bytes: bytes)
@@ -114,7 +147,9 @@ final class FrameCodecTests: XCTestCase {
                 XCTAssertEqual((error as? FrameError)?.code, .protocolViolation)
                 XCTAssertEqual((error as? FrameError)?.requestID, 0)
             }
-            XCTAssertNil(DataFrameCodec.decode(ByteBuffer(bytes: bytes[1...Int(bytes[0])])), "the fast path leaves it to the general one")
+            XCTAssertNil(
+                DataFrameCodec.decode(ByteBuffer(bytes: bytes[1...Int(bytes[0])])),
+                "the fast path leaves it to the general one")
         }
     }
 
@@ -130,13 +165,21 @@ final class FrameCodecTests: XCTestCase {
             }
             var nodes = Shoal_V1_Frame()
             nodes.id = 3
-            nodes.nodes = .with { $0.contacts = [.with { $0.nodeID = Data(id.bytes); $0.address = address }] }
+            nodes.nodes = .with {
+                $0.contacts = [
+                    .with {
+                        $0.nodeID = Data(id.bytes)
+                        $0.address = address
+                    }
+                ]
+            }
             for frame in [hello, nodes] {
                 let bytes: [UInt8] = try frame.serializedBytes()
                 var buffer = ByteBuffer()
                 DataFrameCodec.writeVarint(UInt64(bytes.count), to: &buffer)
                 buffer.writeBytes(bytes)
-                XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20), address) { error in
+                XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20), address) {
+                    error in
                     XCTAssertEqual((error as? FrameError)?.code, .badRequest, "\(error)")
                     XCTAssertEqual((error as? FrameError)?.requestID, frame.id)
                 }
@@ -151,16 +194,20 @@ final class FrameCodecTests: XCTestCase {
         XCTAssertEqual(bytes, [0x08, 0x08, 0x01, 0x1a, 0x04, 0x0a, 0x02, 0x68, 0x69])
         // A length over 127 takes a two-byte varint.
         let big = try FrameEncoder.encode(WireFrame(id: 1, .pong(payload: Data(repeating: 0, count: 200))))
-        XCTAssertEqual(Array(big.prefix(2)), [0xd0, 0x01]) // 208 = 0x50 | 0x80, 0x01
+        XCTAssertEqual(Array(big.prefix(2)), [0xd0, 0x01])  // 208 = 0x50 | 0x80, 0x01
     }
 
     func testOversizeLengthIsRefusedBeforeBuffering() throws {
         var buffer = ByteBuffer()
         // varint for 10 MiB, no body.
         var length = UInt64(10 << 20)
-        while length >= 0x80 { buffer.writeInteger(UInt8(truncatingIfNeeded: length) | 0x80); length >>= 7 }
+        while length >= 0x80 {
+            buffer.writeInteger(UInt8(truncatingIfNeeded: length) | 0x80)
+            length >>= 7
+        }
         buffer.writeInteger(UInt8(length))
-        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize)) { error in
+        XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize)) {
+            error in
             XCTAssertEqual(error as? FrameError, .frameTooLarge(length: 10 << 20, limit: WireLimits.maximumFrameSize))
         }
     }
@@ -186,7 +233,7 @@ final class FrameCodecTests: XCTestCase {
     }
 
     func testFrameWithoutBodyIsUnknown() {
-        var buffer = ByteBuffer(bytes: [0x02, 0x08, 0x01]) // Frame{id: 1}, no body
+        var buffer = ByteBuffer(bytes: [0x02, 0x08, 0x01])  // Frame{id: 1}, no body
         XCTAssertThrowsError(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: 1 << 20)) { error in
             XCTAssertEqual(error as? FrameError, .unknownBody)
         }
@@ -227,7 +274,13 @@ final class FrameCodecTests: XCTestCase {
             $0.id = 4
             $0.gossip = .with {
                 $0.kind = .probe
-                $0.updates = [.with { $0.member = contact.proto; $0.status = .suspect; $0.incarnation = 2 }]
+                $0.updates = [
+                    .with {
+                        $0.member = contact.proto
+                        $0.status = .suspect
+                        $0.incarnation = 2
+                    }
+                ]
             }
         }
         var buffer = ByteBuffer()
@@ -242,7 +295,8 @@ final class FrameCodecTests: XCTestCase {
         // A node that predates the field reads an update that carries it as before (unknown
         // fields are skipped): the encoding of the first three fields is unchanged.
         let accused = MemberUpdate(member: contact, status: .suspect, incarnation: 2, accuser: id)
-        let encoded: [UInt8] = try WireFrame(id: 4, .gossip(GossipMessage(kind: .probe, updates: [accused]))).proto.serializedBytes()
+        let encoded: [UInt8] = try WireFrame(id: 4, .gossip(GossipMessage(kind: .probe, updates: [accused]))).proto
+            .serializedBytes()
         let parsed = try Shoal_V1_Frame(serializedBytes: encoded)
         XCTAssertEqual(parsed.gossip.updates.first?.accuser, Data(id.bytes))
         XCTAssertEqual(parsed.gossip.updates.first?.incarnation, 2)
@@ -252,7 +306,13 @@ final class FrameCodecTests: XCTestCase {
             $0.id = 5
             $0.gossip = .with {
                 $0.kind = .probe
-                $0.updates = [.with { $0.member = contact.proto; $0.status = .suspect; $0.accuser = Data([1, 2, 3]) }]
+                $0.updates = [
+                    .with {
+                        $0.member = contact.proto
+                        $0.status = .suspect
+                        $0.accuser = Data([1, 2, 3])
+                    }
+                ]
             }
         }
         var badBuffer = ByteBuffer()
@@ -268,14 +328,16 @@ final class FrameCodecTests: XCTestCase {
         let many = Array(repeating: contact, count: 1000)
         var buffer = ByteBuffer()
         try FrameEncoder.write(WireFrame(id: 1, .nodes(many)), to: &buffer)
-        let decoded = try XCTUnwrap(try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize))
+        let decoded = try XCTUnwrap(
+            try FrameDecoder.readFrame(from: &buffer, maximumFrameSize: WireLimits.maximumFrameSize))
         guard case .nodes(let contacts) = decoded.message else { return XCTFail() }
         XCTAssertEqual(contacts.count, WireLimits.maximumContacts)
     }
 
     func testManifestRoundTripAndUnknownCipher() throws {
-        let manifest = Manifest(totalSize: 70_000, chunkSize: 65_536, cipher: .aes256GCM,
-                                entries: [.init(id: id, size: 65_536), .init(id: id, size: 4_464)])
+        let manifest = Manifest(
+            totalSize: 70_000, chunkSize: 65_536, cipher: .aes256GCM,
+            entries: [.init(id: id, size: 65_536), .init(id: id, size: 4_464)])
         XCTAssertEqual(try Manifest(serialized: manifest.serialized()), manifest)
         var proto = Shoal_V1_Manifest()
         proto.formatVersion = 1

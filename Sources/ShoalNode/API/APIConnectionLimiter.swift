@@ -51,7 +51,11 @@ final class APIConnectionLimiter: Sendable {
         let victim: (any Channel)? = state.withLockedValue { state in
             var victim: (any Channel)?
             if state.connections.count >= maximumConnections {
-                guard let idle = state.connections.filter({ !$0.value.busy }).min(by: { $0.value.lastActive < $1.value.lastActive }) else {
+                guard
+                    let idle = state.connections.filter({ !$0.value.busy }).min(by: {
+                        $0.value.lastActive < $1.value.lastActive
+                    })
+                else {
                     state.refused += 1
                     return nil
                 }

@@ -34,10 +34,12 @@ struct APIError: HTTPResponseError {
         case let e as WireError where e.code == .notFound: (status, code) = (.notFound, "not_found")
         case is FetchError: (status, code) = (.notFound, "not_found")
         case is LocalObjectsError: (status, code) = (.gone, "gone")
-        case let e as FileReaderError where e.code == .rangeNotSatisfiable: (status, code) = (.rangeNotSatisfiable, "range")
+        case let e as FileReaderError where e.code == .rangeNotSatisfiable:
+            (status, code) = (.rangeNotSatisfiable, "range")
         case is FileReaderError, is SealError, is ManifestError: (status, code) = (.unprocessableContent, "unreadable")
         case is PlacementError: (status, code) = (.serviceUnavailable, "insufficient_replicas")
-        case let e as ChunkStoreError where e.code == .capacityExceeded || e.code == .diskFull: (status, code) = (HTTPResponse.Status(code: 507), "capacity")
+        case let e as ChunkStoreError where e.code == .capacityExceeded || e.code == .diskFull:
+            (status, code) = (HTTPResponse.Status(code: 507), "capacity")
         default: (status, code) = (.internalServerError, "internal")
         }
         self.init(status: status, code: code, message: "\(error)")
@@ -53,7 +55,9 @@ struct APIError: HTTPResponseError {
 
 /// Turns whatever a route throws into an ``APIError`` response.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {

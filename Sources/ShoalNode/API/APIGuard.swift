@@ -13,15 +13,21 @@ struct APIGuard<Context: RequestContext>: RouterMiddleware {
     /// Host names accepted besides the loopback names: the address the API is bound to.
     let boundHost: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         if let host = request.head.authority, !Self.accepts(host: Self.hostName(of: host), boundHost: boundHost) {
-            throw APIError(status: .misdirectedRequest, code: "foreign_host",
-                           message: "the Shoal API answers only requests addressed to it (Host \(boundHost), localhost or 127.0.0.1), not to '\(host)'")
+            throw APIError(
+                status: .misdirectedRequest, code: "foreign_host",
+                message:
+                    "the Shoal API answers only requests addressed to it (Host \(boundHost), localhost or 127.0.0.1), not to '\(host)'"
+            )
         }
         if [.post, .put, .patch, .delete].contains(request.method), let origin = request.headers[.origin] {
             guard let host = Self.originHost(origin), Self.accepts(host: host, boundHost: boundHost) else {
-                throw APIError(status: .forbidden, code: "foreign_origin",
-                               message: "a page from \(origin) may not change anything through the Shoal API")
+                throw APIError(
+                    status: .forbidden, code: "foreign_origin",
+                    message: "a page from \(origin) may not change anything through the Shoal API")
             }
         }
         return try await next(request, context)
@@ -35,7 +41,8 @@ struct APIGuard<Context: RequestContext>: RouterMiddleware {
 
     private static func isIPv4Loopback(_ name: String) -> Bool {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in UInt8(p) != nil && p.allSatisfy(\.isASCII) }
+        return parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { p in UInt8(p) != nil && p.allSatisfy(\.isASCII) }
     }
 
     /// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
@@ -59,11 +66,14 @@ struct APIGuard<Context: RequestContext>: RouterMiddleware {
 struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let isPage = request.method == .get && request.uri.path == "/"
         guard isPage || request.headers[.authorization] == "Bearer \(token)" else {
-            var error = APIError(status: .unauthorized, code: "unauthorized",
-                                 message: "missing or wrong API token: send 'Authorization: Bearer <token>' (shoal --api-token)")
+            var error = APIError(
+                status: .unauthorized, code: "unauthorized",
+                message: "missing or wrong API token: send 'Authorization: Bearer <token>' (shoal --api-token)")
             error.headers[.wwwAuthenticate] = "Bearer"
             throw error
         }

@@ -12,15 +12,19 @@ struct APIRoutes {
     func add(to router: Router<BasicRequestContext>) {
         let node = self.node
         router.get("/") { _, _ -> Response in
-            Response(status: .ok, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: WebUIPage.html)))
+            Response(
+                status: .ok, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: WebUIPage.html)))
         }
         router.post("/v1/files") { request, _ -> Response in
             let query = request.uri.queryParameters
             let isPublic = ["1", "true", "yes"].contains(query.get("public")?.lowercased() ?? "")
             let name = String((query.get("name") ?? "").prefix(1024))
             let result = try await node.files.put(request.body, isPublic: isPublic, name: name)
-            return try Self.json(.created, PutResponse(address: result.address.description, size: result.size,
-                                                       chunks: result.chunkCount, isPublic: result.address.isPublic))
+            return try Self.json(
+                .created,
+                PutResponse(
+                    address: result.address.description, size: result.size,
+                    chunks: result.chunkCount, isPublic: result.address.isPublic))
         }
         router.get("/v1/files") { _, _ -> Response in
             try Self.json(.ok, try await node.files.keyring().map(KeyringResponse.init))
@@ -39,8 +43,9 @@ struct APIRoutes {
         }
         router.get("/v1/peers") { _, _ -> Response in
             let peers = node.connectedPeers.map {
-                PeerResponse(nodeID: $0.nodeID.hex, address: $0.listenAddress?.description, remote: $0.remoteAddress,
-                             inbound: $0.inbound, agent: $0.agent)
+                PeerResponse(
+                    nodeID: $0.nodeID.hex, address: $0.listenAddress?.description, remote: $0.remoteAddress,
+                    inbound: $0.inbound, agent: $0.agent)
             }
             return try Self.json(.ok, peers.sorted { $0.nodeID < $1.nodeID })
         }
@@ -51,15 +56,17 @@ struct APIRoutes {
             try Self.json(.ok, await node.status())
         }
         router.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: await node.metricsText())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: await node.metricsText())))
         }
     }
 
     /// The page may load nothing from elsewhere and talk only to this API.
     static let pageHeaders: HTTPFields = [
         .contentType: "text/html; charset=utf-8",
-        .contentSecurityPolicy: "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        .contentSecurityPolicy:
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         .init("X-Content-Type-Options")!: "nosniff",
         .cacheControl: "no-cache",
         .init("Referrer-Policy")!: "no-referrer",
@@ -69,8 +76,10 @@ struct APIRoutes {
         try FileAddress(parsing: context.parameters.get("address") ?? "")
     }
 
-    private static func download(_ request: Request, context: BasicRequestContext, node: ShoalNode,
-                                 includeBody: Bool) async throws -> Response {
+    private static func download(
+        _ request: Request, context: BasicRequestContext, node: ShoalNode,
+        includeBody: Bool
+    ) async throws -> Response {
         let file = try await node.files.open(try address(context))
         let size = file.size
         var status: HTTPResponse.Status = .ok
@@ -89,7 +98,7 @@ struct APIRoutes {
                 error.headers[.contentRange] = "bytes */\(size)"
                 throw error
             case .none:
-                break // malformed or multi-range: serve the whole file, as RFC 9110 allows
+                break  // malformed or multi-range: serve the whole file, as RFC 9110 allows
             }
         }
         headers[.contentLength] = "\(length)"
@@ -97,22 +106,28 @@ struct APIRoutes {
         let files = node.files
         let logger = node.logger
         let (start, count) = (offset, length)
-        return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(length)) { writer in
-            do {
-                try await files.read(file, offset: start, length: count) { try await writer.write($0) }
-            } catch {
-                // Headers are gone; all that can be done is to cut the response short.
-                logger.warning("download failed midway", metadata: ["file.root": "\(file.address.root.short)", "error": "\(error)"])
-                throw error
-            }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody(contentLength: Int(length)) { writer in
+                do {
+                    try await files.read(file, offset: start, length: count) { try await writer.write($0) }
+                } catch {
+                    // Headers are gone; all that can be done is to cut the response short.
+                    logger.warning(
+                        "download failed midway",
+                        metadata: ["file.root": "\(file.address.root.short)", "error": "\(error)"])
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
     }
 
     static func json<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

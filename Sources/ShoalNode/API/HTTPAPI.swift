@@ -32,11 +32,15 @@ public enum HTTPAPI {
     ///   - limits: connection bounds.
     ///   - onRunning: told the bound address once the server listens.
     /// - Throws: ``APIConfigurationError`` when a non-loopback address has no token.
-    public static func makeApplication(node: ShoalNode, address: PeerAddress, token: String?, limits: Limits = Limits(),
-                                       logger: Logger,
-                                       onRunning: @escaping @Sendable (PeerAddress) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+    public static func makeApplication(
+        node: ShoalNode, address: PeerAddress, token: String?, limits: Limits = Limits(),
+        logger: Logger,
+        onRunning: @escaping @Sendable (PeerAddress) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         if token == nil && !isLoopback(address.host) {
-            throw APIConfigurationError(message: "the API on \(address) is reachable from other hosts: set --api-token, or bind it to 127.0.0.1")
+            throw APIConfigurationError(
+                message: "the API on \(address) is reachable from other hosts: set --api-token, or bind it to 127.0.0.1"
+            )
         }
         let router = Router()
         // Per-route request counts and latency, recorded through the global metrics system (the
@@ -46,15 +50,17 @@ public enum HTTPAPI {
         router.add(middleware: APIGuard(boundHost: address.host))
         if let token { router.add(middleware: TokenMiddleware(token: token)) }
         APIRoutes(node: node).add(to: router)
-        let limiter = APIConnectionLimiter(maximumConnections: limits.maximumConnections,
-                                           headTimeout: .nanoseconds(limits.headTimeout.nanosecondsClamped))
+        let limiter = APIConnectionLimiter(
+            maximumConnections: limits.maximumConnections,
+            headTimeout: .nanoseconds(limits.headTimeout.nanosecondsClamped))
         node.apiLimiter.withLockedValue { $0 = limiter }
-        return Application(router: router,
-                           server: .http1(configuration: .init(additionalChannelHandlers: [limiter.makeHandler()])),
-                           configuration: .init(address: .hostname(address.host, port: address.port), serverName: "shoal"),
-                           onServerRunning: { channel in
-                               await onRunning(PeerAddress(host: address.host, port: channel.localAddress?.port ?? address.port))
-                           }, logger: logger)
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [limiter.makeHandler()])),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "shoal"),
+            onServerRunning: { channel in
+                await onRunning(PeerAddress(host: address.host, port: channel.localAddress?.port ?? address.port))
+            }, logger: logger)
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -137,20 +143,21 @@ extension ShoalNode {
         for (state, count) in byState.sorted(by: { $0.key < $1.key }) {
             gauges.append(("shoal_members_by_state", [("state", state)], Double(count)))
         }
-        metrics.refresh(totals: [
-            ("shoal_members_declared_dead_total", Int64(deaths)),
-            ("shoal_members_suspected_total", Int64(suspicions)),
-            ("shoal_repair_pushes_total", Int64(pushed)),
-            ("shoal_repair_drops_total", Int64(dropped)),
-            ("shoal_connections_evicted_idle_total", Int64(t.evictedIdle)),
-            ("shoal_connections_evicted_half_open_total", Int64(t.evictedHalfOpen)),
-            ("shoal_connections_refused_total", Int64(t.refusedConnections)),
-            ("shoal_requests_overloaded_total", Int64(t.overloadedRequests)),
-            ("shoal_frame_timeouts_total", Int64(t.frameTimeouts)),
-            ("shoal_idle_connections_closed_total", Int64(t.idleClosed)),
-            ("shoal_stalled_readers_total", Int64(t.stalledReaders)),
-            ("shoal_dials_refused_total", Int64(t.refusedDials)),
-        ] + repairMetrics.totals, gauges: gauges + repairMetrics.gauges)
+        metrics.refresh(
+            totals: [
+                ("shoal_members_declared_dead_total", Int64(deaths)),
+                ("shoal_members_suspected_total", Int64(suspicions)),
+                ("shoal_repair_pushes_total", Int64(pushed)),
+                ("shoal_repair_drops_total", Int64(dropped)),
+                ("shoal_connections_evicted_idle_total", Int64(t.evictedIdle)),
+                ("shoal_connections_evicted_half_open_total", Int64(t.evictedHalfOpen)),
+                ("shoal_connections_refused_total", Int64(t.refusedConnections)),
+                ("shoal_requests_overloaded_total", Int64(t.overloadedRequests)),
+                ("shoal_frame_timeouts_total", Int64(t.frameTimeouts)),
+                ("shoal_idle_connections_closed_total", Int64(t.idleClosed)),
+                ("shoal_stalled_readers_total", Int64(t.stalledReaders)),
+                ("shoal_dials_refused_total", Int64(t.refusedDials)),
+            ] + repairMetrics.totals, gauges: gauges + repairMetrics.gauges)
         return metrics.exposition()
     }
 }

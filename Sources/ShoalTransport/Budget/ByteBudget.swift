@@ -1,3 +1,4 @@
+import DequeModule
 import NIOConcurrencyHelpers
 
 /// A node-wide allowance of bytes (buffered inbound frames, queued outbound responses), shared by
@@ -18,7 +19,7 @@ final class ByteBudget: Sendable {
 
     private struct State {
         var used = 0
-        var waiters: [Waiter] = []
+        var waiters = Deque<Waiter>()
         var belowLimit: [@Sendable () -> Void] = []
         var peak = 0
     }

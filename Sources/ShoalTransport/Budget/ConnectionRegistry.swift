@@ -50,18 +50,26 @@ final class ConnectionRegistry: Sendable {
         var victims: [any Channel] = []
         let admitted = state.withLockedValue { s -> Bool in
             if s.handshaking >= maximumHandshaking,
-               let oldest = s.entries.filter({ !$0.value.handshaken }).min(by: { $0.value.openedAt < $1.value.openedAt }) {
+                let oldest = s.entries.filter({ !$0.value.handshaken }).min(by: {
+                    $0.value.openedAt < $1.value.openedAt
+                })
+            {
                 s.entries[oldest.key] = nil
                 s.handshaking -= 1
                 s.evictedHalfOpen += 1
                 victims.append(oldest.value.channel)
             }
             if s.entries.count >= maximumConnections {
-                let idle = s.entries.filter { $0.value.handshaken && $0.value.busy == 0 && now - $0.value.lastActive >= Self.quietBeforeEviction }
+                let idle = s.entries.filter {
+                    $0.value.handshaken && $0.value.busy == 0 && now - $0.value.lastActive >= Self.quietBeforeEviction
+                }
                 // Least useful first: connections this node never used, then the longest quiet.
-                guard let victim = idle.min(by: { a, b in
-                    a.value.usedByUs != b.value.usedByUs ? !a.value.usedByUs : a.value.lastActive < b.value.lastActive
-                }) else {
+                guard
+                    let victim = idle.min(by: { a, b in
+                        a.value.usedByUs != b.value.usedByUs
+                            ? !a.value.usedByUs : a.value.lastActive < b.value.lastActive
+                    })
+                else {
                     s.refused += 1
                     return false
                 }

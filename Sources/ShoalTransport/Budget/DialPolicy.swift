@@ -1,3 +1,4 @@
+import DequeModule
 import NIOConcurrencyHelpers
 import NIOCore
 import ShoalCore
@@ -20,7 +21,7 @@ final class DialPolicy: Sendable {
         var tokens: Double
         var refilledAt: NIODeadline
         var owners: [PeerAddress: NodeID] = [:]
-        var ownerOrder: [PeerAddress] = []
+        var ownerOrder = Deque<PeerAddress>()
         var backoff: [PeerAddress: Backoff] = [:]
         var refused = 0
     }

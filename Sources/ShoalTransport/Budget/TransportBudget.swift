@@ -33,8 +33,9 @@ final class TransportBudget: Sendable {
         self.configuration = configuration
         self.inbound = ByteBudget(limit: configuration.maximumInboundBytes)
         self.outbound = ByteBudget(limit: configuration.maximumOutboundBytes)
-        self.connections = ConnectionRegistry(maximumConnections: configuration.maximumConnections,
-                                              maximumHandshaking: configuration.maximumHandshaking)
+        self.connections = ConnectionRegistry(
+            maximumConnections: configuration.maximumConnections,
+            maximumHandshaking: configuration.maximumHandshaking)
         self.dials = DialPolicy(burst: configuration.dialBurst, perSecond: configuration.dialsPerSecond)
     }
 
@@ -61,12 +62,13 @@ final class TransportBudget: Sendable {
     var snapshot: TransportUsage {
         let c = counters.withLockedValue { $0 }
         let r = connections.statistics
-        return TransportUsage(connections: r.open, handshaking: r.handshaking, requestsInFlight: c.inFlight,
-                              inboundBytes: inbound.used, inboundBytesPeak: inbound.peak,
-                              outboundBytes: outbound.used, outboundBytesPeak: outbound.peak,
-                              evictedIdle: r.evictedIdle, evictedHalfOpen: r.evictedHalfOpen, refusedConnections: r.refused,
-                              overloadedRequests: c.overloaded, frameTimeouts: c.frameTimeouts, idleClosed: c.idleClosed,
-                              stalledReaders: c.stalledReaders, refusedDials: dials.refusals)
+        return TransportUsage(
+            connections: r.open, handshaking: r.handshaking, requestsInFlight: c.inFlight,
+            inboundBytes: inbound.used, inboundBytesPeak: inbound.peak,
+            outboundBytes: outbound.used, outboundBytesPeak: outbound.peak,
+            evictedIdle: r.evictedIdle, evictedHalfOpen: r.evictedHalfOpen, refusedConnections: r.refused,
+            overloadedRequests: c.overloaded, frameTimeouts: c.frameTimeouts, idleClosed: c.idleClosed,
+            stalledReaders: c.stalledReaders, refusedDials: dials.refusals)
     }
 }
 
