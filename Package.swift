@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "ShoalCore", "ShoalFile", "CSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,7 +191,7 @@ let package = Package(
             name: "ShoalNodeTests",
             dependencies: [
                 "ShoalNode", "ShoalCore", "ShoalFile", "ShoalStore", "ShoalTransport", "ShoalDHT", "ShoalWire",
-                "ShoalRepair",
+                "ShoalRepair", "ShoalMembership", "ShoalTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import ShoalCore
 import ShoalFile
 
@@ -31,7 +32,8 @@ import Darwin
 ///   set, an object that would bring the total beyond it is refused before anything is written.
 ///   A full disk is reported as `diskFull` and leaves nothing behind.
 ///
-/// Thread-safe. Blocking file-system calls run on a ``BlockingIOPool``, not on the cooperative pool.
+/// Thread-safe. Blocking file-system calls run on ``BlockingIO/pool`` (an `NIOThreadPool`), not on the
+/// cooperative pool.
 public final class ChunkStore: Sendable {
     /// The largest object stored: an 8 MiB chunk plus its AEAD tag (manifest nodes are far smaller).
     public static let maximumObjectSize = ObjectSize.maximum
@@ -43,7 +45,7 @@ public final class ChunkStore: Sendable {
     /// The byte limit for everything the node stores (`--max-storage`); `nil` means only the disk limits it.
     public let maxBytes: UInt64?
 
-    let io: BlockingIOPool
+    let io: NIOThreadPool
     let logger: Logger
     let faults: ChunkStoreFaults
 
@@ -75,22 +77,22 @@ public final class ChunkStore: Sendable {
     /// - Throws: ``ChunkStoreError`` with code `directoryInUse` when another process has the
     ///   directory open, or `io` when it cannot be created or read.
     public static func open(
-        directory: String, maxBytes: UInt64? = nil, io: BlockingIOPool = .shared,
+        directory: String, maxBytes: UInt64? = nil, io: NIOThreadPool = BlockingIO.pool,
         logger: Logger = Logger(label: "shoal.store")
     ) async throws -> ChunkStore {
         try await open(directory: directory, maxBytes: maxBytes, io: io, logger: logger, faults: ChunkStoreFaults())
     }
 
     static func open(
-        directory: String, maxBytes: UInt64? = nil, io: BlockingIOPool = .shared,
+        directory: String, maxBytes: UInt64? = nil, io: NIOThreadPool = BlockingIO.pool,
         logger: Logger = Logger(label: "shoal.store"), faults: ChunkStoreFaults
     ) async throws -> ChunkStore {
         let store = ChunkStore(directory: directory, maxBytes: maxBytes, io: io, logger: logger, faults: faults)
-        try await io.run { try store.start() }
+        try await io.runIfActive { try store.start() }
         return store
     }
 
-    private init(directory: String, maxBytes: UInt64?, io: BlockingIOPool, logger: Logger, faults: ChunkStoreFaults) {
+    private init(directory: String, maxBytes: UInt64?, io: NIOThreadPool, logger: Logger, faults: ChunkStoreFaults) {
         var directory = directory
         while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
         self.directory = directory
@@ -163,7 +165,7 @@ public final class ChunkStore: Sendable {
                 )
             }
         }
-        return try await io.run { try self.stageBlocking(bytes, id: id) }
+        return try await io.runIfActive { try self.stageBlocking(bytes, id: id) }
     }
 
     private func stageBlocking(_ bytes: ByteBuffer, id: ContentID) throws -> StagedObject? {
@@ -197,7 +199,7 @@ public final class ChunkStore: Sendable {
     public func publish(_ staged: [StagedObject], durable: Bool) async -> [Result<ObjectSpace?, any Error>] {
         guard !staged.isEmpty else { return [] }
         do {
-            return try await io.run { self.publishBlocking(staged, durable: durable) }
+            return try await io.runIfActive { self.publishBlocking(staged, durable: durable) }
         } catch {
             for object in staged { discardBlocking(object) }
             return staged.map { _ in .failure(error) }
@@ -257,7 +259,7 @@ public final class ChunkStore: Sendable {
 
     /// Abandons a staged write: removes its temp file and releases its room.
     public func discard(_ staged: StagedObject) async {
-        _ = try? await io.run { self.discardBlocking(staged) }
+        _ = try? await io.runIfActive { self.discardBlocking(staged) }
     }
 
     private func discardBlocking(_ staged: StagedObject) {
@@ -353,7 +355,7 @@ public final class ChunkStore: Sendable {
     /// - Throws: ``ChunkStoreError`` with code `notFound`, `corrupt`, `io`, or `rangeOutOfBounds`
     ///   when `offset` is past the end.
     public func read(_ id: ContentID, offset: UInt64, length: UInt64, verify: Bool) async throws -> ChunkSlice {
-        try await io.run { try self.readBlocking(id, offset: offset, length: length, verify: verify) }
+        try await io.runIfActive { try self.readBlocking(id, offset: offset, length: length, verify: verify) }
     }
 
     private func readBlocking(_ id: ContentID, offset: UInt64, length: UInt64, verify: Bool) throws -> ChunkSlice {
@@ -446,7 +448,7 @@ public final class ChunkStore: Sendable {
     /// The stored size of `id`, or `nil` when it is not held.
     public func size(of id: ContentID) async throws -> UInt64? {
         let path = objectPath(id)
-        return try await io.run { try self.wrapIO({ try Posix.fileSize(path) }, id: id) }
+        return try await io.runIfActive { try self.wrapIO({ try Posix.fileSize(path) }, id: id) }
     }
 
     /// Removes an object.
@@ -454,7 +456,7 @@ public final class ChunkStore: Sendable {
     @discardableResult
     public func delete(_ id: ContentID) async throws -> Bool {
         let path = objectPath(id)
-        return try await io.run {
+        return try await io.runIfActive {
             try self.wrapIO(
                 {
                     guard let space = try Posix.fileSpace(path), try Posix.unlink(path) else { return false }
@@ -472,7 +474,7 @@ public final class ChunkStore: Sendable {
     public func inventory() async throws -> [ContentID: ObjectSpace] {
         var out: [ContentID: ObjectSpace] = [:]
         for shard in 0...255 {
-            for object in try await io.run({ try self.wrapIO({ try self.scanShard(UInt8(shard)) }, id: nil) }) {
+            for object in try await io.runIfActive({ try self.wrapIO({ try self.scanShard(UInt8(shard)) }, id: nil) }) {
                 out[object.id] = object.space
             }
         }

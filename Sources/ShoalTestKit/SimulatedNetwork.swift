@@ -1,5 +1,5 @@
-import ShoalCore
 import HeapModule
+import ShoalCore
 
 /// A deterministic discrete-event network for simulating many nodes (DHT lookups, SWIM gossip) in
 /// one process, with no threads, sockets or clocks.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ShoalCore
 import ShoalWire
@@ -225,6 +226,43 @@ final class TransportTests: XCTestCase {
         } catch let error as TransportError {
             guard case .timeout = error else { return XCTFail("\(error)") }
         }
+    }
+
+    func testEachPeersConnectionEventsArriveInTheOrderTheyHappened() async throws {
+        /// Records connection events; takes its time over each connection, so that a
+        /// disconnection handled concurrently with its connection would overtake it.
+        final class Recorder: PeerRequestHandler, @unchecked Sendable {
+            let events = NIOLockedValueBox<[(NodeID, Bool)]>([])
+            func handle(_ request: WireMessage, from peer: PeerInfo) async -> WireMessage {
+                request == .ping(payload: Data()) ? .pong(payload: Data()) : .error(WireError(.badRequest, "no"))
+            }
+            func peerConnected(_ peer: PeerInfo) async {
+                try? await Task.sleep(for: .milliseconds(20))
+                events.withLockedValue { $0.append((peer.nodeID, true)) }
+            }
+            func peerDisconnected(_ peer: PeerInfo) async {
+                events.withLockedValue { $0.append((peer.nodeID, false)) }
+            }
+        }
+        let recorder = Recorder()
+        let b = try Transport(identity: try .ephemeral(), handler: recorder, logger: Logger(label: "test"))
+        Task { await b.run() }
+        transports.append(b)
+        let bContact = Contact(id: b.nodeID, address: try await b.listen(on: PeerAddress(host: "127.0.0.1", port: 0)))
+        let (a, _) = try await makeNode()
+        let rounds = 30
+        for _ in 0..<rounds {
+            let connection = try await a.connection(to: bContact)
+            _ = try await connection.request(.ping(payload: Data()), timeout: .seconds(30))
+            connection.close()
+            try await waitUntil { !connection.isActive }
+        }
+        try await waitUntil { recorder.events.withLockedValue { $0.count } >= 2 * rounds }
+        let seen = recorder.events.withLockedValue { $0 }.filter { $0.0 == a.nodeID }.map(\.1)
+        XCTAssertEqual(seen.count, 2 * rounds)
+        XCTAssertEqual(
+            seen, Array(repeating: [true, false], count: rounds).flatMap { $0 },
+            "connected, then disconnected, each time")
     }
 
     private func waitUntil(_ condition: () -> Bool) async throws {
