@@ -21,6 +21,15 @@ public struct TransportConfiguration: Sendable {
     /// Connections still in their TLS or Hello handshake at once; beyond this the oldest is closed,
     /// so that half-open connections cannot keep real peers out.
     public var maximumHandshaking = 128
+    /// Connections kept open when idle, after libp2p's connection manager: once more than
+    /// ``connectionsHighWater`` are open, the least useful idle ones (nothing in flight, quiet for
+    /// ``trimGrace``; those this node never used first) are closed down to ``connectionsLowWater``,
+    /// and dialled again when needed. So a node holds connections to the peers it is using (its
+    /// probes, lookups, repair and transfers), not to every member of a large cluster.
+    public var connectionsLowWater = 32
+    public var connectionsHighWater = 48
+    /// How long a connection must have been quiet before trimming may close it.
+    public var trimGrace: Duration = .seconds(10)
     /// A connection with no frame either way and nothing pending for this long is closed.
     public var idleTimeout: Duration = .seconds(60)
     /// A frame must finish arriving within this of its first byte, or the connection is closed.

@@ -12,6 +12,12 @@ struct ResourceOptions: ParsableArguments {
     @Option(help: "Peer connections open at most; at the limit the least useful idle one is evicted for a new one.")
     var maxConnections = 1024
 
+    @Option(help: "Peer connections kept when idle: above --connections-high, idle ones are closed down to this.")
+    var connectionsLow = 32
+
+    @Option(help: "Peer connections open before idle ones are trimmed to --connections-low.")
+    var connectionsHigh = 48
+
     @Option(help: "Peer connections still in their handshake at most; beyond it the oldest is closed.")
     var maxHandshaking = 128
 
@@ -37,6 +43,11 @@ struct ResourceOptions: ParsableArguments {
         guard (1...1_000_000).contains(maxConnections), (1...1_000_000).contains(apiMaxConnections) else {
             throw ValidationError("--max-connections and --api-max-connections must be from 1 to 1000000")
         }
+        guard (1...connectionsHigh).contains(connectionsLow), (1...maxConnections).contains(connectionsHigh) else {
+            throw ValidationError(
+                "--connections-low must be from 1 to --connections-high, and --connections-high at most --max-connections"
+            )
+        }
         guard (1...maxConnections).contains(maxHandshaking) else {
             throw ValidationError("--max-handshaking must be from 1 to --max-connections")
         }
@@ -58,6 +69,8 @@ struct ResourceOptions: ParsableArguments {
         let (peers, apiConnections, note) = DescriptorBudget.fit(peers: maxConnections, api: apiMaxConnections)
         config.transport.maximumConnections = peers
         config.transport.maximumHandshaking = min(maxHandshaking, peers)
+        config.transport.connectionsHighWater = min(connectionsHigh, peers)
+        config.transport.connectionsLowWater = min(connectionsLow, config.transport.connectionsHighWater)
         config.transport.maximumInboundBytes = Int(maxInboundBuffer.bytes)
         config.transport.maximumOutboundBytes = Int(maxOutboundBuffer.bytes)
         config.transport.frameTimeout = .seconds(frameTimeout)

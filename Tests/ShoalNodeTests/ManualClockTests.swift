@@ -35,10 +35,12 @@ final class ManualClockTests: NodeTestCase, @unchecked Sendable {
     func testASuspectIsDeclaredDeadOnlyOnceTheManualClockPassesTheSuspicionTimeout() async throws {
         let clock = ManualClock()
         let period: Duration = .seconds(1)
-        let nodes = try await startNodes(3, configure: { _, config in
-            config.clock = .manual(clock)
-            config.protocolPeriod = period
-        })
+        let nodes = try await startNodes(
+            3,
+            configure: { _, config in
+                config.clock = .manual(clock)
+                config.protocolPeriod = period
+            })
         // Gossip spreads only as probe rounds run, that is as the test moves the clock.
         var converged = false
         for _ in 0..<2_000 where clock.now < .zero + .seconds(120) {

@@ -228,6 +228,28 @@ final class TransportTests: XCTestCase {
         }
     }
 
+    func testIdleConnectionsAboveTheHighWatermarkAreTrimmedAndDialledAgainWhenNeeded() async throws {
+        let (b, bContact) = try await makeNode {
+            $0.connectionsHighWater = 4
+            $0.connectionsLowWater = 2
+            $0.trimGrace = .zero
+        }
+        var peers: [Transport] = []
+        for _ in 0..<8 {
+            let (peer, _) = try await makeNode()
+            _ = try await peer.request(.ping(payload: Data()), to: bContact)
+            peers.append(peer)
+            XCTAssertLessThanOrEqual(b.usage.connections, 5, "never more than one over the high watermark")
+        }
+        try await waitUntil { b.usage.connections <= 4 }
+        XCTAssertGreaterThanOrEqual(b.usage.trimmed, 4, "idle connections were closed as new ones came")
+        // A trimmed peer simply dials again.
+        for peer in peers {
+            let answer = try await peer.request(.ping(payload: Data("again".utf8)), to: bContact)
+            XCTAssertEqual(answer, .pong(payload: Data("again".utf8)))
+        }
+    }
+
     func testEachPeersConnectionEventsArriveInTheOrderTheyHappened() async throws {
         /// Records connection events; takes its time over each connection, so that a
         /// disconnection handled concurrently with its connection would overtake it.

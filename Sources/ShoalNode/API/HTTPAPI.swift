@@ -150,6 +150,7 @@ extension ShoalNode {
                 ("shoal_repair_pushes_total", Int64(pushed)),
                 ("shoal_repair_drops_total", Int64(dropped)),
                 ("shoal_connections_evicted_idle_total", Int64(t.evictedIdle)),
+                ("shoal_connections_trimmed_total", Int64(t.trimmed)),
                 ("shoal_connections_evicted_half_open_total", Int64(t.evictedHalfOpen)),
                 ("shoal_connections_refused_total", Int64(t.refusedConnections)),
                 ("shoal_requests_overloaded_total", Int64(t.overloadedRequests)),

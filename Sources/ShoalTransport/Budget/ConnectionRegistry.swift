@@ -8,7 +8,9 @@ import NIOCore
 ///
 /// At the connection limit a new connection evicts the least useful idle one; at the handshake
 /// limit it evicts the oldest half-open one. So neither idle nor half-open connections can keep
-/// real peers, or a new node joining through this one, out.
+/// real peers, or a new node joining through this one, out. Below the limit, a new connection that
+/// takes the count over the high watermark trims idle connections down to the low watermark, so the
+/// connections a node holds follow what it uses, not the size of the cluster.
 final class ConnectionRegistry: Sendable {
     struct Entry: Sendable {
         let channel: any Channel
@@ -25,6 +27,7 @@ final class ConnectionRegistry: Sendable {
         var evictedIdle = 0
         var evictedHalfOpen = 0
         var refused = 0
+        var trimmed = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -33,14 +36,31 @@ final class ConnectionRegistry: Sendable {
     /// A connection counts as idle after this long without activity.
     static let quietBeforeEviction = TimeAmount.seconds(1)
 
-    init(maximumConnections: Int, maximumHandshaking: Int) {
+    let lowWater: Int
+    let highWater: Int
+    let trimGrace: TimeAmount
+
+    init(
+        maximumConnections: Int, maximumHandshaking: Int, lowWater: Int = .max, highWater: Int = .max,
+        trimGrace: TimeAmount = .seconds(10)
+    ) {
         self.maximumConnections = max(1, maximumConnections)
         self.maximumHandshaking = max(1, maximumHandshaking)
+        self.highWater = max(1, highWater)
+        self.lowWater = min(max(1, lowWater), self.highWater)
+        self.trimGrace = trimGrace
     }
 
-    /// Open connections, of them still handshaking, and evictions and refusals so far.
-    var statistics: (open: Int, handshaking: Int, evictedIdle: Int, evictedHalfOpen: Int, refused: Int) {
-        state.withLockedValue { ($0.entries.count, $0.handshaking, $0.evictedIdle, $0.evictedHalfOpen, $0.refused) }
+    /// Open connections, of them still handshaking, and evictions, refusals and trims so far.
+    var statistics: (open: Int, handshaking: Int, evictedIdle: Int, evictedHalfOpen: Int, refused: Int, trimmed: Int) {
+        state.withLockedValue {
+            ($0.entries.count, $0.handshaking, $0.evictedIdle, $0.evictedHalfOpen, $0.refused, $0.trimmed)
+        }
+    }
+
+    /// Least useful first: connections this node never used, then the longest quiet.
+    private static func lessUseful(_ a: Entry, _ b: Entry) -> Bool {
+        a.usedByUs != b.usedByUs ? !a.usedByUs : a.lastActive < b.lastActive
     }
 
     /// Admits a new connection, closing another to make room if needed.
@@ -63,13 +83,7 @@ final class ConnectionRegistry: Sendable {
                 let idle = s.entries.filter {
                     $0.value.handshaken && $0.value.busy == 0 && now - $0.value.lastActive >= Self.quietBeforeEviction
                 }
-                // Least useful first: connections this node never used, then the longest quiet.
-                guard
-                    let victim = idle.min(by: { a, b in
-                        a.value.usedByUs != b.value.usedByUs
-                            ? !a.value.usedByUs : a.value.lastActive < b.value.lastActive
-                    })
-                else {
+                guard let victim = idle.min(by: { Self.lessUseful($0.value, $1.value) }) else {
                     s.refused += 1
                     return false
                 }
@@ -79,6 +93,17 @@ final class ConnectionRegistry: Sendable {
             }
             s.entries[ObjectIdentifier(channel)] = Entry(channel: channel, openedAt: now, lastActive: now)
             s.handshaking += 1
+            if s.entries.count > highWater {
+                let excess = s.entries.count - lowWater
+                let idle = s.entries.filter {
+                    $0.value.handshaken && $0.value.busy == 0 && now - $0.value.lastActive >= trimGrace
+                }
+                for victim in idle.sorted(by: { Self.lessUseful($0.value, $1.value) }).prefix(excess) {
+                    s.entries[victim.key] = nil
+                    s.trimmed += 1
+                    victims.append(victim.value.channel)
+                }
+            }
             return true
         }
         for victim in victims { victim.close(promise: nil) }

@@ -7,7 +7,7 @@ import ShoalCore
 ///
 /// | resource | per connection | node-wide |
 /// | --- | --- | --- |
-/// | connections | — | ``TransportConfiguration/maximumConnections`` (idle ones evicted) |
+/// | connections | — | ``TransportConfiguration/maximumConnections`` (idle ones evicted); idle ones trimmed above ``TransportConfiguration/connectionsHighWater`` |
 /// | half-open handshakes | — | ``TransportConfiguration/maximumHandshaking`` (oldest evicted) |
 /// | buffered inbound frame bytes | one frame, finished within ``TransportConfiguration/frameTimeout`` | ``TransportConfiguration/maximumInboundBytes`` |
 /// | queued response bytes | ``TransportConfiguration/maximumOutboundBytesPerConnection`` | ``TransportConfiguration/maximumOutboundBytes`` |
@@ -35,7 +35,9 @@ final class TransportBudget: Sendable {
         self.outbound = ByteBudget(limit: configuration.maximumOutboundBytes)
         self.connections = ConnectionRegistry(
             maximumConnections: configuration.maximumConnections,
-            maximumHandshaking: configuration.maximumHandshaking)
+            maximumHandshaking: configuration.maximumHandshaking,
+            lowWater: configuration.connectionsLowWater, highWater: configuration.connectionsHighWater,
+            trimGrace: configuration.trimGrace.timeAmount)
         self.dials = DialPolicy(burst: configuration.dialBurst, perSecond: configuration.dialsPerSecond)
     }
 
@@ -67,6 +69,7 @@ final class TransportBudget: Sendable {
             inboundBytes: inbound.used, inboundBytesPeak: inbound.peak,
             outboundBytes: outbound.used, outboundBytesPeak: outbound.peak,
             evictedIdle: r.evictedIdle, evictedHalfOpen: r.evictedHalfOpen, refusedConnections: r.refused,
+            trimmed: r.trimmed,
             overloadedRequests: c.overloaded, frameTimeouts: c.frameTimeouts, idleClosed: c.idleClosed,
             stalledReaders: c.stalledReaders, refusedDials: dials.refusals)
     }
@@ -84,6 +87,8 @@ public struct TransportUsage: Codable, Sendable, Hashable {
     public var evictedIdle: Int
     public var evictedHalfOpen: Int
     public var refusedConnections: Int
+    /// Idle connections closed because more than the high watermark were open.
+    public var trimmed: Int
     public var overloadedRequests: Int
     public var frameTimeouts: Int
     public var idleClosed: Int
