@@ -399,11 +399,31 @@ public final class Transport: Sendable {
 
     /// Sends a request to `contact` (dialling if needed) and returns the response body.
     /// - Throws: `WireError` if the peer answers with an Error frame, ``TransportError`` otherwise.
+    ///   A request that finds its reused connection closed under it (the peer trimmed it as idle
+    ///   just as the request went out) is sent once more on a new connection.
     public func request(
         _ message: WireMessage, to contact: Contact, timeout: Duration? = nil
     ) async throws -> WireMessage {
+        try await onFreshConnectionIfClosed(to: contact) { connection in
+            try await connection.request(message, timeout: timeout ?? self.configuration.requestTimeout)
+        }
+    }
+
+    /// Runs `body` on the connection to `contact`; if that connection was closed under it, runs it
+    /// once more on a new one. A peer closes an idle connection only with nothing in flight on it,
+    /// so a request lost that way was never handled and asking again is safe.
+    private func onFreshConnectionIfClosed(
+        to contact: Contact, _ body: (PeerConnection) async throws -> WireMessage
+    ) async throws -> WireMessage {
         let connection = try await connection(to: contact)
-        return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
+        do {
+            return try await body(connection)
+        } catch TransportError.connectionClosed(let peer) {
+            guard !Task.isCancelled else { throw TransportError.connectionClosed(peer: peer) }
+            let fresh = try await self.connection(to: contact)
+            guard fresh !== connection else { throw TransportError.connectionClosed(peer: peer) }
+            return try await body(fresh)
+        }
     }
 
     /// Sends a request to `contact` (dialling if needed) only if it announced `capability` in its
@@ -414,11 +434,12 @@ public final class Transport: Sendable {
         _ message: WireMessage, to contact: Contact, requiring capability: String,
         timeout: Duration? = nil
     ) async throws -> WireMessage {
-        let connection = try await connection(to: contact)
-        guard connection.supports(capability) else {
-            throw TransportError.unsupported(capability: capability, peer: contact.id.short)
+        try await onFreshConnectionIfClosed(to: contact) { connection in
+            guard connection.supports(capability) else {
+                throw TransportError.unsupported(capability: capability, peer: contact.id.short)
+            }
+            return try await connection.request(message, timeout: timeout ?? self.configuration.requestTimeout)
         }
-        return try await connection.request(message, timeout: timeout ?? configuration.requestTimeout)
     }
 
     /// Sends a one-way message to `peer` if a connection to it is open and it announced `capability`

@@ -26,8 +26,8 @@ public struct TransportConfiguration: Sendable {
     /// ``trimGrace``; those this node never used first) are closed down to ``connectionsLowWater``,
     /// and dialled again when needed. So a node holds connections to the peers it is using (its
     /// probes, lookups, repair and transfers), not to every member of a large cluster.
-    public var connectionsLowWater = 32
-    public var connectionsHighWater = 48
+    public var connectionsLowWater = 96
+    public var connectionsHighWater = 128
     /// How long a connection must have been quiet before trimming may close it.
     public var trimGrace: Duration = .seconds(10)
     /// A connection with no frame either way and nothing pending for this long is closed.

@@ -13,10 +13,10 @@ struct ResourceOptions: ParsableArguments {
     var maxConnections = 1024
 
     @Option(help: "Peer connections kept when idle: above --connections-high, idle ones are closed down to this.")
-    var connectionsLow = 32
+    var connectionsLow = 96
 
     @Option(help: "Peer connections open before idle ones are trimmed to --connections-low.")
-    var connectionsHigh = 48
+    var connectionsHigh = 128
 
     @Option(help: "Peer connections still in their handshake at most; beyond it the oldest is closed.")
     var maxHandshaking = 128
