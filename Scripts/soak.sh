@@ -11,7 +11,8 @@
 #
 # Environment: BIN (default: the release build, .build/release/shoal), RATE (starts per second,
 # default 10), MINUTES (default 10), HOG (spinning processes, default 0), HOG_SECONDS (default
-# 30), PERIOD_MS (protocol period, default 1000), KEEP=1 keeps logs and data.
+# 30), PERIOD_MS (protocol period, default 1000), NODE_ARGS (more `shoal node` options, e.g.
+# "--connections-low 32 --connections-high 48"), KEEP=1 keeps logs and data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +62,8 @@ for i in $(seq 0 $((n - 1))); do
     dir="$root/node$i"
     mkdir -p "$dir"
     args=(node --listen "$(address "$i"):$port" --data "$dir" --api 127.0.0.1:0 --protocol-period-ms "$period")
+    # shellcheck disable=SC2206  # NODE_ARGS is split on purpose
+    args+=(${NODE_ARGS:-})
     if [ "$i" -gt 0 ]; then
         seed=$(( RANDOM % i ))
         args+=(--bootstrap "$(address "$seed"):$port")
