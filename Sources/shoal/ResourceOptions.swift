@@ -15,7 +15,8 @@ struct ResourceOptions: ParsableArguments {
     @Option(help: "Peer connections kept when idle: above --connections-high, idle ones are closed down to this.")
     var connectionsLow = 96
 
-    @Option(help: "Peer connections open before idle ones are trimmed to --connections-low.")
+    @Option(
+        help: "Peer connections open before idle ones are trimmed to --connections-low (at most --max-connections).")
     var connectionsHigh = 128
 
     @Option(help: "Peer connections still in their handshake at most; beyond it the oldest is closed.")
@@ -43,10 +44,8 @@ struct ResourceOptions: ParsableArguments {
         guard (1...1_000_000).contains(maxConnections), (1...1_000_000).contains(apiMaxConnections) else {
             throw ValidationError("--max-connections and --api-max-connections must be from 1 to 1000000")
         }
-        guard (1...connectionsHigh).contains(connectionsLow), (1...maxConnections).contains(connectionsHigh) else {
-            throw ValidationError(
-                "--connections-low must be from 1 to --connections-high, and --connections-high at most --max-connections"
-            )
+        guard (1...1_000_000).contains(connectionsHigh), (1...connectionsHigh).contains(connectionsLow) else {
+            throw ValidationError("--connections-low must be from 1 to --connections-high (at most 1000000)")
         }
         guard (1...maxConnections).contains(maxHandshaking) else {
             throw ValidationError("--max-handshaking must be from 1 to --max-connections")
@@ -69,8 +68,11 @@ struct ResourceOptions: ParsableArguments {
         let (peers, apiConnections, note) = DescriptorBudget.fit(peers: maxConnections, api: apiMaxConnections)
         config.transport.maximumConnections = peers
         config.transport.maximumHandshaking = min(maxHandshaking, peers)
-        config.transport.connectionsHighWater = min(connectionsHigh, peers)
-        config.transport.connectionsLowWater = min(connectionsLow, config.transport.connectionsHighWater)
+        // Watermarks above the (fitted) connection limit scale down with it.
+        let high = min(connectionsHigh, peers)
+        config.transport.connectionsHighWater = high
+        config.transport.connectionsLowWater =
+            high < connectionsHigh ? min(connectionsLow, max(1, high * 3 / 4)) : connectionsLow
         config.transport.maximumInboundBytes = Int(maxInboundBuffer.bytes)
         config.transport.maximumOutboundBytes = Int(maxOutboundBuffer.bytes)
         config.transport.frameTimeout = .seconds(frameTimeout)

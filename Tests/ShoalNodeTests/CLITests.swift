@@ -132,6 +132,8 @@ final class CLITests: NodeTestCase, @unchecked Sendable {
             (["--log-level", "loud"], "log-level"),
             (["--protocol-period-ms", "9223372036854775807"], "protocol-period-ms"),
             (["--repair-interval", "9223372036854775807"], "repair-interval"),
+            (["--connections-low", "50", "--connections-high", "40"], "connections-low"),
+            (["--connections-high", "0"], "connections-high"),
         ]
         for (arguments, option) in cases {
             let outcome = try await run(
