@@ -16,3 +16,21 @@ public enum BlockingIO {
         return pool
     }()
 }
+
+extension NIOThreadPool {
+    /// Runs `body` on the pool and returns its result, whether or not the calling task is
+    /// cancelled meanwhile. `runIfActive` drops queued work when its task is cancelled; the store
+    /// must not: a write, once asked for, completes or fails on its own terms, and a group commit
+    /// that other writers wait on is never abandoned because the task that led it went away.
+    /// - Throws: what `body` throws, or `CancellationError` when the pool was shut down.
+    func runToCompletion<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            submit { state in
+                switch state {
+                case .active: continuation.resume(with: Result(catching: body))
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                }
+            }
+        }
+    }
+}

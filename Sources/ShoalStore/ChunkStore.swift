@@ -88,7 +88,7 @@ public final class ChunkStore: Sendable {
         logger: Logger = Logger(label: "shoal.store"), faults: ChunkStoreFaults
     ) async throws -> ChunkStore {
         let store = ChunkStore(directory: directory, maxBytes: maxBytes, io: io, logger: logger, faults: faults)
-        try await io.runIfActive { try store.start() }
+        try await io.runToCompletion { try store.start() }
         return store
     }
 
@@ -165,7 +165,7 @@ public final class ChunkStore: Sendable {
                 )
             }
         }
-        return try await io.runIfActive { try self.stageBlocking(bytes, id: id) }
+        return try await io.runToCompletion { try self.stageBlocking(bytes, id: id) }
     }
 
     private func stageBlocking(_ bytes: ByteBuffer, id: ContentID) throws -> StagedObject? {
@@ -199,7 +199,7 @@ public final class ChunkStore: Sendable {
     public func publish(_ staged: [StagedObject], durable: Bool) async -> [Result<ObjectSpace?, any Error>] {
         guard !staged.isEmpty else { return [] }
         do {
-            return try await io.runIfActive { self.publishBlocking(staged, durable: durable) }
+            return try await io.runToCompletion { self.publishBlocking(staged, durable: durable) }
         } catch {
             for object in staged { discardBlocking(object) }
             return staged.map { _ in .failure(error) }
@@ -259,7 +259,7 @@ public final class ChunkStore: Sendable {
 
     /// Abandons a staged write: removes its temp file and releases its room.
     public func discard(_ staged: StagedObject) async {
-        _ = try? await io.runIfActive { self.discardBlocking(staged) }
+        _ = try? await io.runToCompletion { self.discardBlocking(staged) }
     }
 
     private func discardBlocking(_ staged: StagedObject) {
@@ -355,7 +355,7 @@ public final class ChunkStore: Sendable {
     /// - Throws: ``ChunkStoreError`` with code `notFound`, `corrupt`, `io`, or `rangeOutOfBounds`
     ///   when `offset` is past the end.
     public func read(_ id: ContentID, offset: UInt64, length: UInt64, verify: Bool) async throws -> ChunkSlice {
-        try await io.runIfActive { try self.readBlocking(id, offset: offset, length: length, verify: verify) }
+        try await io.runToCompletion { try self.readBlocking(id, offset: offset, length: length, verify: verify) }
     }
 
     private func readBlocking(_ id: ContentID, offset: UInt64, length: UInt64, verify: Bool) throws -> ChunkSlice {
@@ -448,7 +448,7 @@ public final class ChunkStore: Sendable {
     /// The stored size of `id`, or `nil` when it is not held.
     public func size(of id: ContentID) async throws -> UInt64? {
         let path = objectPath(id)
-        return try await io.runIfActive { try self.wrapIO({ try Posix.fileSize(path) }, id: id) }
+        return try await io.runToCompletion { try self.wrapIO({ try Posix.fileSize(path) }, id: id) }
     }
 
     /// Removes an object.
@@ -456,7 +456,7 @@ public final class ChunkStore: Sendable {
     @discardableResult
     public func delete(_ id: ContentID) async throws -> Bool {
         let path = objectPath(id)
-        return try await io.runIfActive {
+        return try await io.runToCompletion {
             try self.wrapIO(
                 {
                     guard let space = try Posix.fileSpace(path), try Posix.unlink(path) else { return false }
@@ -474,7 +474,9 @@ public final class ChunkStore: Sendable {
     public func inventory() async throws -> [ContentID: ObjectSpace] {
         var out: [ContentID: ObjectSpace] = [:]
         for shard in 0...255 {
-            for object in try await io.runIfActive({ try self.wrapIO({ try self.scanShard(UInt8(shard)) }, id: nil) }) {
+            for object in try await io.runToCompletion({
+                try self.wrapIO({ try self.scanShard(UInt8(shard)) }, id: nil)
+            }) {
                 out[object.id] = object.space
             }
         }
